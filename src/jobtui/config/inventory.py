@@ -1,0 +1,363 @@
+"""Ansible YAML inventories: groups, hosts, children, vars and host ranges.
+
+The format is Ansible's, so existing inventories load unchanged:
+
+    all:
+      vars: {ansible_user: ops}
+      children:
+        dbservers:
+          hosts:
+            db[01:03].example.com:
+          vars: {backup_dir: /backup}
+
+Decisions, where Ansible leaves room:
+- Variable precedence follows Ansible: `all` < parent group < child group < host
+  vars; groups at the same depth are ordered by `ansible_group_priority`, then name.
+- Keys other than `hosts`, `children` and `vars` in a group are an error (Ansible
+  only warns): a typo such as `host:` would otherwise silently drop hosts.
+- Variables are not templated; `ansible_*` values are used as written.
+- `Host.groups` is Ansible's `group_names`: sorted, ancestors included, without `all`.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from jobtui.config.errors import ConfigError, describe, did_you_mean
+from jobtui.config.yamlsrc import YMap, load_yaml, to_plain
+from jobtui.model import Host, Location
+
+GROUP_KEYS = ("hosts", "children", "vars")
+CONNECTIONS = {"ssh": "ssh", "local": "local", "smart": "ssh", "paramiko": "ssh"}
+DEFAULT_JOBTUI_DIR = "~/.jobtui"
+_RANGE_RE = re.compile(r"^(.*?)\[([0-9a-zA-Z]+):([0-9a-zA-Z]+)(?::([0-9]+))?\](.*)$")
+MAX_RANGE_HOSTS = 100_000
+
+
+@dataclass
+class Inventory:
+    """Hosts and groups, resolved: every Host carries its merged vars."""
+
+    hosts: dict[str, Host]
+    """By name, in inventory order (first appearance in the file)."""
+    groups: dict[str, list[str]]
+    """Group name -> host names (descendant groups included), with `all` and `ungrouped`."""
+    source: str = "<hosts>"
+
+    @classmethod
+    def from_hosts(cls, hosts: Iterable[Host], source: str = "<hosts>") -> Inventory:
+        """An inventory of the given hosts, grouped by their `Host.groups`."""
+        by_name: dict[str, Host] = {}
+        groups: dict[str, list[str]] = {"all": [], "ungrouped": []}
+        for host in hosts:
+            if host.name in by_name:
+                raise ConfigError(f"host '{host.name}' is given twice in {source}")
+            by_name[host.name] = host
+            groups["all"].append(host.name)
+            names = [g for g in host.groups if g != "all"] or ["ungrouped"]
+            for group in names:
+                members = groups.setdefault(group, [])
+                if host.name not in members:
+                    members.append(host.name)
+        return cls(by_name, groups, source)
+
+    @classmethod
+    def local(cls, name: str = "localhost") -> Inventory:
+        """One host reached without SSH (used by the demo)."""
+        host = Host(name, name, connection="local", vars={"ansible_connection": "local"})
+        return cls.from_hosts([host], source="<local>")
+
+
+def load_inventory(path: str) -> Inventory:
+    """Load an Ansible YAML inventory.
+
+    Raises:
+        ConfigError: with the file, line and column of the bad entry.
+    """
+    data = load_yaml(path)
+    if not isinstance(data, YMap):
+        raise ConfigError(
+            "an inventory must be a YAML mapping of groups",
+            Location(path, 1, 1),
+            "start with 'all:' and list hosts under 'hosts:'",
+        )
+    builder = _Builder(path)
+    builder.group("all", None, data.location)
+    for name, node in data.items():
+        builder.group(name, node, data.key_loc[name])
+        if name != "all":
+            builder.link("all", name, data.key_loc[name])
+    return builder.finish()
+
+
+@dataclass
+class _Group:
+    name: str
+    location: Location
+    hosts: list[str] = field(default_factory=list)
+    children: list[str] = field(default_factory=list)
+    vars: dict[str, Any] = field(default_factory=dict)
+    var_loc: dict[str, Location] = field(default_factory=dict)
+
+
+@dataclass
+class _HostEntry:
+    vars: dict[str, Any] = field(default_factory=dict)
+    var_loc: dict[str, Location] = field(default_factory=dict)
+
+
+class _Builder:
+    """Collects groups and hosts as the file defines them, then resolves them."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.groups: dict[str, _Group] = {}
+        self.hosts: dict[str, _HostEntry] = {}
+        self.parents: dict[str, list[str]] = {}
+        self.link_loc: dict[tuple[str, str], Location] = {}
+
+    def group(self, name: str, node: Any, location: Location) -> None:
+        group = self.groups.get(name)
+        if group is None:
+            group = self.groups[name] = _Group(name, location)
+            self.parents.setdefault(name, [])
+        if node is None:
+            return
+        if not isinstance(node, YMap):
+            raise ConfigError(
+                f"group '{name}' must be a mapping with hosts, children or vars",
+                location,
+                f"got {describe(node)}",
+            )
+        for key, value in node.items():
+            where = node.value_loc[key]
+            if key not in GROUP_KEYS:
+                raise ConfigError(
+                    f"unknown key '{key}' in group '{name}'",
+                    node.key_loc[key],
+                    did_you_mean(key, GROUP_KEYS) or "expected hosts, children or vars",
+                )
+            if value is None:
+                continue
+            if not isinstance(value, YMap):
+                raise ConfigError(
+                    f"'{key}' of group '{name}' must be a mapping, got {describe(value)}",
+                    where,
+                    "write each name on its own line, ending with ':'" if key != "vars" else None,
+                )
+            if key == "hosts":
+                for pattern, host_vars in value.items():
+                    self.host_entries(group, pattern, host_vars, value.key_loc[pattern], value)
+            elif key == "children":
+                for child, child_node in value.items():
+                    self.group(child, child_node, value.key_loc[child])
+                    self.link(name, child, value.key_loc[child])
+            else:
+                for var, var_value in value.items():
+                    group.vars[var] = to_plain(var_value)
+                    group.var_loc[var] = value.value_loc[var]
+
+    def host_entries(
+        self, group: _Group, pattern: str, node: Any, location: Location, parent: YMap
+    ) -> None:
+        if node is not None and not isinstance(node, YMap):
+            raise ConfigError(
+                f"host '{pattern}' must have a mapping of host vars, got {describe(node)}",
+                parent.value_loc[pattern],
+            )
+        for name in expand_hosts(pattern, location):
+            entry = self.hosts.setdefault(name, _HostEntry())
+            if name not in group.hosts:
+                group.hosts.append(name)
+            if node is not None:
+                for var, value in node.items():
+                    entry.vars[var] = to_plain(value)
+                    entry.var_loc[var] = node.value_loc[var]
+
+    def link(self, parent: str, child: str, location: Location) -> None:
+        if child == parent:
+            raise ConfigError(f"group '{child}' is its own child", location)
+        if child == "all":
+            raise ConfigError("'all' cannot be the child of another group", location)
+        if child not in self.groups[parent].children:
+            self.groups[parent].children.append(child)
+            self.parents.setdefault(child, []).append(parent)
+            self.link_loc[(parent, child)] = location
+
+    def finish(self) -> Inventory:
+        self.check_cycles()
+        depth: dict[str, int] = {}
+        for name in self.groups:
+            self.depth(name, depth)
+        members: dict[str, set[str]] = {name: set() for name in self.hosts}
+        for group in self.groups.values():
+            for host in group.hosts:
+                members[host].update(self.ancestors(group.name))
+        groups: dict[str, list[str]] = {"all": list(self.hosts), "ungrouped": []}
+        hosts: dict[str, Host] = {}
+        for name, entry in self.hosts.items():
+            names = members[name] - {"all"}
+            if not names:
+                names = {"ungrouped"}
+            members[name] = names | {"all"}
+            hosts[name] = self.resolve(name, entry, names, depth)
+        for name in self.groups:
+            groups.setdefault(name, [])
+        for host_name, names in members.items():
+            for group_name in names - {"all"}:
+                groups[group_name].append(host_name)
+        return Inventory(hosts, groups, self.path)
+
+    def check_cycles(self) -> None:
+        done: set[str] = set()
+        for start in self.groups:
+            if start in done:
+                continue
+            # Iterative DFS: nesting depth is bounded only by the YAML limits.
+            path: list[str] = [start]
+            on_path = {start}
+            stack = [iter(self.groups[start].children)]
+            while stack:
+                child = next(stack[-1], None)
+                if child is None:
+                    stack.pop()
+                    done.add(path[-1])
+                    on_path.discard(path.pop())
+                    continue
+                if child in on_path:
+                    cycle = [*path[path.index(child) :], child]
+                    raise ConfigError(
+                        f"group cycle: {' -> '.join(cycle)}",
+                        self.link_loc[(path[-1], child)],
+                        "a group cannot be its own descendant",
+                    )
+                if child not in done:
+                    path.append(child)
+                    on_path.add(child)
+                    stack.append(iter(self.groups[child].children))
+
+    def depth(self, name: str, memo: dict[str, int]) -> int:
+        """Ansible's group depth: the longest chain of parents up to `all`."""
+        if name not in memo:
+            memo[name] = max((self.depth(p, memo) + 1 for p in self.parents[name]), default=0)
+        return memo[name]
+
+    def ancestors(self, name: str) -> set[str]:
+        seen = {name}
+        todo = [name]
+        while todo:
+            for parent in self.parents[todo.pop()]:
+                if parent not in seen:
+                    seen.add(parent)
+                    todo.append(parent)
+        return seen
+
+    def resolve(self, name: str, entry: _HostEntry, groups: set[str], depth: dict[str, int]) -> Host:
+        def order(group: str) -> tuple[int, int, str]:
+            prio = self.groups[group].vars.get("ansible_group_priority", 1) if group in self.groups else 1
+            return (depth.get(group, 1), prio if isinstance(prio, int) else 1, group)
+
+        merged: dict[str, Any] = {}
+        where: dict[str, Location] = {}
+        for group in sorted(groups | {"all"}, key=order):
+            if group in self.groups:
+                merged.update(self.groups[group].vars)
+                where.update(self.groups[group].var_loc)
+        merged.update(entry.vars)
+        where.update(entry.var_loc)
+        return make_host(name, merged, where, tuple(sorted(groups)), self.path)
+
+
+def make_host(
+    name: str, merged: dict[str, Any], where: dict[str, Location], groups: tuple[str, ...], path: str
+) -> Host:
+    """Build a Host from its merged vars, validating the ones jobtui uses."""
+
+    def text(var: str, default: str | None) -> str | None:
+        value = merged.get(var, default)
+        if value is None or (isinstance(value, str) and value.strip()):
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool) and var == "ansible_host":
+            return str(value)
+        raise ConfigError(
+            f"'{var}' of host '{name}' must be a non-empty string, got {describe(value)}",
+            where.get(var, Location(path, 1, 1)),
+        )
+
+    port = merged.get("ansible_port", 22)
+    if isinstance(port, str) and port.strip().isdigit():
+        port = int(port)
+    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+        raise ConfigError(
+            f"'ansible_port' of host '{name}' must be a port number (1-65535), got {describe(port)}",
+            where.get("ansible_port"),
+        )
+    connection = merged.get("ansible_connection", "ssh")
+    if connection not in CONNECTIONS:
+        raise ConfigError(
+            f"'ansible_connection' of host '{name}' must be ssh or local, got {describe(connection)}",
+            where.get("ansible_connection"),
+            did_you_mean(str(connection), list(CONNECTIONS)) or "jobtui connects with ssh or local",
+        )
+    return Host(
+        name=name,
+        address=text("ansible_host", name) or name,
+        port=port,
+        user=text("ansible_user", None),
+        key_file=text("ansible_ssh_private_key_file", None),
+        connection=CONNECTIONS[connection],
+        jobtui_dir=text("jobtui_dir", DEFAULT_JOBTUI_DIR) or DEFAULT_JOBTUI_DIR,
+        vars=merged,
+        groups=groups,
+    )
+
+
+def expand_hosts(pattern: str, location: Location) -> list[str]:
+    """Expand Ansible host ranges: `web[01:03]`, `[a:c]`, `[1:10:2]`, several per name."""
+    if not pattern.strip():
+        raise ConfigError("empty host name", location)
+    match = _RANGE_RE.match(pattern)
+    if match is None:
+        if "[" in pattern or "]" in pattern:
+            raise ConfigError(
+                f"invalid host range in '{pattern}'", location, "write it as name[01:20] or name[a:f]"
+            )
+        return [pattern]
+    head, beg, end, step_text, tail = match.groups()
+    step = int(step_text) if step_text else 1
+    if step < 1:
+        raise ConfigError(f"host range step must be positive in '{pattern}'", location)
+    if beg.isdigit() and end.isdigit():
+        width = len(beg) if beg.startswith("0") and len(beg) > 1 else 0
+        if width and len(end) != width:
+            raise ConfigError(
+                f"host range bounds have different widths in '{pattern}'",
+                location,
+                "pad both bounds the same way, like [01:20]",
+            )
+        numbers = range(int(beg), int(end) + 1, step)
+        if len(numbers) > MAX_RANGE_HOSTS:
+            raise ConfigError(f"host range '{pattern}' is too large", location)
+        middles = [str(i).zfill(width) for i in numbers]
+    elif len(beg) == 1 == len(end) and beg in string.ascii_letters and end in string.ascii_letters:
+        middles = [chr(c) for c in range(ord(beg), ord(end) + 1, step)]
+    else:
+        raise ConfigError(
+            f"invalid host range in '{pattern}'", location, "use numbers [1:9] or single letters [a:f]"
+        )
+    if not middles:
+        raise ConfigError(f"empty host range in '{pattern}'", location, "the start is after the end")
+    if len(middles) > MAX_RANGE_HOSTS:
+        raise ConfigError(f"host range '{pattern}' is too large", location)
+    result: list[str] = []
+    for middle in middles:
+        for rest in expand_hosts(middle + tail, location) if "[" in tail else [middle + tail]:
+            result.append(head + rest)
+            if len(result) > MAX_RANGE_HOSTS:
+                raise ConfigError(f"host range '{pattern}' is too large", location)
+    return result
+

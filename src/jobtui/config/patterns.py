@@ -1,0 +1,105 @@
+"""Ansible host patterns: which hosts of an inventory a job (or `--limit`) means.
+
+Supported: `all` / `*`, a group, a host, shell globs (`web*`, `db0[12]*`), regexes
+(`~web\\d+`), and combinations separated by `:` or `,`: `a:b` (union), `a:!b`
+(exclude), `a:&b` (intersect). As in Ansible, unions are applied first, then
+intersections, then exclusions, whatever the order written; a pattern made only
+of exclusions starts from `all`. A term that names nothing is an error (Ansible
+only warns), since it is almost always a typo; an existing but empty group is fine.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+
+from jobtui.config.errors import ConfigError, did_you_mean
+from jobtui.config.inventory import Inventory
+from jobtui.model import Host, Location
+
+_GLOB_CHARS = frozenset("*?[")
+
+
+def select_hosts(
+    inventory: Inventory, pattern: str, location: Location | None = None, context: str = ""
+) -> list[Host]:
+    """The hosts `pattern` selects, in inventory order, without duplicates.
+
+    Args:
+        context: appended to error messages, e.g. " in job 'backup'".
+
+    Raises:
+        ConfigError: an empty pattern, a bad regex, or a term that matches nothing.
+    """
+    terms = split_pattern(pattern)
+    if not terms:
+        raise ConfigError(f"empty host pattern{context}", location, "try 'all' or a group name")
+    union = [t for t in terms if t[0] not in "!&"]
+    intersect = [t[1:] for t in terms if t[0] == "&"]
+    exclude = [t[1:] for t in terms if t[0] == "!"]
+    selected: set[str] = set()
+    for term in union or ["all"]:
+        selected |= _match(inventory, term, location, context)
+    for term in intersect:
+        selected &= _match(inventory, term, location, context)
+    for term in exclude:
+        selected -= _match(inventory, term, location, context)
+    return [host for name, host in inventory.hosts.items() if name in selected]
+
+
+def split_pattern(pattern: str) -> list[str]:
+    """Split on `,` or `:`, but not inside `[...]` (glob character classes)."""
+    terms: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for char in pattern:
+        if char == "[":
+            depth += 1
+        elif char == "]" and depth:
+            depth -= 1
+        if char in ",:" and depth == 0:
+            terms.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+    terms.append("".join(current).strip())
+    return [t for t in terms if t and t not in ("!", "&")]
+
+
+def _match(inventory: Inventory, term: str, location: Location | None, context: str) -> set[str]:
+    term = term.strip()
+    if term in ("all", "*"):
+        return set(inventory.hosts)
+    if term in inventory.groups:
+        return set(inventory.groups[term])
+    if term in inventory.hosts:
+        return {term}
+    names: set[str] = set()
+    matched_any = False
+    if term.startswith("~"):
+        try:
+            regex = re.compile(term[1:])
+        except re.error as e:
+            raise ConfigError(f"invalid regex in host pattern '{term}'{context}: {e}", location) from None
+        groups = [g for g in inventory.groups if regex.match(g)]
+        hosts = [h for h in inventory.hosts if regex.match(h)]
+    elif _GLOB_CHARS & set(term):
+        groups = [g for g in inventory.groups if fnmatch.fnmatchcase(g, term)]
+        hosts = [h for h in inventory.hosts if fnmatch.fnmatchcase(h, term)]
+    else:
+        groups, hosts = [], []
+    for group in groups:
+        matched_any = True
+        names.update(inventory.groups[group])
+    if hosts:
+        matched_any = True
+        names.update(hosts)
+    if not matched_any:
+        known = sorted(set(inventory.groups) | set(inventory.hosts))
+        shown = ", ".join(sorted(inventory.groups)[:10])
+        raise ConfigError(
+            f"host pattern '{term}'{context} matches no host or group",
+            location,
+            did_you_mean(term, known) or f"groups are: {shown}",
+        )
+    return names

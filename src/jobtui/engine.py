@@ -1,0 +1,408 @@
+"""The engine: launches a batch's runs, follows them to the end, emits events.
+
+It owns the state machine and the scheduling (the `forks` limit, poll times,
+retries, backoff) and does no I/O of its own: every round trip goes through a
+host's `Transport`, in a thread pool, at most one at a time per host so polls
+never overlap. All state changes happen on the thread that calls `run()`, so the
+state needs no locks; worker threads only return values.
+
+Exactly once: a run's jid is chosen before its launch is sent, and the wrapper
+creates the job dir with a plain `mkdir`, so resending a launch whose answer was
+lost (or relaunching after a crash) finds the dir and starts nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from jobtui.events import BatchFinished, BatchStarted, Event, HostChanged, RunChanged, RunView
+from jobtui.model import CleanupPolicy, RemoteStatus, RunSpec, RunState, item_label, new_jid
+from jobtui.remote.protocol import (
+    GRACE_SECONDS,
+    HostStatus,
+    LaunchOutcome,
+    LaunchRequest,
+    LaunchResult,
+    progress_from_output,
+)
+from jobtui.transport.base import Transport, TransportError
+
+LAUNCH_ATTEMPTS = 3
+"""Round trips tried before a run that could not be launched is given up as unreachable."""
+MAX_BACKOFF = 30.0
+UNREACHABLE_MARGIN = 120.0
+"""How long past its time limit a launched run on an unreachable host is still awaited."""
+STARTING_LIMIT = 60.0
+"""A run launched this long ago whose supervisor never wrote its pid is lost."""
+
+RETRYABLE = frozenset({RunState.FAILED, RunState.TIMED_OUT, RunState.LOST})
+
+
+@dataclass
+class Run:
+    """The engine's mutable record of one run (the latest attempt)."""
+
+    spec: RunSpec
+    jid: str = field(default_factory=new_jid)
+    state: RunState = RunState.PENDING
+    attempt: int = 1
+    launched: bool = False
+    """The host confirmed the launch (ok, or the job dir already existed)."""
+    rc: int | None = None
+    started: float | None = None
+    finished: float | None = None
+    progress: float | None = None
+    message: str = ""
+    reason: str = ""
+    tail: str = ""
+    stderr_tail: str = ""
+    sending: bool = False
+    """Its launch is on the way to the host right now."""
+    launched_at: float = 0.0
+    retry_at: float | None = None
+    closed: bool = False
+    """The engine will do nothing more with this run."""
+    history: list[str] = field(default_factory=list)
+    """Jids of earlier attempts."""
+
+    @property
+    def follow(self) -> bool:
+        return self.spec.job.poll > 0
+
+    def view(self) -> RunView:
+        s = self.spec
+        return RunView(
+            key=s.key,
+            job=s.job.name,
+            host=s.host.name,
+            item=item_label(s.item),
+            jid=self.jid,
+            state=self.state,
+            attempt=self.attempt,
+            rc=self.rc,
+            started=self.started,
+            finished=self.finished,
+            progress=self.progress,
+            message=self.message,
+            timeout=s.job.timeout,
+            reason=self.reason,
+            tail=self.tail,
+            stderr_tail=self.stderr_tail,
+            command=s.script,
+        )
+
+
+@dataclass
+class _Host:
+    transport: Transport
+    busy: bool = False
+    next_poll: float = 0.0
+    failures: int = 0
+    backoff_until: float = 0.0
+    reachable: bool | None = None
+    cleanup: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Result:
+    host: str
+    launched: dict[str, LaunchResult] | None = None
+    status: HostStatus | None = None
+    polled: list[str] = field(default_factory=list)
+    error: str = ""
+
+
+class Engine:
+    """Runs a batch to the end. `run()` blocks; `stop()` may be called from any thread."""
+
+    def __init__(
+        self,
+        runs: Iterable[RunSpec | Run],
+        transports: Mapping[str, Transport],
+        *,
+        batch: str,
+        forks: int = 50,
+        on_event: Callable[[Event], None] = lambda e: None,
+        clock: Callable[[], float] = time.monotonic,
+        batch_meta: Mapping[str, object] | None = None,
+    ) -> None:
+        self.batch = batch
+        self.forks = max(1, forks)
+        self.on_event = on_event
+        self.clock = clock
+        self.batch_meta = dict(batch_meta or {})
+        self.runs = [r if isinstance(r, Run) else Run(r) for r in runs]
+        self.hosts = {name: _Host(t) for name, t in transports.items()}
+        self._patterns: dict[str, re.Pattern[str]] = {}
+        self._stop = threading.Event()
+        self._by_jid = {r.jid: r for r in self.runs}
+        self._host_runs: dict[str, list[Run]] = {name: [] for name in self.hosts}
+        for r in self.runs:
+            self._host_runs[r.spec.host.name].append(r)
+
+    def stop(self) -> None:
+        """Stop following (the runs go on on their hosts). Thread-safe."""
+        self._stop.set()
+
+    # -- the loop -------------------------------------------------------------
+
+    def run(self) -> BatchFinished:
+        self.on_event(BatchStarted(self.batch, [r.view() for r in self.runs]))
+        workers = max(1, min(self.forks, len(self.hosts)))
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jobtui-host")
+        futures: dict[Future[_Result], str] = {}
+        try:
+            while not self._stop.is_set():
+                now = self.clock()
+                self._start_retries(now)
+                for name, task in self._due_tasks(now).items():
+                    self.hosts[name].busy = True
+                    for r in task[0]:
+                        r.sending = True
+                    futures[pool.submit(self._host_round_trip, name, *task)] = name
+                if not futures and self._all_closed():
+                    break
+                timeout = self._sleep_time(now)
+                done, _ = wait(list(futures), timeout=timeout, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    name = futures.pop(fut)
+                    self.hosts[name].busy = False
+                    for r in self._host_runs[name]:
+                        r.sending = False
+                    self._apply(fut.result(), self.clock())
+        finally:
+            # On a stop, round trips in flight finish on their own and their results
+            # are dropped: the runs are on the hosts either way.
+            pool.shutdown(wait=not self._stop.is_set(), cancel_futures=True)
+        return self._finish(interrupted=self._stop.is_set())
+
+    def _all_closed(self) -> bool:
+        return all(r.closed for r in self.runs)
+
+    def _sleep_time(self, now: float) -> float:
+        """Until the next poll, retry or end of a backoff; at most 1 s (to notice a stop)."""
+        due = [r.retry_at for r in self.runs if r.retry_at is not None]
+        for name, h in self.hosts.items():
+            if h.busy:
+                continue
+            runs = [r for r in self._host_runs[name] if not r.closed]
+            if any(r.launched and r.follow for r in runs):
+                due.append(max(h.next_poll, h.backoff_until))
+            elif any(not r.launched for r in runs):
+                due.append(h.backoff_until)
+        wake = min(due, default=now + 1.0)
+        return max(0.005, min(1.0, wake - now))
+
+    def _due_tasks(self, now: float) -> dict[str, tuple[list[Run], list[str], list[str]]]:
+        """Per idle host: runs to launch, jids to poll, jids to clean up."""
+        tasks: dict[str, tuple[list[Run], list[str], list[str]]] = {}
+        slots = self.forks - sum(
+            1 for r in self.runs if r.follow and (r.launched or r.sending) and not r.closed
+        )
+        for r in self.runs:
+            h = self.hosts[r.spec.host.name]
+            if r.closed or r.launched or r.sending or r.retry_at is not None:
+                continue
+            if r.state is not RunState.PENDING:
+                continue
+            if h.busy or h.backoff_until > now:
+                continue
+            if r.follow:
+                if slots <= 0:
+                    continue
+                slots -= 1
+            tasks.setdefault(r.spec.host.name, ([], [], []))[0].append(r)
+        for name, h in self.hosts.items():
+            if h.busy or h.backoff_until > now:
+                continue
+            if h.next_poll <= now:
+                poll = [
+                    r.jid for r in self._host_runs[name] if r.launched and r.follow and not r.closed
+                ]
+                if poll:
+                    tasks.setdefault(name, ([], [], []))[1].extend(poll)
+            if h.cleanup:
+                tasks.setdefault(name, ([], [], []))[2].extend(h.cleanup)
+                h.cleanup = []
+        return tasks
+
+    # -- worker side: I/O only, no state --------------------------------------
+
+    def _host_round_trip(
+        self, name: str, launches: list[Run], poll: list[str], cleanup: list[str]
+    ) -> _Result:
+        t = self.hosts[name].transport
+        res = _Result(name)
+        try:
+            if launches:
+                res.launched = t.launch([self._launch_request(r) for r in launches])
+                poll = poll + [
+                    r.jid
+                    for r in launches
+                    if r.follow and res.launched[r.jid].outcome is not LaunchOutcome.ERROR
+                ]
+            if poll:
+                res.status = t.status(poll)
+                res.polled = poll
+            if cleanup:
+                t.cleanup(cleanup)
+        except TransportError as e:
+            res.error = str(e)
+        return res
+
+    def _launch_request(self, r: Run) -> LaunchRequest:
+        s = r.spec
+        meta = {
+            **self.batch_meta,
+            "batch": self.batch,
+            "job": s.job.name,
+            "host": s.host.name,
+            "item": item_label(s.item),
+            "index": s.index,
+            "command": s.script,
+            "timeout": s.job.timeout,
+            "attempt": r.attempt,
+            "launched": time.time(),
+        }
+        return LaunchRequest(r.jid, s.script, s.job.timeout, meta, dict(s.env), s.chdir)
+
+    # -- applying results (loop thread) -----------------------------------------
+
+    def _apply(self, res: _Result, now: float) -> None:
+        h = self.hosts[res.host]
+        if res.error:
+            h.failures += 1
+            h.backoff_until = now + min(MAX_BACKOFF, 2.0 ** (h.failures - 1))
+            h.next_poll = h.backoff_until
+            if h.reachable is not False:
+                h.reachable = False
+                self.on_event(HostChanged(res.host, False, res.error))
+            self._host_failed(res.host, res.error, now)
+            return
+        h.failures = 0
+        if h.reachable is not True:
+            h.reachable = True
+            self.on_event(HostChanged(res.host, True))
+        for jid, lr in (res.launched or {}).items():
+            self._apply_launch(self._by_jid[jid], lr, now)
+        if res.status is not None:
+            for jid in res.polled:
+                r = self._by_jid[jid]
+                if jid in res.status.runs:
+                    self._apply_status(r, res.status.runs[jid], now)
+                elif jid in res.status.missing:
+                    self._update(r, state=RunState.LOST, reason="its job directory is gone")
+                    self._closed_run(r, now)
+        polls = [r.spec.job.poll for r in self._host_runs[res.host] if r.follow and not r.closed]
+        h.next_poll = now + min(polls, default=5.0)
+
+    def _apply_launch(self, r: Run, lr: LaunchResult, now: float) -> None:
+        if lr.outcome is LaunchOutcome.ERROR:
+            self._update(r, state=RunState.FAILED, reason=f"launch failed: {lr.message}")
+            self._closed_run(r, now)
+            return
+        r.launched = True
+        r.launched_at = now
+        self._update(r, state=RunState.RUNNING, reason="")
+        if not r.follow:
+            r.closed = True
+
+    def _apply_status(self, r: Run, st: RemoteStatus, now: float) -> None:
+        progress, message = st.progress.percent, st.progress.message
+        if r.spec.job.progress and progress is None:
+            pat = self._patterns.get(r.spec.job.progress)
+            if pat is None:
+                pat = self._patterns[r.spec.job.progress] = re.compile(r.spec.job.progress)
+            p = progress_from_output(pat, st.tail)
+            progress, message = p.percent, p.message or message
+        state, reason = st.state, ""
+        if state is RunState.RUNNING and st.pid is None and now - r.launched_at > STARTING_LIMIT:
+            state, reason = RunState.LOST, "its supervisor never started"
+        elif state is RunState.LOST:
+            reason = "the process is gone and no exit status was written (reboot? kill -9?)"
+        self._update(
+            r,
+            state=state,
+            rc=st.rc,
+            started=st.started,
+            finished=st.finished,
+            progress=100.0 if state is RunState.SUCCEEDED else progress,
+            message=message,
+            tail=st.tail,
+            stderr_tail=st.stderr_tail,
+            reason=reason,
+        )
+        if state.finished:
+            self._closed_run(r, now)
+
+    def _host_failed(self, host: str, reason: str, now: float) -> None:
+        for r in self._host_runs[host]:
+            if r.closed:
+                continue
+            if not r.launched and r.state is RunState.PENDING and r.retry_at is None:
+                if self.hosts[host].failures >= LAUNCH_ATTEMPTS:
+                    self._update(r, state=RunState.UNREACHABLE, reason=reason)
+                    r.closed = True
+            elif r.launched:
+                self._update(r, state=RunState.UNREACHABLE, reason=reason)
+                if now - r.launched_at > r.spec.job.timeout + GRACE_SECONDS + UNREACHABLE_MARGIN:
+                    r.closed = True
+
+    def _closed_run(self, r: Run, now: float) -> None:
+        """A run reached an end state: schedule its cleanup and, maybe, its retry."""
+        job = r.spec.job
+        policy = job.cleanup
+        wanted = policy is CleanupPolicy.ALWAYS or (
+            policy is CleanupPolicy.ON_SUCCESS and r.state is RunState.SUCCEEDED
+        )
+        if wanted and r.launched:
+            self.hosts[r.spec.host.name].cleanup.append(r.jid)
+        if r.state in RETRYABLE and r.attempt <= job.retries:
+            r.retry_at = now + job.retry_delay
+        else:
+            r.closed = True
+
+    def _start_retries(self, now: float) -> None:
+        for r in self.runs:
+            if r.retry_at is not None and r.retry_at <= now:
+                r.history.append(r.jid)
+                del self._by_jid[r.jid]
+                r.jid = new_jid()
+                self._by_jid[r.jid] = r
+                r.retry_at = None
+                r.launched = False
+                r.attempt += 1
+                self._update(
+                    r,
+                    state=RunState.PENDING,
+                    rc=None,
+                    started=None,
+                    finished=None,
+                    progress=None,
+                    message="",
+                    tail="",
+                    stderr_tail="",
+                    reason="",
+                )
+
+    def _update(self, r: Run, **changes: object) -> None:
+        before = r.view()
+        for k, v in changes.items():
+            setattr(r, k, v)
+        after = r.view()
+        if after != before:
+            self.on_event(RunChanged(after, before.state))
+
+    def _finish(self, interrupted: bool) -> BatchFinished:
+        views = [r.view() for r in self.runs]
+        counts: dict[str, int] = {}
+        for v in views:
+            counts[v.state.value] = counts.get(v.state.value, 0) + 1
+        ev = BatchFinished(self.batch, views, counts, interrupted)
+        self.on_event(ev)
+        return ev

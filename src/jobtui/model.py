@@ -1,0 +1,190 @@
+"""Domain types shared by every layer: hosts, job specs, runs and their states.
+
+Nothing here does I/O. The config loader produces `Host` and `JobSpec`, the planner
+turns them into `RunSpec`s, and the engine tracks each one as a `Run`.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+JID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+"""Every jid is checked against this before it reaches a path or a shell."""
+
+
+class InvalidJid(ValueError):
+    """A jid that does not match `JID_RE`."""
+
+
+def check_jid(jid: str) -> str:
+    """Return `jid` unchanged if it is well formed, else raise `InvalidJid`."""
+    if not isinstance(jid, str) or not JID_RE.match(jid):
+        shown = repr(jid) if len(str(jid)) <= 40 else repr(str(jid)[:40]) + "..."
+        raise InvalidJid(f"invalid jid {shown}: expected 8-64 characters from [A-Za-z0-9_-]")
+    return jid
+
+
+def new_jid() -> str:
+    """A random, unguessable jid (128 bits, URL-safe base64: 22 characters)."""
+    return secrets.token_urlsafe(16)
+
+
+class RunState(Enum):
+    """The life of one run (one job on one host for one loop item)."""
+
+    PENDING = "pending"
+    """Not launched yet."""
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+    LOST = "lost"
+    """The process is gone and no return code was written (reboot, kill -9)."""
+    UNREACHABLE = "unreachable"
+    """The host cannot be reached right now; the job may still be running there."""
+
+    @property
+    def finished(self) -> bool:
+        """True for the states a run never leaves (unreachable is not one of them)."""
+        return self in FINISHED_STATES
+
+    @property
+    def ok(self) -> bool:
+        return self is RunState.SUCCEEDED
+
+
+FINISHED_STATES = frozenset(
+    {RunState.SUCCEEDED, RunState.FAILED, RunState.TIMED_OUT, RunState.CANCELLED, RunState.LOST}
+)
+
+
+class CleanupPolicy(Enum):
+    """When the remote job directory is removed after a followed run finishes."""
+
+    NEVER = "never"
+    ON_SUCCESS = "on_success"
+    ALWAYS = "always"
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a value came from in a YAML file (1-based line and column)."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Host:
+    """One inventory host, with its connection settings resolved."""
+
+    name: str
+    """The inventory name (`inventory_hostname`)."""
+    address: str
+    """Where to connect: `ansible_host`, or the name itself."""
+    port: int = 22
+    user: str | None = None
+    key_file: str | None = None
+    connection: str = "ssh"
+    """`ssh` or `local`."""
+    jobtui_dir: str = "~/.jobtui"
+    """The remote directory that holds `jobs/<jid>/`."""
+    vars: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    """Every variable of the host (group vars merged), for templating."""
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One entry of a job file, validated."""
+
+    name: str
+    hosts: str
+    """The host pattern, as written."""
+    shell: str | None = None
+    """Run by /bin/sh; every templated value is shell-quoted."""
+    command: str | None = None
+    """Split into argv like Ansible's `command`; no shell."""
+    loop: tuple[Any, ...] | None = None
+    timeout: int = 3600
+    poll: float = 5.0
+    progress: str | None = None
+    """A regex over the output's last lines; group 1 is the percentage."""
+    retries: int = 0
+    retry_delay: float = 10.0
+    cleanup: CleanupPolicy = CleanupPolicy.NEVER
+    env: dict[str, str] = field(default_factory=dict, hash=False)
+    chdir: str | None = None
+    location: Location | None = field(default=None, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What to run: one job, on one host, for one loop item, with the command rendered."""
+
+    job: JobSpec
+    host: Host
+    item: Any
+    """The loop item (None when the job has no loop)."""
+    index: int
+    """The item's position in the loop (0 without a loop)."""
+    script: str
+    """The rendered command as a /bin/sh command line, ready for `sh -c`."""
+    env: dict[str, str] = field(default_factory=dict, hash=False)
+    chdir: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The item as shown to people (`""` without a loop)."""
+        return item_label(self.item)
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        """Identifies the run within a batch: job, host, item index."""
+        return (self.job.name, self.host.name, self.index)
+
+
+def item_label(item: Any) -> str:
+    """A short, single-line label for a loop item."""
+    if item is None:
+        return ""
+    if isinstance(item, dict):
+        for k in ("name", "label", "id"):
+            if k in item:
+                return str(item[k])
+    text = str(item)
+    return text.replace("\n", " ")
+
+
+@dataclass
+class Progress:
+    """How far a run is, as the job reported it."""
+
+    percent: float | None = None
+    message: str = ""
+
+
+@dataclass
+class RemoteStatus:
+    """What the wrapper's files on a host say about one jid."""
+
+    jid: str
+    state: RunState
+    rc: int | None = None
+    pid: int | None = None
+    started: float | None = None
+    finished: float | None = None
+    progress: Progress = field(default_factory=Progress)
+    tail: str = ""
+    """The last bytes of stdout, decoded with replacement characters."""
+    stderr_tail: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)

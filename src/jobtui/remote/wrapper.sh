@@ -1,0 +1,218 @@
+# jobtui remote side: functions the console calls over one `sh -s` per round trip.
+# POSIX sh (dash, busybox ash); no Python needed on the target.
+#
+# The console sends this file followed by calls such as `jt_launch ...`, all
+# arguments shell-quoted. Every record it prints starts on a new line with the
+# random token $JT_TOK (chosen by the console for this round trip), so nothing a
+# job writes into its output can forge a record.
+umask 077
+
+jt_rec() { # KIND ARGS...: start a record
+    printf '\n%s %s\n' "$JT_TOK" "$*"
+}
+
+jt_root() { # DIR: resolve the job root (~ expands to $HOME)
+    JT_ROOT=$1
+    case $JT_ROOT in
+    "~") JT_ROOT=$HOME ;;
+    "~/"*) JT_ROOT=$HOME/${JT_ROOT#"~/"} ;;
+    esac
+    JT_JOBS=$JT_ROOT/jobs
+}
+
+jt_valid() { # JID: the design's pattern, checked here too before any path is built
+    case $1 in
+    *[!A-Za-z0-9_-]* | "") return 1 ;;
+    esac
+    [ "${#1}" -ge 8 ] && [ "${#1}" -le 64 ]
+}
+
+jt_hello() { # print what the console needs to know about the host
+    jt_rec hello
+    JT_BOOT=''
+    [ -r /proc/sys/kernel/random/boot_id ] && IFS= read -r JT_BOOT </proc/sys/kernel/random/boot_id
+    printf '%s %s\n' "$(date +%s)" "$JT_BOOT"
+}
+
+jt_install() { # NAME: write the supervisor ($JT_SUP) once, content-addressed
+    JT_SUPERVISOR=$JT_ROOT/$1
+    if ! command -v setsid >/dev/null 2>&1; then
+        jt_rec install error
+        printf '%s\n' "setsid not found on this host (util-linux or busybox provides it)"
+        return 1
+    fi
+    [ -f "$JT_SUPERVISOR" ] && return 0
+    err=$(mkdir -p "$JT_JOBS" 2>&1 && chmod 700 "$JT_ROOT" "$JT_JOBS" 2>&1 &&
+        printf '%s' "$JT_SUP" >"$JT_SUPERVISOR.$$" 2>&1 &&
+        mv -f "$JT_SUPERVISOR.$$" "$JT_SUPERVISOR" 2>&1)
+    if [ -n "$err" ] || [ ! -f "$JT_SUPERVISOR" ]; then
+        jt_rec install error
+        printf '%s\n' "cannot set up $JT_ROOT: $err"
+        rm -f "$JT_SUPERVISOR.$$"
+        return 1
+    fi
+}
+
+# jt_launch JID TIMEOUT GRACE META CMD
+# Creates jobs/JID with mkdir (never -p): if it exists, the run was launched
+# before and is NOT started again. That is what makes a relaunch after a crash
+# safe: a jid is recorded by the console before its launch is sent.
+jt_launch() {
+    jid=$1
+    if ! jt_valid "$jid"; then
+        jt_rec launch invalid
+        return 0
+    fi
+    d=$JT_JOBS/$jid
+    if [ -e "$d" ]; then
+        jt_rec launch "$jid" exists
+        return 0
+    fi
+    err=$(mkdir "$d" 2>&1) || {
+        jt_rec launch "$jid" error
+        printf '%s\n' "$err"
+        return 0
+    }
+    err=$({ printf '%s\n' "$4" >"$d/meta.tmp" && mv -f "$d/meta.tmp" "$d/meta" &&
+        printf '%s\n' "$5" >"$d/cmd.tmp" && mv -f "$d/cmd.tmp" "$d/cmd"; } 2>&1)
+    if [ -n "$err" ] || [ ! -f "$d/cmd" ]; then
+        # Nothing was started: remove the half-made dir so the failure is clean.
+        rm -rf -- "$d"
+        jt_rec launch "$jid" error
+        printf '%s\n' "${err:-cannot write the job files}"
+        return 0
+    fi
+    # Detach: own session, no stdin, no ties to this SSH session.
+    setsid sh "$JT_SUPERVISOR" "$d" "$2" "$3" </dev/null >/dev/null 2>&1 &
+    jt_rec launch "$jid" ok
+}
+
+jt_line() { # FILE: the first line of a small file, read without a process start
+    JT_LINE=''
+    [ -f "$1" ] && IFS= read -r JT_LINE <"$1"
+    return 0
+}
+
+jt_alive() { # PIDLINE: is the supervisor of this run alive (same boot)?
+    set -- $1
+    [ "$#" -ge 2 ] || return 1
+    if [ "$#" -ge 4 ] && [ -n "$JT_BOOT" ]; then
+        [ "$4" = "$JT_BOOT" ] || return 1
+    fi
+    kill -s 0 "$2" 2>/dev/null
+}
+
+# jt_status TAILBYTES [JID...]: everything about the given runs (all runs when
+# no jid is given) in one round trip. Reads only; writes nothing.
+jt_status() {
+    n=$1
+    shift
+    if [ "$#" -eq 0 ]; then
+        [ -d "$JT_JOBS" ] || return 0
+        for d in "$JT_JOBS"/*; do
+            [ -d "$d" ] || continue
+            jt_status_one "$n" "${d##*/}"
+        done
+    else
+        for jid in "$@"; do
+            jt_status_one "$n" "$jid"
+        done
+    fi
+}
+
+jt_status_one() {
+    jt_valid "$2" || return 0
+    d=$JT_JOBS/$2
+    if [ ! -d "$d" ]; then
+        jt_rec run "$2" missing
+        return 0
+    fi
+    # The pid line is read once, then liveness, then rc: the supervisor writes rc
+    # before it exits, so an rc missing after a dead supervisor is really missing.
+    jt_line "$d/pid"
+    pidline=$JT_LINE
+    alive=no
+    jt_alive "$pidline" && alive=yes
+    jt_rec run "$2" "$alive"
+    jt_line "$d/meta"
+    [ -n "$JT_LINE" ] && jt_rec file meta && printf '%s\n' "$JT_LINE"
+    [ -n "$pidline" ] && jt_rec file pid && printf '%s\n' "$pidline"
+    jt_line "$d/rc"
+    [ -n "$JT_LINE" ] && jt_rec file rc && printf '%s\n' "$JT_LINE"
+    if [ -f "$d/progress" ]; then
+        jt_rec file progress
+        tail -c 512 "$d/progress" 2>/dev/null
+    fi
+    for f in stdout stderr; do
+        [ -f "$d/$f" ] || continue
+        jt_rec tail "$f"
+        tail -c "$n" "$d/$f" 2>/dev/null
+    done
+}
+
+# jt_cancel JID...: TERM every run's process group, then KILL what is left
+# after the grace period. The supervisor sees the marker and records
+# `cancelled`.
+jt_cancel() {
+    grace=$1
+    shift
+    groups=''
+    for jid in "$@"; do
+        jt_valid "$jid" || continue
+        d=$JT_JOBS/$jid
+        if [ ! -d "$d" ]; then
+            jt_rec cancel "$jid" missing
+            continue
+        fi
+        i=0
+        # Launched a moment ago: give its supervisor time to write its pid.
+        while [ ! -f "$d/pid" ] && [ ! -f "$d/rc" ] && [ "$i" -lt 3 ]; do
+            sleep 1
+            i=$((i + 1))
+        done
+        jt_line "$d/pid"
+        pidline=$JT_LINE
+        if [ -f "$d/rc" ] || ! jt_alive "$pidline"; then
+            jt_rec cancel "$jid" finished
+            continue
+        fi
+        : >"$d/cancelled.tmp" && mv -f "$d/cancelled.tmp" "$d/cancelled"
+        pid=${pidline%% *}
+        kill -s TERM -- "-$pid" 2>/dev/null
+        groups="$groups $pid"
+        jt_rec cancel "$jid" ok
+    done
+    i=0
+    while [ "$i" -lt "$grace" ]; do
+        left=''
+        for pid in $groups; do
+            kill -s 0 -- "-$pid" 2>/dev/null && left="$left $pid"
+        done
+        [ -z "$left" ] && break
+        sleep 1
+        i=$((i + 1))
+    done
+    for pid in $groups; do
+        kill -s KILL -- "-$pid" 2>/dev/null
+    done
+    return 0
+}
+
+# jt_cleanup JID...: remove finished runs' directories; a running run is refused.
+jt_cleanup() {
+    for jid in "$@"; do
+        jt_valid "$jid" || continue
+        d=$JT_JOBS/$jid
+        if [ ! -d "$d" ]; then
+            jt_rec cleanup "$jid" missing
+        elif jt_line "$d/pid" && [ ! -f "$d/rc" ] && { [ -z "$JT_LINE" ] || jt_alive "$JT_LINE"; }; then
+            # Alive, or so new that its supervisor has not written its pid yet.
+            jt_rec cleanup "$jid" running
+        elif err=$(rm -rf -- "$d" 2>&1); then
+            jt_rec cleanup "$jid" ok
+        else
+            jt_rec cleanup "$jid" error
+            printf '%s\n' "$err"
+        fi
+    done
+}

@@ -1,0 +1,141 @@
+"""Headless reporters: human lines on stderr, or JSON lines on stdout.
+
+Both consume the engine's events, the same stream the TUI consumes.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any, TextIO
+
+from jobtui.events import BatchFinished, BatchStarted, Event, HostChanged, RunChanged, RunView
+from jobtui.model import RunState
+
+FAILED_STATES = frozenset(
+    {
+        RunState.FAILED,
+        RunState.TIMED_OUT,
+        RunState.CANCELLED,
+        RunState.LOST,
+        RunState.UNREACHABLE,
+    }
+)
+
+
+def exit_code(runs: list[RunView]) -> int:
+    """0 when no run failed, timed out, was cancelled, lost or unreachable; else 1.
+
+    A run launched with `poll: 0` is still running when the console leaves: that is
+    success for fire-and-forget.
+    """
+    return 1 if any(v.state in FAILED_STATES for v in runs) else 0
+
+
+def run_label(v: RunView) -> str:
+    item = f"[{v.item}]" if v.item else ""
+    return f"{v.host} {v.job}{item}"
+
+
+def sanitize(text: str) -> str:
+    """Make job output inert for a terminal: control characters (escape sequences
+    included) become visible `\\xNN`, except newline and tab."""
+    out = []
+    for ch in text:
+        o = ord(ch)
+        if ch in "\n\t" or (o >= 0x20 and o != 0x7F and not 0x80 <= o < 0xA0):
+            out.append(ch)
+        else:
+            out.append(f"\\x{o:02x}")
+    return "".join(out)
+
+
+class HumanReporter:
+    """Progress lines for people: one per state change, then a summary."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.t0 = time.monotonic()
+
+    def _say(self, text: str) -> None:
+        elapsed = time.monotonic() - self.t0
+        print(f"[{elapsed:6.1f}s] {text}", file=self.stream, flush=True)
+
+    def __call__(self, ev: Event) -> None:
+        if isinstance(ev, BatchStarted):
+            hosts = len({v.host for v in ev.runs})
+            self._say(f"batch {ev.batch}: {len(ev.runs)} runs on {hosts} hosts")
+        elif isinstance(ev, HostChanged):
+            if ev.reachable:
+                self._say(f"{ev.host}: reachable again")
+            else:
+                self._say(f"{ev.host}: unreachable: {ev.reason}")
+        elif isinstance(ev, RunChanged) and ev.run.state is not ev.previous:
+            self._say(self._describe(ev.run))
+        elif isinstance(ev, BatchFinished):
+            self._summary(ev)
+
+    def _describe(self, v: RunView) -> str:
+        text = f"{run_label(v)}: {v.state.value}"
+        if v.attempt > 1:
+            text += f" (attempt {v.attempt})"
+        if v.rc is not None and v.state is not RunState.SUCCEEDED:
+            text += f" rc={v.rc}"
+        if v.started and v.finished:
+            text += f" in {v.finished - v.started:.0f}s"
+        if v.reason:
+            text += f": {v.reason}"
+        return text
+
+    def _summary(self, ev: BatchFinished) -> None:
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(ev.counts.items()))
+        if ev.interrupted:
+            self._say(f"stopped following batch {ev.batch} ({counts}); the jobs go on on their hosts")
+            return
+        self._say(f"batch {ev.batch} done: {counts}")
+        for v in ev.runs:
+            if v.state in FAILED_STATES:
+                tail = (v.stderr_tail or v.tail).strip().splitlines()[-3:]
+                detail = f"\n      {sanitize(chr(10).join(tail))}" if tail else ""
+                print(f"  {self._describe(v)}{detail}", file=self.stream, flush=True)
+
+
+class JsonReporter:
+    """One JSON object per line: `batch` first, `run`/`host` events, `summary` last."""
+
+    def __init__(self, stream: TextIO | None = None, batch_fields: dict[str, Any] | None = None):
+        self.stream = stream or sys.stdout
+        self.batch_fields = batch_fields or {}
+
+    def _emit(self, obj: dict[str, Any]) -> None:
+        print(json.dumps(obj, ensure_ascii=False), file=self.stream, flush=True)
+
+    def __call__(self, ev: Event) -> None:
+        if isinstance(ev, BatchStarted):
+            self._emit(
+                {
+                    "event": "batch",
+                    "batch": ev.batch,
+                    **self.batch_fields,
+                    "runs": len(ev.runs),
+                    "hosts": sorted({v.host for v in ev.runs}),
+                    "jobs": sorted({v.job for v in ev.runs}),
+                }
+            )
+        elif isinstance(ev, HostChanged):
+            self._emit(
+                {"event": "host", "host": ev.host, "reachable": ev.reachable, "reason": ev.reason}
+            )
+        elif isinstance(ev, RunChanged) and ev.run.state is not ev.previous:
+            self._emit({"event": "run", **ev.run.summary()})
+        elif isinstance(ev, BatchFinished):
+            self._emit(
+                {
+                    "event": "summary",
+                    "batch": ev.batch,
+                    "interrupted": ev.interrupted,
+                    "runs": [v.summary() for v in ev.runs],
+                    "counts": ev.counts,
+                }
+            )

@@ -1,0 +1,197 @@
+"""SSH with paramiko: one persistent connection per host, reused for every round trip.
+
+Host keys are checked against known_hosts (the host var `jobtui_known_hosts`, else
+~/.ssh/known_hosts). An unknown key is refused unless `accept_new_host_keys`, which
+records it, like OpenSSH's `StrictHostKeyChecking=accept-new`. A changed key is
+always refused.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import paramiko
+
+from jobtui.model import Host
+from jobtui.transport.base import MAX_OUTPUT, Transport, TransportError
+
+CONNECT_TIMEOUT = 10.0
+KEEPALIVE_SECONDS = 15
+
+_known_hosts_lock = threading.Lock()
+"""Serialises appends to a known_hosts file from many connecting threads."""
+
+
+def known_hosts_path(host: Host) -> Path:
+    return Path(os.path.expanduser(str(host.vars.get("jobtui_known_hosts", "~/.ssh/known_hosts"))))
+
+
+def host_key_name(host: Host) -> str:
+    """The name a key is filed under in known_hosts: `[addr]:port` unless port 22."""
+    return host.address if host.port == 22 else f"[{host.address}]:{host.port}"
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    return f"{key.get_name()} {key.fingerprint}"
+
+
+class _AcceptNew(paramiko.MissingHostKeyPolicy):
+    """Record an unknown host key in known_hosts (a changed key never gets here)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def missing_host_key(
+        self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
+    ) -> None:
+        client.get_host_keys().add(hostname, key.get_name(), key)
+        with _known_hosts_lock:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with self.path.open("a", encoding="ascii") as f:
+                f.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
+
+
+class _RejectUnknown(paramiko.MissingHostKeyPolicy):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def missing_host_key(
+        self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
+    ) -> None:
+        raise TransportError(
+            f"unknown host key for {hostname} ({fingerprint(key)}), not in {self.path}; "
+            "check it and rerun with --accept-new-host-keys to record it"
+        )
+
+
+class SshTransport(Transport):
+    def __init__(
+        self,
+        host: Host,
+        *,
+        accept_new_host_keys: bool = False,
+        connect_timeout: float = CONNECT_TIMEOUT,
+    ) -> None:
+        super().__init__(host)
+        self.accept_new_host_keys = accept_new_host_keys
+        self.connect_timeout = connect_timeout
+        self._client: paramiko.SSHClient | None = None
+
+    def _connect(self) -> paramiko.SSHClient:
+        if self._client is not None:
+            t = self._client.get_transport()
+            if t is not None and t.is_active():
+                return self._client
+            self._drop()
+        h = self.host
+        path = known_hosts_path(h)
+        client = paramiko.SSHClient()
+        if path.exists():
+            try:
+                client.load_host_keys(str(path))
+            except (OSError, paramiko.SSHException) as e:
+                raise TransportError(f"cannot read known_hosts {path}: {e}") from e
+        client.set_missing_host_key_policy(
+            _AcceptNew(path) if self.accept_new_host_keys else _RejectUnknown(path)
+        )
+        key_file = os.path.expanduser(h.key_file) if h.key_file else None
+        try:
+            client.connect(
+                hostname=h.address,
+                port=h.port,
+                username=h.user,
+                key_filename=key_file,
+                timeout=self.connect_timeout,
+                banner_timeout=self.connect_timeout,
+                auth_timeout=self.connect_timeout,
+                channel_timeout=self.connect_timeout,
+                allow_agent=True,
+                look_for_keys=key_file is None,
+            )
+        except TransportError:
+            client.close()
+            raise
+        except paramiko.BadHostKeyException as e:
+            client.close()
+            raise TransportError(
+                f"HOST KEY CHANGED for {host_key_name(h)}: known_hosts ({path}) has "
+                f"{fingerprint(e.expected_key)}, the host offered {fingerprint(e.key)}; "
+                "this may be an attack. Nothing was run. If the change is expected, remove the "
+                f"old key (ssh-keygen -R '{host_key_name(h)}' -f {path}) and connect again"
+            ) from e
+        except paramiko.AuthenticationException as e:
+            client.close()
+            raise TransportError(f"authentication failed as {h.user or 'default user'}: {e}") from e
+        except socket.gaierror as e:
+            client.close()
+            raise TransportError(f"cannot resolve {h.address}: {e.strerror}") from e
+        except TimeoutError as e:
+            client.close()
+            raise TransportError(f"connect timed out after {self.connect_timeout:.0f}s") from e
+        except (OSError, paramiko.SSHException, EOFError) as e:
+            client.close()
+            raise TransportError(f"cannot connect to {h.address}:{h.port}: {_reason(e)}") from e
+        transport = client.get_transport()
+        if transport is not None:
+            transport.set_keepalive(KEEPALIVE_SECONDS)
+        self._client = client
+        return client
+
+    def _drop(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+    def _run(self, script: bytes, timeout: float) -> bytes:
+        client = self._connect()
+        transport = client.get_transport()
+        if transport is None:
+            self._drop()
+            raise TransportError("connection closed")
+        try:
+            chan = transport.open_session(timeout=self.connect_timeout)
+        except (paramiko.SSHException, OSError, EOFError) as e:
+            self._drop()
+            raise TransportError(f"cannot open a session: {_reason(e)}") from e
+        try:
+            chan.settimeout(timeout)
+            chan.exec_command("/bin/sh -s")
+            chan.sendall(script)
+            chan.shutdown_write()
+            # Read all of stdout before asking the exit status: a full window would
+            # otherwise block the remote side.
+            deadline = time.monotonic() + timeout
+            parts: list[bytes] = []
+            size = 0
+            while True:
+                data = chan.recv(65536)
+                if not data:
+                    break
+                if size < MAX_OUTPUT:
+                    parts.append(data)
+                    size += len(data)
+                if time.monotonic() > deadline:
+                    raise TransportError(f"no complete answer within {timeout:.0f}s")
+            return b"".join(parts)
+        except TimeoutError as e:
+            self._drop()
+            raise TransportError(f"no answer within {timeout:.0f}s") from e
+        except (paramiko.SSHException, OSError, EOFError) as e:
+            self._drop()
+            raise TransportError(f"connection lost: {_reason(e)}") from e
+        finally:
+            chan.close()
+
+
+def _reason(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    return str(e) or type(e).__name__

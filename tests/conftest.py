@@ -1,0 +1,121 @@
+"""Shared pytest fixtures: a fleet of real OpenSSH sshd processes on loopback.
+
+- ``ssh_fleet`` (session): three hosts, started once for the whole run.
+- ``fleet_jobtui_dirs`` / ``fleet_inventory`` (function): an Ansible inventory of those
+  hosts whose ``jobtui_dir`` values are fresh directories under the test's
+  ``tmp_path``, so no test sees another test's jobs.
+- ``make_fleet`` (function): a factory for a dedicated fleet, for tests that stop or
+  restart hosts (stopped at teardown).
+
+Tests using any of them get the ``ssh`` marker (``pytest -m "not ssh"`` skips them).
+Without sshd they are skipped, except under CI (``CI=true``) where that is an error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from sshfleet import SshFleet, ssh_client_path, ssh_keygen_path, sshd_path
+
+FLEET_SIZE = 3
+_FLEET_FIXTURES = frozenset({"ssh_fleet", "fleet_inventory", "fleet_jobtui_dirs", "make_fleet"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``ssh`` marker."""
+    config.addinivalue_line(
+        "markers", "ssh: uses real sshd processes on loopback (tests/sshfleet.py)"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses a fleet fixture with ``ssh``."""
+    for item in items:
+        if _FLEET_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.ssh)
+
+
+def require_openssh() -> None:
+    """Skip (or, under CI, fail) when the OpenSSH server or client is not installed."""
+    missing = [
+        name
+        for name, path in (
+            ("sshd (openssh-server)", sshd_path()),
+            ("ssh-keygen (openssh-client)", ssh_keygen_path()),
+            ("ssh (openssh-client)", ssh_client_path()),
+        )
+        if path is None
+    ]
+    if not missing:
+        return
+    message = f"{', '.join(missing)} not installed: the SSH tests need a real OpenSSH"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(
+            f"{message}. Run the test command from the README, which installs "
+            "openssh-server and openssh-client.",
+            pytrace=False,
+        )
+    pytest.skip(f"{message} (install openssh-server to run them)")
+
+
+@pytest.fixture(scope="session")
+def ssh_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshFleet]:
+    """A fleet of three sshd hosts shared by the whole test session (``.hosts``)."""
+    require_openssh()
+    fleet = SshFleet(tmp_path_factory.mktemp("sshfleet"))
+    try:
+        fleet.start(FLEET_SIZE)
+        yield fleet
+    finally:
+        fleet.stop_all()
+
+
+@pytest.fixture
+def fleet_jobtui_dirs(ssh_fleet: SshFleet, tmp_path: Path) -> dict[str, Path]:
+    """Per-host ``jobtui_dir`` for this test: ``<tmp_path>/jobtui/<host>/jobtui`` (not created)."""
+    return {h.name: tmp_path.resolve() / "jobtui" / h.name / "jobtui" for h in ssh_fleet.hosts}
+
+
+@pytest.fixture
+def fleet_inventory(
+    ssh_fleet: SshFleet, fleet_jobtui_dirs: dict[str, Path], tmp_path: Path
+) -> Path:
+    """``<tmp_path>/inventory.yml`` for the session fleet, group ``fleet``.
+
+    Each host's ``jobtui_dir`` is this test's own (see ``fleet_jobtui_dirs``), so the
+    shared fleet never shows a test the jobs of another.
+    """
+    return ssh_fleet.write_inventory(
+        tmp_path / "inventory.yml",
+        host_vars={name: {"jobtui_dir": str(path)} for name, path in fleet_jobtui_dirs.items()},
+    )
+
+
+@pytest.fixture
+def make_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., SshFleet]]:
+    """Factory: ``make_fleet(count=2, first_octet=2)`` starts a dedicated fleet.
+
+    For tests that stop, restart or otherwise disturb hosts. Every fleet it made is
+    stopped at teardown, whatever the test's outcome.
+    """
+    require_openssh()
+    fleets: list[SshFleet] = []
+
+    def factory(count: int = 2, first_octet: int = 2) -> SshFleet:
+        fleet = SshFleet(tmp_path_factory.mktemp("fleet"))
+        fleets.append(fleet)
+        fleet.start(count, first_octet)
+        return fleet
+
+    try:
+        yield factory
+    finally:
+        for fleet in fleets:
+            fleet.stop_all()

@@ -1,0 +1,36 @@
+"""Small helpers shared by tests (no fixtures here: see conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+
+def processes_matching(text: str) -> list[int]:
+    """Pids of live processes whose command line contains `text` (zombies excluded)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (
+                (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+            )
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if text in cmdline and ") Z " not in stat:
+            pids.append(int(entry.name))
+    return pids
+
+
+def wait_until(pred: Callable[[], bool], timeout: float = 20.0, interval: float = 0.1) -> bool:
+    """Poll `pred` until it is true or `timeout` passes; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(interval)
+    return pred()

@@ -1,0 +1,153 @@
+"""The real POSIX sh wrapper, run by the local /bin/sh (dash on Debian).
+
+These prove the remote protocol itself; the same wrapper over real sshd is
+proven in test_e2e_ssh.py.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from jobtui.model import Host, RunState, new_jid
+from jobtui.remote.protocol import LaunchOutcome, LaunchRequest
+from jobtui.transport.local import LocalTransport
+from tests.helpers import processes_matching, wait_until
+
+
+@pytest.fixture
+def host_dir(tmp_path: Path) -> Path:
+    return tmp_path / "home with spaces" / "jobtui"
+
+
+@pytest.fixture
+def local(host_dir: Path) -> LocalTransport:
+    return LocalTransport(Host(name="l", address="l", connection="local", jobtui_dir=str(host_dir)))
+
+
+def req(script: str, timeout: int = 30, **kw: object) -> LaunchRequest:
+    return LaunchRequest(new_jid(), script, timeout, {"job": "t"}, **kw)  # type: ignore[arg-type]
+
+
+def wait_state(t: LocalTransport, jid: str, timeout: float = 20) -> RunState:
+    states: list[RunState] = []
+
+    def done() -> bool:
+        states.append(t.status([jid]).runs[jid].state)
+        return states[-1].finished
+
+    wait_until(done, timeout)
+    return states[-1]
+
+
+def test_a_launched_run_succeeds_with_its_output(local: LocalTransport) -> None:
+    r = req("echo out; echo err >&2")
+    assert local.launch([r])[r.jid].outcome is LaunchOutcome.OK
+    assert wait_state(local, r.jid) is RunState.SUCCEEDED
+    st = local.status([r.jid]).runs[r.jid]
+    assert (st.rc, st.tail, st.stderr_tail) == (0, "out\n", "err\n")
+
+
+def test_relaunching_the_same_jid_starts_nothing(local: LocalTransport, tmp_path: Path) -> None:
+    counter = tmp_path / "count"
+    r = req(f"echo x >> '{counter}'")
+    assert local.launch([r])[r.jid].outcome is LaunchOutcome.OK
+    assert local.launch([r])[r.jid].outcome is LaunchOutcome.EXISTS
+    wait_state(local, r.jid)
+    assert counter.read_text() == "x\n"
+
+
+def test_job_dir_is_0700_and_files_0600(local: LocalTransport, host_dir: Path) -> None:
+    r = req("echo hi")
+    local.launch([r])
+    wait_state(local, r.jid)
+    d = host_dir / "jobs" / r.jid
+    assert stat.S_IMODE(d.stat().st_mode) == 0o700
+    for f in d.iterdir():
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600, f.name
+
+
+def test_timeout_kills_the_whole_process_group(local: LocalTransport) -> None:
+    marker = str(3000 + secrets.randbelow(5000))
+    r = req(f"sleep {marker} & sh -c 'trap \"\" TERM; sleep {marker}' & sleep {marker}", timeout=1)
+    local.launch([r])
+    assert wait_until(lambda: len(processes_matching(f"sleep {marker}")) >= 3, 5)
+    t0 = time.monotonic()
+    assert wait_state(local, r.jid) is RunState.TIMED_OUT
+    # 1 s limit, then the TERM-ignoring child needs the grace period before KILL.
+    assert time.monotonic() - t0 < 10
+    assert processes_matching(f"sleep {marker}") == []
+
+
+def test_cancel_terminates_the_run_and_its_children(local: LocalTransport) -> None:
+    marker = str(3000 + secrets.randbelow(5000))
+    r = req(f"sleep {marker} & sleep {marker}")
+    local.launch([r])
+    assert wait_until(lambda: len(processes_matching(f"sleep {marker}")) == 2, 5)
+    assert local.cancel([r.jid]) == {r.jid: "ok"}
+    assert wait_state(local, r.jid) is RunState.CANCELLED
+    assert processes_matching(f"sleep {marker}") == []
+
+
+def test_cleanup_refuses_a_running_run_and_removes_a_finished_one(
+    local: LocalTransport, host_dir: Path
+) -> None:
+    running, done = req("sleep 30"), req("true")
+    local.launch([running, done])
+    wait_state(local, done.jid)
+    assert local.cleanup([running.jid, done.jid]) == {running.jid: "running", done.jid: "ok"}
+    assert (host_dir / "jobs" / running.jid).is_dir()
+    assert not (host_dir / "jobs" / done.jid).exists()
+    local.cancel([running.jid])
+
+
+def test_killed_supervisor_is_lost(local: LocalTransport) -> None:
+    marker = str(3000 + secrets.randbelow(5000))
+    r = req(f"sleep {marker}")
+    local.launch([r])
+    assert wait_until(lambda: local.status([r.jid]).runs[r.jid].pid is not None, 5)
+    for pid in processes_matching(r.jid):
+        os.kill(pid, 9)  # the supervisor (its argv holds the job dir)
+    for pid in processes_matching(f"sleep {marker}"):
+        os.kill(pid, 9)
+    assert wait_state(local, r.jid) is RunState.LOST
+
+
+def test_env_and_chdir_reach_the_job(local: LocalTransport, tmp_path: Path) -> None:
+    r = req(
+        'printf "%s|%s" "$GREETING" "$(pwd)"', env={"GREETING": "a 'b' $c"}, chdir=str(tmp_path)
+    )
+    local.launch([r])
+    wait_state(local, r.jid)
+    assert local.status([r.jid]).runs[r.jid].tail == f"a 'b' $c|{tmp_path}"
+
+
+def test_status_tail_is_bounded(local: LocalTransport) -> None:
+    r = req("head -c 5000000 /dev/zero | tr '\\0' x; echo END")
+    local.launch([r])
+    wait_state(local, r.jid)
+    tail = local.status([r.jid]).runs[r.jid].tail
+    assert len(tail) == 4096 and tail.endswith("xEND\n")
+
+
+def test_status_without_jids_lists_every_run_on_the_host(local: LocalTransport) -> None:
+    a, b = req("true"), req("true")
+    local.launch([a, b])
+    assert set(local.status().runs) == {a.jid, b.jid}
+
+
+def test_unusable_job_root_is_a_clear_launch_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    t = LocalTransport(
+        Host(name="l", address="l", connection="local", jobtui_dir=str(blocker / "jobtui"))
+    )
+    r = req("true")
+    res = t.launch([r])[r.jid]
+    assert res.outcome is LaunchOutcome.ERROR
+    assert "cannot set up" in res.message and "Not a directory" in res.message
