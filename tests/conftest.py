@@ -14,15 +14,12 @@ Without sshd they are skipped, except under CI (``CI=true``) where that is an er
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from sshfleet import SshFleet, ssh_client_path, ssh_keygen_path, sshd_path
+from tests.sshfleet import SshFleet, ssh_client_path, ssh_keygen_path, sshd_path
 
 FLEET_SIZE = 3
 _FLEET_FIXTURES = frozenset({"ssh_fleet", "fleet_inventory", "fleet_jobtui_dirs", "make_fleet"})

@@ -13,7 +13,8 @@ from pathlib import Path
 import paramiko
 import pytest
 import yaml
-from sshfleet import FleetHost, SshFleet, ssh_exec
+
+from tests.sshfleet import FleetHost, SshFleet, ssh_exec
 
 TIMEOUT = 10.0
 

@@ -46,7 +46,9 @@ def new_batch_id() -> str:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--forks", type=int, default=50, metavar="N", help="runs in flight at once (default 50)")
+    p.add_argument(
+        "--forks", type=int, default=50, metavar="N", help="runs in flight at once (default 50)"
+    )
     p.add_argument("--limit", metavar="PATTERN", help="further limit the hosts (Ansible pattern)")
     p.add_argument("--state-dir", metavar="DIR", help="where jobtui keeps its memory")
     p.add_argument(
@@ -91,16 +93,17 @@ def load_plan(jobs_path: str, inventory_path: str, limit: str | None) -> Plan:
 def demo_plan(args: argparse.Namespace) -> Plan:
     """The bundled demo, each simulated host with a job directory of its own."""
     root = resources.files("jobtui.demo")
-    with resources.as_file(root.joinpath("inventory.yml")) as inv, resources.as_file(
-        root.joinpath("jobs.yml")
-    ) as jobs:
+    with (
+        resources.as_file(root.joinpath("inventory.yml")) as inv,
+        resources.as_file(root.joinpath("jobs.yml")) as jobs,
+    ):
         plan = load_plan(str(jobs), str(inv), args.limit)
     base = state_dir(args.state_dir) / "demo-hosts"
-    hosts = {
-        h.name: dataclasses.replace(h, jobtui_dir=str(base / h.name)) for h in plan.hosts()
-    }
+    hosts = {h.name: dataclasses.replace(h, jobtui_dir=str(base / h.name)) for h in plan.hosts()}
     runs = [dataclasses.replace(r, host=hosts[r.host.name]) for r in plan.runs]
-    return dataclasses.replace(plan, runs=runs, inventory=Inventory.from_hosts(list(hosts.values())))
+    return dataclasses.replace(
+        plan, runs=runs, inventory=Inventory.from_hosts(list(hosts.values()))
+    )
 
 
 def follow(plan: Plan, args: argparse.Namespace, source: dict[str, str]) -> int:

@@ -13,14 +13,24 @@ lost (or relaunching after a crash) finds the dir and starts nothing.
 
 from __future__ import annotations
 
+import queue
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import Any
 
-from jobtui.events import BatchFinished, BatchStarted, Event, HostChanged, RunChanged, RunView
+from jobtui.events import (
+    BatchFinished,
+    BatchStarted,
+    Event,
+    HostChanged,
+    Notice,
+    RunChanged,
+    RunView,
+)
 from jobtui.model import CleanupPolicy, RemoteStatus, RunSpec, RunState, item_label, new_jid
 from jobtui.remote.protocol import (
     GRACE_SECONDS,
@@ -67,6 +77,8 @@ class Run:
     retry_at: float | None = None
     closed: bool = False
     """The engine will do nothing more with this run."""
+    cleaned: bool = False
+    """Its job directory was removed from the host."""
     history: list[str] = field(default_factory=list)
     """Jids of earlier attempts."""
 
@@ -94,6 +106,7 @@ class Run:
             tail=self.tail,
             stderr_tail=self.stderr_tail,
             command=s.script,
+            cleaned=self.cleaned,
         )
 
 
@@ -105,6 +118,17 @@ class _Host:
     failures: int = 0
     backoff_until: float = 0.0
     reachable: bool | None = None
+    cancel: list[str] = field(default_factory=list)
+    cleanup: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Task:
+    """One round trip's worth of work for a host, in the order it is done."""
+
+    launch: list[Run] = field(default_factory=list)
+    cancel: list[str] = field(default_factory=list)
+    poll: list[str] = field(default_factory=list)
     cleanup: list[str] = field(default_factory=list)
 
 
@@ -114,6 +138,7 @@ class _Result:
     launched: dict[str, LaunchResult] | None = None
     status: HostStatus | None = None
     polled: list[str] = field(default_factory=list)
+    cleaned: dict[str, str] = field(default_factory=dict)
     error: str = ""
 
 
@@ -130,17 +155,26 @@ class Engine:
         on_event: Callable[[Event], None] = lambda e: None,
         clock: Callable[[], float] = time.monotonic,
         batch_meta: Mapping[str, object] | None = None,
+        before_launch: Callable[[list[Run]], None] = lambda runs: None,
     ) -> None:
         self.batch = batch
         self.forks = max(1, forks)
         self.on_event = on_event
         self.clock = clock
         self.batch_meta = dict(batch_meta or {})
+        self.before_launch = before_launch
+        """Called on the loop thread before a launch is sent (the store makes jids durable)."""
         self.runs = [r if isinstance(r, Run) else Run(r) for r in runs]
         self.hosts = {name: _Host(t) for name, t in transports.items()}
         self._patterns: dict[str, re.Pattern[str]] = {}
         self._stop = threading.Event()
+        self._requests: queue.SimpleQueue[tuple[str, list[tuple[str, str, int]]]] = (
+            queue.SimpleQueue()
+        )
+        self._wake_lock = threading.Lock()
+        self._waker: Future[None] = Future()
         self._by_jid = {r.jid: r for r in self.runs}
+        self._by_key = {r.spec.key: r for r in self.runs}
         self._host_runs: dict[str, list[Run]] = {name: [] for name in self.hosts}
         for r in self.runs:
             self._host_runs[r.spec.host.name].append(r)
@@ -148,28 +182,64 @@ class Engine:
     def stop(self) -> None:
         """Stop following (the runs go on on their hosts). Thread-safe."""
         self._stop.set()
+        self._wake()
 
     # -- the loop -------------------------------------------------------------
 
-    def run(self) -> BatchFinished:
+    def request(self, action: str, keys: Iterable[tuple[str, str, int]]) -> None:
+        """Ask for `cancel`, `cleanup` or `retry` of runs (by key). Thread-safe.
+
+        Done on the loop thread at its next turn; outcomes come back as events.
+        """
+        if action not in ("cancel", "cleanup", "retry"):
+            raise ValueError(f"unknown action {action!r}")
+        self._requests.put((action, list(keys)))
+        self._wake()
+
+    def _wake(self) -> None:
+        with self._wake_lock:
+            if not self._waker.done():
+                self._waker.set_result(None)
+
+    def run(self, linger: bool = False) -> BatchFinished:
+        """Follow the batch to the end (with `linger`, until `stop()`: the console
+        keeps the engine for actions on finished runs)."""
         self.on_event(BatchStarted(self.batch, [r.view() for r in self.runs]))
         workers = max(1, min(self.forks, len(self.hosts)))
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jobtui-host")
         futures: dict[Future[_Result], str] = {}
+        finished_sent = False
         try:
             while not self._stop.is_set():
                 now = self.clock()
+                self._take_requests(now)
                 self._start_retries(now)
                 for name, task in self._due_tasks(now).items():
                     self.hosts[name].busy = True
-                    for r in task[0]:
+                    if task.launch:
+                        self.before_launch(task.launch)
+                    for r in task.launch:
                         r.sending = True
-                    futures[pool.submit(self._host_round_trip, name, *task)] = name
+                    futures[pool.submit(self._host_round_trip, name, task)] = name
                 if not futures and self._all_closed():
-                    break
+                    if not finished_sent:
+                        finished_sent = True
+                        if linger:
+                            self._finish(interrupted=False)
+                    if not linger:
+                        break
+                else:
+                    finished_sent = False
+                with self._wake_lock:
+                    if self._waker.done():
+                        self._waker = Future()
+                    waker = self._waker
                 timeout = self._sleep_time(now)
-                done, _ = wait(list(futures), timeout=timeout, return_when=FIRST_COMPLETED)
+                waiting: list[Future[Any]] = [*futures, waker]
+                done, _ = wait(waiting, timeout=timeout, return_when=FIRST_COMPLETED)
                 for fut in done:
+                    if fut is waker:
+                        continue
                     name = futures.pop(fut)
                     self.hosts[name].busy = False
                     for r in self._host_runs[name]:
@@ -191,16 +261,16 @@ class Engine:
             if h.busy:
                 continue
             runs = [r for r in self._host_runs[name] if not r.closed]
-            if any(r.launched and r.follow for r in runs):
+            if any(self._followed(r) for r in runs):
                 due.append(max(h.next_poll, h.backoff_until))
             elif any(not r.launched for r in runs):
                 due.append(h.backoff_until)
         wake = min(due, default=now + 1.0)
         return max(0.005, min(1.0, wake - now))
 
-    def _due_tasks(self, now: float) -> dict[str, tuple[list[Run], list[str], list[str]]]:
-        """Per idle host: runs to launch, jids to poll, jids to clean up."""
-        tasks: dict[str, tuple[list[Run], list[str], list[str]]] = {}
+    def _due_tasks(self, now: float) -> dict[str, _Task]:
+        """The round trip due for each idle host, if any."""
+        tasks: dict[str, _Task] = {}
         slots = self.forks - sum(
             1 for r in self.runs if r.follow and (r.launched or r.sending) and not r.closed
         )
@@ -208,49 +278,53 @@ class Engine:
             h = self.hosts[r.spec.host.name]
             if r.closed or r.launched or r.sending or r.retry_at is not None:
                 continue
-            if r.state is not RunState.PENDING:
-                continue
-            if h.busy or h.backoff_until > now:
+            if r.state is not RunState.PENDING or h.busy or h.backoff_until > now:
                 continue
             if r.follow:
                 if slots <= 0:
                     continue
                 slots -= 1
-            tasks.setdefault(r.spec.host.name, ([], [], []))[0].append(r)
+            tasks.setdefault(r.spec.host.name, _Task()).launch.append(r)
         for name, h in self.hosts.items():
             if h.busy or h.backoff_until > now:
                 continue
+            if h.cancel:
+                tasks.setdefault(name, _Task()).cancel, h.cancel = h.cancel, []
+                h.next_poll = now  # see the cancelled state right away
             if h.next_poll <= now:
-                poll = [
-                    r.jid for r in self._host_runs[name] if r.launched and r.follow and not r.closed
-                ]
+                poll = [r.jid for r in self._host_runs[name] if self._followed(r)]
                 if poll:
-                    tasks.setdefault(name, ([], [], []))[1].extend(poll)
+                    tasks.setdefault(name, _Task()).poll = poll
             if h.cleanup:
-                tasks.setdefault(name, ([], [], []))[2].extend(h.cleanup)
-                h.cleanup = []
+                tasks.setdefault(name, _Task()).cleanup, h.cleanup = h.cleanup, []
         return tasks
+
+    @staticmethod
+    def _followed(r: Run) -> bool:
+        """Launched and not at its end: its host is polled for it."""
+        return r.launched and not r.closed
 
     # -- worker side: I/O only, no state --------------------------------------
 
-    def _host_round_trip(
-        self, name: str, launches: list[Run], poll: list[str], cleanup: list[str]
-    ) -> _Result:
+    def _host_round_trip(self, name: str, task: _Task) -> _Result:
         t = self.hosts[name].transport
         res = _Result(name)
+        poll = list(task.poll)
         try:
-            if launches:
-                res.launched = t.launch([self._launch_request(r) for r in launches])
-                poll = poll + [
+            if task.launch:
+                res.launched = t.launch([self._launch_request(r) for r in task.launch])
+                poll += [
                     r.jid
-                    for r in launches
+                    for r in task.launch
                     if r.follow and res.launched[r.jid].outcome is not LaunchOutcome.ERROR
                 ]
+            if task.cancel:
+                t.cancel(task.cancel)
             if poll:
                 res.status = t.status(poll)
                 res.polled = poll
-            if cleanup:
-                t.cleanup(cleanup)
+            if task.cleanup:
+                res.cleaned = t.cleanup(task.cleanup)
         except TransportError as e:
             res.error = str(e)
         return res
@@ -298,7 +372,10 @@ class Engine:
                 elif jid in res.status.missing:
                     self._update(r, state=RunState.LOST, reason="its job directory is gone")
                     self._closed_run(r, now)
-        polls = [r.spec.job.poll for r in self._host_runs[res.host] if r.follow and not r.closed]
+        for jid, outcome in res.cleaned.items():
+            self._apply_cleanup(self._by_jid.get(jid), outcome)
+        # A poll-0 run followed after an action on it is polled every second.
+        polls = [r.spec.job.poll or 1.0 for r in self._host_runs[res.host] if self._followed(r)]
         h.next_poll = now + min(polls, default=5.0)
 
     def _apply_launch(self, r: Run, lr: LaunchResult, now: float) -> None:
@@ -367,6 +444,72 @@ class Engine:
         else:
             r.closed = True
 
+    # -- operator actions (loop thread) -----------------------------------------
+
+    def _take_requests(self, now: float) -> None:
+        while True:
+            try:
+                action, keys = self._requests.get_nowait()
+            except queue.Empty:
+                return
+            for key in keys:
+                r = self._by_key.get(key)
+                if r is None:
+                    continue
+                if action == "cancel":
+                    self._cancel(r)
+                elif action == "cleanup":
+                    self._cleanup(r)
+                else:
+                    self._retry(r, now)
+
+    def _cancel(self, r: Run) -> None:
+        label = _label(r)
+        if r.state.finished or (r.closed and not r.launched):
+            self.on_event(Notice(f"{label} has already ended ({r.state.value})", "warning"))
+        elif not r.launched and not r.sending:
+            # Never sent to the host: nothing to kill.
+            r.retry_at = None
+            self._update(r, state=RunState.CANCELLED, reason="cancelled before launch")
+            r.closed = True
+        else:
+            # Followed until the host reports it cancelled; never retried.
+            self.hosts[r.spec.host.name].cancel.append(r.jid)
+            r.closed = False
+            r.retry_at = None
+            self.on_event(Notice(f"cancelling {label}"))
+
+    def _cleanup(self, r: Run) -> None:
+        label = _label(r)
+        if not r.launched:
+            self.on_event(Notice(f"{label} was never launched: nothing to clean up", "warning"))
+        elif not r.state.finished:
+            self.on_event(
+                Notice(f"{label} is {r.state.value}: cleanup refused, cancel it first", "warning")
+            )
+        elif not r.cleaned:
+            self.hosts[r.spec.host.name].cleanup.append(r.jid)
+
+    def _apply_cleanup(self, r: Run | None, outcome: str) -> None:
+        if r is None:
+            return
+        if outcome in ("ok", "missing"):
+            r.cleaned = True
+            self.on_event(RunChanged(r.view(), r.state))
+        elif outcome == "running":
+            self.on_event(Notice(f"{_label(r)} is running: cleanup refused by the host", "warning"))
+        else:
+            self.on_event(Notice(f"cleanup of {_label(r)} failed on the host", "error"))
+
+    def _retry(self, r: Run, now: float) -> None:
+        if r.state in (RunState.PENDING, RunState.RUNNING) and not r.closed:
+            self.on_event(Notice(f"{_label(r)} is {r.state.value}: nothing to retry", "warning"))
+            return
+        if r.state is RunState.SUCCEEDED:
+            self.on_event(Notice(f"{_label(r)} succeeded: retrying it anyway"))
+        r.retry_at = now
+        r.closed = False
+
     def _start_retries(self, now: float) -> None:
         for r in self.runs:
             if r.retry_at is not None and r.retry_at <= now:
@@ -376,6 +519,7 @@ class Engine:
                 self._by_jid[r.jid] = r
                 r.retry_at = None
                 r.launched = False
+                r.cleaned = False
                 r.attempt += 1
                 self._update(
                     r,
@@ -406,3 +550,8 @@ class Engine:
         ev = BatchFinished(self.batch, views, counts, interrupted)
         self.on_event(ev)
         return ev
+
+
+def _label(r: Run) -> str:
+    item = f"[{item_label(r.spec.item)}]" if r.spec.item is not None else ""
+    return f"{r.spec.host.name} {r.spec.job.name}{item}"

@@ -42,6 +42,8 @@ class RunView:
     tail: str = ""
     stderr_tail: str = ""
     command: str = ""
+    cleaned: bool = False
+    """Its job directory was removed from the host."""
 
     def summary(self) -> dict[str, Any]:
         """The fields of the design's JSON summary."""
@@ -84,6 +86,15 @@ class HostChanged:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """Something to tell the operator (an action refused, a cleanup failed)."""
+
+    text: str
+    level: str = "info"
+    """info, warning or error."""
+
+
+@dataclass(frozen=True)
 class BatchFinished:
     batch: str
     runs: list[RunView]
@@ -92,4 +103,4 @@ class BatchFinished:
     """The console stopped following before the end (the runs go on on their hosts)."""
 
 
-Event = BatchStarted | RunChanged | HostChanged | BatchFinished
+Event = BatchStarted | RunChanged | HostChanged | Notice | BatchFinished

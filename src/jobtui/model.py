@@ -125,6 +125,12 @@ class JobSpec:
     env: dict[str, str] = field(default_factory=dict, hash=False)
     chdir: str | None = None
     location: Location | None = field(default=None, compare=False, hash=False)
+    """Where the job's entry starts."""
+    key_locations: dict[str, Location] = field(default_factory=dict, compare=False, hash=False)
+    """Where each key's value is, so errors found later (planning) point at it."""
+
+    def where(self, key: str) -> Location | None:
+        return self.key_locations.get(key, self.location)
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,9 @@ class HumanReporter:
     def _summary(self, ev: BatchFinished) -> None:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(ev.counts.items()))
         if ev.interrupted:
-            self._say(f"stopped following batch {ev.batch} ({counts}); the jobs go on on their hosts")
+            self._say(
+                f"stopped following batch {ev.batch} ({counts}); the jobs go on on their hosts"
+            )
             return
         self._say(f"batch {ev.batch} done: {counts}")
         for v in ev.runs:

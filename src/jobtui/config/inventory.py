@@ -256,9 +256,15 @@ class _Builder:
                     todo.append(parent)
         return seen
 
-    def resolve(self, name: str, entry: _HostEntry, groups: set[str], depth: dict[str, int]) -> Host:
+    def resolve(
+        self, name: str, entry: _HostEntry, groups: set[str], depth: dict[str, int]
+    ) -> Host:
         def order(group: str) -> tuple[int, int, str]:
-            prio = self.groups[group].vars.get("ansible_group_priority", 1) if group in self.groups else 1
+            prio = (
+                self.groups[group].vars.get("ansible_group_priority", 1)
+                if group in self.groups
+                else 1
+            )
             return (depth.get(group, 1), prio if isinstance(prio, int) else 1, group)
 
         merged: dict[str, Any] = {}
@@ -273,7 +279,11 @@ class _Builder:
 
 
 def make_host(
-    name: str, merged: dict[str, Any], where: dict[str, Location], groups: tuple[str, ...], path: str
+    name: str,
+    merged: dict[str, Any],
+    where: dict[str, Location],
+    groups: tuple[str, ...],
+    path: str,
 ) -> Host:
     """Build a Host from its merged vars, validating the ones jobtui uses."""
 
@@ -293,13 +303,15 @@ def make_host(
         port = int(port)
     if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
         raise ConfigError(
-            f"'ansible_port' of host '{name}' must be a port number (1-65535), got {describe(port)}",
+            f"'ansible_port' of host '{name}' must be a port number (1-65535),"
+            f" got {describe(port)}",
             where.get("ansible_port"),
         )
     connection = merged.get("ansible_connection", "ssh")
     if connection not in CONNECTIONS:
         raise ConfigError(
-            f"'ansible_connection' of host '{name}' must be ssh or local, got {describe(connection)}",
+            f"'ansible_connection' of host '{name}' must be ssh or local,"
+            f" got {describe(connection)}",
             where.get("ansible_connection"),
             did_you_mean(str(connection), list(CONNECTIONS)) or "jobtui connects with ssh or local",
         )
@@ -324,7 +336,9 @@ def expand_hosts(pattern: str, location: Location) -> list[str]:
     if match is None:
         if "[" in pattern or "]" in pattern:
             raise ConfigError(
-                f"invalid host range in '{pattern}'", location, "write it as name[01:20] or name[a:f]"
+                f"invalid host range in '{pattern}'",
+                location,
+                "write it as name[01:20] or name[a:f]",
             )
         return [pattern]
     head, beg, end, step_text, tail = match.groups()
@@ -347,10 +361,14 @@ def expand_hosts(pattern: str, location: Location) -> list[str]:
         middles = [chr(c) for c in range(ord(beg), ord(end) + 1, step)]
     else:
         raise ConfigError(
-            f"invalid host range in '{pattern}'", location, "use numbers [1:9] or single letters [a:f]"
+            f"invalid host range in '{pattern}'",
+            location,
+            "use numbers [1:9] or single letters [a:f]",
         )
     if not middles:
-        raise ConfigError(f"empty host range in '{pattern}'", location, "the start is after the end")
+        raise ConfigError(
+            f"empty host range in '{pattern}'", location, "the start is after the end"
+        )
     if len(middles) > MAX_RANGE_HOSTS:
         raise ConfigError(f"host range '{pattern}' is too large", location)
     result: list[str] = []
@@ -360,4 +378,3 @@ def expand_hosts(pattern: str, location: Location) -> list[str]:
             if len(result) > MAX_RANGE_HOSTS:
                 raise ConfigError(f"host range '{pattern}' is too large", location)
     return result
-

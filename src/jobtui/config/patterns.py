@@ -80,7 +80,9 @@ def _match(inventory: Inventory, term: str, location: Location | None, context: 
         try:
             regex = re.compile(term[1:])
         except re.error as e:
-            raise ConfigError(f"invalid regex in host pattern '{term}'{context}: {e}", location) from None
+            raise ConfigError(
+                f"invalid regex in host pattern '{term}'{context}: {e}", location
+            ) from None
         groups = [g for g in inventory.groups if regex.match(g)]
         hosts = [h for h in inventory.hosts if regex.match(h)]
     elif _GLOB_CHARS & set(term):

@@ -27,6 +27,7 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_NODES = 100_000
 MAX_DEPTH = 100
 MERGE_KEY = "<<"
+_COLLECTION_TAGS = frozenset({"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"})
 
 
 class YMap(dict[str, Any]):
@@ -98,7 +99,12 @@ def load_yaml(path: str) -> Any:
 
 def parse_yaml(text: str, path: str) -> Any:
     """Like `load_yaml`, for text already read; `path` is used in locations."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # its reader already rejects control characters
+    except yaml.reader.ReaderError as e:
+        raise ConfigError(
+            f"invalid character {e.character!r} in YAML", _offset_location(text, e.position, path)
+        ) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -126,7 +132,9 @@ def _syntax_error(e: yaml.MarkedYAMLError, path: str) -> ConfigError:
     location = Location(path, mark.line + 1, mark.column + 1) if mark else None
     problem = e.problem or e.context or "invalid YAML"
     hint = None
-    if e.context and e.problem and e.context_mark is not None:
+    if e.context and problem.startswith("but "):
+        problem = f"{e.context}, {problem}"
+    elif e.context and e.problem and e.context_mark is not None:
         hint = f"{e.context} at line {e.context_mark.line + 1}"
     return ConfigError(f"YAML syntax error: {problem}", location, hint)
 
@@ -163,6 +171,8 @@ class _Builder:
             )
         if isinstance(node, ScalarNode):
             return self.loader.construct_object(node, deep=True)
+        if node.tag not in _COLLECTION_TAGS:
+            raise ConfigError(f"unsupported YAML tag {node.tag}", self.loc(node))
         if id(node) in self.active:
             raise ConfigError("recursive YAML alias", self.loc(node), "an alias refers to itself")
         self.active.add(id(node))
@@ -175,7 +185,7 @@ class _Builder:
                 return seq
             if isinstance(node, MappingNode):
                 return self.build_map(node, depth)
-            raise ConfigError(f"unsupported YAML node {node.id}", self.loc(node))
+            raise ConfigError(f"unsupported YAML node {type(node).__name__}", self.loc(node))
         finally:
             self.active.discard(id(node))
 

@@ -1,0 +1,23 @@
+"""YAML configuration to typed specs: inventories, job files, host patterns, templates.
+
+Every problem is a `ConfigError` naming the file, line and column.
+"""
+
+from __future__ import annotations
+
+from jobtui.config.errors import ConfigError
+from jobtui.config.inventory import Inventory, load_inventory
+from jobtui.config.jobs import load_jobs
+from jobtui.config.patterns import select_hosts
+from jobtui.config.template import render_command, render_plain, render_shell
+
+__all__ = [
+    "ConfigError",
+    "Inventory",
+    "load_inventory",
+    "load_jobs",
+    "render_command",
+    "render_plain",
+    "render_shell",
+    "select_hosts",
+]

@@ -1,0 +1,247 @@
+"""Job files: a `jobs:` list of Ansible-like job entries, validated into JobSpecs.
+
+Every error names the file, line and column of the offending key or value. The
+templates (shell, command, env values, chdir) are checked for Jinja syntax here;
+undefined variables can only be found per host, by the planner.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from jobtui.config.errors import ConfigError, describe, did_you_mean
+from jobtui.config.template import check_template
+from jobtui.config.yamlsrc import YMap, YSeq, load_yaml, to_plain
+from jobtui.model import CleanupPolicy, JobSpec, Location
+
+JOB_KEYS = (
+    "name", "hosts", "shell", "command", "loop", "timeout", "async", "poll", "progress",
+    "retries", "retry_delay", "cleanup", "env", "chdir",
+)  # fmt: skip
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+DEFAULT_TIMEOUT = 3600
+
+
+def load_jobs(path: str) -> list[JobSpec]:
+    """Load and validate a job file.
+
+    Raises:
+        ConfigError: with the file, line and column of the first problem.
+    """
+    data = load_yaml(path)
+    if not isinstance(data, YMap):
+        raise ConfigError(
+            "a job file must be a YAML mapping", Location(path, 1, 1), "start it with 'jobs:'"
+        )
+    for key in data:
+        if key != "jobs":
+            raise ConfigError(
+                f"unknown top-level key '{key}'",
+                data.key_loc[key],
+                did_you_mean(key, ["jobs"]) or "a job file has one top-level key: jobs",
+            )
+    if "jobs" not in data:
+        raise ConfigError("no 'jobs:' list in the job file", data.location)
+    entries = data["jobs"]
+    if not isinstance(entries, YSeq) or not entries:
+        raise ConfigError(
+            f"'jobs' must be a non-empty list, got {describe(to_plain(entries))}",
+            data.value_loc["jobs"],
+            "write each job as '- name: ...'",
+        )
+    specs: list[JobSpec] = []
+    seen: dict[str, Location] = {}
+    for index, entry in enumerate(entries):
+        spec = _job(entry, entries.item_loc[index], index)
+        if spec.name in seen:
+            assert isinstance(entry, YMap)
+            raise ConfigError(
+                f"duplicate job name '{spec.name}'",
+                entry.value_loc["name"],
+                f"first defined at line {seen[spec.name].line}",
+            )
+        seen[spec.name] = entry.value_loc["name"]
+        specs.append(spec)
+    return specs
+
+
+class _Job:
+    """Reads one job mapping; `label` names it in errors."""
+
+    def __init__(self, node: YMap, label: str) -> None:
+        self.node = node
+        self.label = label
+
+    def fail(self, key: str, expected: str, hint: str | None = None) -> ConfigError:
+        value = to_plain(self.node[key])
+        return ConfigError(
+            f"'{key}' in {self.label} must be {expected}, got {describe(value)}",
+            self.node.value_loc[key],
+            hint,
+        )
+
+    def text(self, key: str, template: bool = False) -> str | None:
+        if key not in self.node:
+            return None
+        value = self.node[key]
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(key, "a non-empty string")
+        if template:
+            check_template(value, self.node.value_loc[key], f"'{key}' of {self.label}")
+        return value
+
+    def integer(self, key: str, default: int, minimum: int) -> int:
+        value = self.node.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            expected = "a positive integer" if minimum == 1 else "an integer >= 0"
+            raise self.fail(key, expected)
+        return value
+
+    def number(self, key: str, default: float) -> float:
+        value = self.node.get(key, default)
+        if not isinstance(value, int | float) or isinstance(value, bool) or not value >= 0:
+            raise self.fail(key, "a number >= 0")
+        return float(value)
+
+
+def _job(entry: Any, location: Location, index: int) -> JobSpec:
+    if not isinstance(entry, YMap):
+        raise ConfigError(
+            f"job #{index + 1} must be a mapping, got {describe(to_plain(entry))}",
+            location,
+            "write '- name: ...' with the job's keys below it",
+        )
+    label = f"job #{index + 1}"
+    name = entry.get("name")
+    if isinstance(name, int) and not isinstance(name, bool):
+        name = str(name)
+    if isinstance(name, str) and name.strip() and name.isprintable():
+        label = f"job '{name}'"
+    job = _Job(entry, label)
+    for key in entry:
+        if key not in JOB_KEYS:
+            raise ConfigError(
+                f"unknown key '{key}' in {label}",
+                entry.key_loc[key],
+                did_you_mean(key, JOB_KEYS) or "see the job keys in the README",
+            )
+    if "name" not in entry:
+        raise ConfigError(f"{label} has no 'name'", entry.location, "every job needs a name")
+    if label.startswith("job #"):
+        raise job.fail("name", "a non-empty single-line string")
+    assert isinstance(name, str)
+    hosts = _hosts(job)
+    shell = job.text("shell", template=True)
+    command = job.text("command", template=True)
+    if (shell is None) == (command is None):
+        raise ConfigError(
+            f"{label} needs exactly one of 'shell' and 'command'",
+            entry.key_loc["command"] if shell is not None else entry.location,
+            "shell: runs through /bin/sh; command: runs a program without a shell",
+        )
+    if "timeout" in entry and "async" in entry:
+        raise ConfigError(
+            f"{label} sets both 'timeout' and 'async'",
+            entry.key_loc["async"],
+            f"'async' is an alias of 'timeout' (line {entry.key_loc['timeout'].line}); keep one",
+        )
+    timeout_key = "async" if "async" in entry else "timeout"
+    progress = job.text("progress")
+    if progress is not None:
+        try:
+            re.compile(progress)
+        except re.error as e:
+            raise ConfigError(
+                f"'progress' in {label} is not a valid regex: {e}",
+                entry.value_loc["progress"],
+                "in YAML, write regexes in single quotes: '(\\d+)%'",
+            ) from None
+    return JobSpec(
+        name=name,
+        hosts=hosts,
+        shell=shell,
+        command=command,
+        loop=_loop(job),
+        timeout=job.integer(timeout_key, DEFAULT_TIMEOUT, 1),
+        poll=job.number("poll", 5.0),
+        progress=progress,
+        retries=job.integer("retries", 0, 0),
+        retry_delay=job.number("retry_delay", 10.0),
+        cleanup=_cleanup(job),
+        env=_env(job),
+        chdir=job.text("chdir", template=True),
+        location=entry.location,
+        key_locations=dict(entry.value_loc),
+    )
+
+
+def _hosts(job: _Job) -> str:
+    """A pattern string; a YAML list of patterns (allowed by Ansible) is joined with ','."""
+    if "hosts" not in job.node:
+        raise ConfigError(
+            f"{job.label} has no 'hosts'", job.node.location, "name a group, a host or 'all'"
+        )
+    value = job.node["hosts"]
+    if isinstance(value, YSeq) and value and all(isinstance(v, str) and v for v in value):
+        return ",".join(value)
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    raise job.fail("hosts", "a host pattern", "for example: dbservers, all, web*:!web03")
+
+
+def _loop(job: _Job) -> tuple[Any, ...] | None:
+    if "loop" not in job.node:
+        return None
+    items = job.node["loop"]
+    if not isinstance(items, YSeq):
+        raise job.fail("loop", "a list", "templated loops are not supported: list the items")
+    for item, where in zip(items, items.item_loc, strict=True):
+        if item is None or isinstance(item, YSeq):
+            raise ConfigError(
+                f"loop items in {job.label} must be values or mappings, got {describe(item)}",
+                where,
+            )
+    return tuple(to_plain(item) for item in items)
+
+
+def _cleanup(job: _Job) -> CleanupPolicy:
+    value = job.node.get("cleanup", CleanupPolicy.NEVER.value)
+    choices = [policy.value for policy in CleanupPolicy]
+    if value not in choices:
+        raise job.fail(
+            "cleanup",
+            "one of " + ", ".join(choices),
+            did_you_mean(str(value), choices) if isinstance(value, str) else None,
+        )
+    return CleanupPolicy(value)
+
+
+def _env(job: _Job) -> dict[str, str]:
+    if "env" not in job.node or job.node["env"] is None:
+        return {}
+    node = job.node["env"]
+    if not isinstance(node, YMap):
+        raise job.fail("env", "a mapping of NAME: value")
+    env: dict[str, str] = {}
+    for name, value in node.items():
+        if not ENV_NAME_RE.match(name) or name.startswith("JOBTUI_"):
+            raise ConfigError(
+                f"invalid environment variable name '{name}' in {job.label}",
+                node.key_loc[name],
+                "JOBTUI_* is reserved for jobtui"
+                if name.startswith("JOBTUI_")
+                else "use letters, digits and _, not starting with a digit",
+            )
+        if isinstance(value, bool):
+            text = "true" if value else "false"  # shell convention, not Python's True
+        elif isinstance(value, str | int | float):
+            text = str(value)
+        else:
+            raise ConfigError(
+                f"env '{name}' in {job.label} must be a value, got {describe(to_plain(value))}",
+                node.value_loc[name],
+            )
+        check_template(text, node.value_loc[name], f"env '{name}' of {job.label}")
+        env[name] = text
+    return env

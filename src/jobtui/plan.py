@@ -1,0 +1,116 @@
+"""The plan: every (job, host, loop item) run, with its command rendered.
+
+Pure logic: no I/O. `jobtui check` prints `format_plan(build_plan(...))`; the engine
+launches `Plan.runs`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from jobtui.config.errors import ConfigError
+from jobtui.config.inventory import Inventory
+from jobtui.config.patterns import select_hosts
+from jobtui.config.template import render_command, render_plain, render_shell
+from jobtui.model import Host, JobSpec, RunSpec
+
+
+@dataclass
+class Plan:
+    """What a batch will run."""
+
+    runs: list[RunSpec]
+    """Job order, then inventory order of hosts, then loop order."""
+    jobs: list[JobSpec]
+    inventory: Inventory
+
+    def hosts(self) -> list[Host]:
+        """The hosts that have at least one run, in inventory order."""
+        used = {run.host.name for run in self.runs}
+        return [host for name, host in self.inventory.hosts.items() if name in used]
+
+
+def template_vars(inventory: Inventory, host: Host, item: Any) -> dict[str, Any]:
+    """The variables of a template: host vars, then Ansible's magic variables, then item."""
+    return {
+        **host.vars,
+        "inventory_hostname": host.name,
+        "inventory_hostname_short": host.name.split(".", 1)[0],
+        "group_names": list(host.groups),
+        "groups": {name: list(members) for name, members in inventory.groups.items()},
+        "item": item,
+    }
+
+
+def build_plan(jobs: list[JobSpec], inventory: Inventory, limit: str | None = None) -> Plan:
+    """Expand jobs over hosts and loop items.
+
+    Args:
+        limit: an extra host pattern intersected with each job's (Ansible's --limit).
+
+    Raises:
+        ConfigError: a pattern naming nothing, an undefined variable, a bad template.
+    """
+    allowed: set[str] | None = None
+    if limit is not None:
+        allowed = {h.name for h in select_hosts(inventory, limit, context=" in --limit")}
+    runs: list[RunSpec] = []
+    for job in jobs:
+        hosts = select_hosts(
+            inventory, job.hosts, job.where("hosts"), context=f" of job '{job.name}'"
+        )
+        for host in hosts:
+            if allowed is not None and host.name not in allowed:
+                continue
+            items: tuple[Any, ...] = job.loop if job.loop is not None else (None,)
+            for index, item in enumerate(items):
+                runs.append(_run(job, inventory, host, item, index))
+    return Plan(runs, list(jobs), inventory)
+
+
+def _run(job: JobSpec, inventory: Inventory, host: Host, item: Any, index: int) -> RunSpec:
+    variables = template_vars(inventory, host, item)
+    where = job.where
+    on = f" of job '{job.name}' for host '{host.name}'"
+    if job.shell is not None:
+        script = render_shell(job.shell, variables, where("shell"), f"'shell'{on}")
+    elif job.command is not None:
+        script = render_command(job.command, variables, where("command"), f"'command'{on}")
+    else:  # load_jobs guarantees one of them; a hand-built JobSpec may not
+        raise ConfigError(f"job '{job.name}' has neither shell nor command", job.location)
+    env = {
+        name: render_plain(value, variables, where("env"), f"env '{name}'{on}")
+        for name, value in job.env.items()
+    }
+    chdir = (
+        render_plain(job.chdir, variables, where("chdir"), f"'chdir'{on}") if job.chdir else None
+    )
+    return RunSpec(job, host, item, index, script, env, chdir)
+
+
+def format_plan(plan: Plan, width: int = 60) -> str:
+    """A compact table of the runs, for `jobtui check`.
+
+    Args:
+        width: commands longer than this are cut with "…".
+    """
+    header = ("JOB", "HOST", "ITEM", "TIMEOUT", "COMMAND")
+    rows = [header]
+    for run in plan.runs:
+        script = " ".join(run.script.split())
+        if len(script) > width:
+            script = script[: width - 1] + "…"
+        rows.append((run.job.name, run.host.name, run.label, f"{run.job.timeout}s", script))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)) + "  " + row[-1]
+        for row in rows
+    ]
+    for job in plan.jobs:
+        if not any(run.job is job for run in plan.runs):
+            lines.append(f"(job '{job.name}': no host selected)")
+    lines.append(
+        f"{len(plan.runs)} run(s) of {len(plan.jobs)} job(s) on {len(plan.hosts())} host(s)"
+    )
+    return "\n".join(lines)

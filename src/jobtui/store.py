@@ -1,0 +1,278 @@
+"""The console's memory: batches and their runs in SQLite (WAL).
+
+The hosts are the source of truth about a job; the store remembers what the
+console decided: which runs a batch has, each run's jid (written BEFORE its launch
+is sent, so a console killed at any moment can come back and relaunch with the
+same jid, which the wrapper refuses to start twice), and the last state seen.
+A batch also keeps its hosts' connection settings and its job definitions as they
+were at launch, so `jobtui attach` needs nothing else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from jobtui.engine import RETRYABLE, Run
+from jobtui.events import BatchFinished, Event, RunChanged, RunView
+from jobtui.model import CleanupPolicy, Host, JobSpec, RunSpec, RunState
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS batches (
+    id TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    source TEXT NOT NULL,
+    forks INTEGER NOT NULL,
+    hosts TEXT NOT NULL,
+    jobs TEXT NOT NULL,
+    finished REAL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    batch TEXT NOT NULL REFERENCES batches(id),
+    job TEXT NOT NULL,
+    host TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    item TEXT NOT NULL,
+    script TEXT NOT NULL,
+    env TEXT NOT NULL,
+    chdir TEXT,
+    jid TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    sent INTEGER NOT NULL DEFAULT 0,
+    rc INTEGER,
+    started REAL,
+    finished REAL,
+    progress REAL,
+    reason TEXT NOT NULL DEFAULT '',
+    updated REAL NOT NULL,
+    PRIMARY KEY (batch, job, host, idx)
+);
+CREATE TABLE IF NOT EXISTS attempts (
+    batch TEXT NOT NULL,
+    job TEXT NOT NULL,
+    host TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    jid TEXT NOT NULL,
+    state TEXT NOT NULL,
+    rc INTEGER,
+    PRIMARY KEY (batch, jid)
+);
+"""
+
+
+class StoreError(Exception):
+    """The store cannot be opened or does not hold what was asked."""
+
+
+def _host_dict(h: Host) -> dict[str, Any]:
+    d = dataclasses.asdict(h)
+    d["groups"] = list(h.groups)
+    return d
+
+
+def _host_from(d: dict[str, Any]) -> Host:
+    return Host(**{**d, "groups": tuple(d.get("groups", ()))})
+
+
+def _job_dict(j: JobSpec) -> dict[str, Any]:
+    d = {f.name: getattr(j, f.name) for f in dataclasses.fields(j) if f.name != "location"}
+    d["cleanup"] = j.cleanup.value
+    d["loop"] = list(j.loop) if j.loop is not None else None
+    return d
+
+
+def _job_from(d: dict[str, Any]) -> JobSpec:
+    loop = tuple(d["loop"]) if d.get("loop") is not None else None
+    return JobSpec(**{**d, "cleanup": CleanupPolicy(d["cleanup"]), "loop": loop})
+
+
+class Store:
+    """One SQLite file; safe to use from one engine thread plus readers elsewhere."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA busy_timeout=10000")
+            self.db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as e:
+            raise StoreError(f"cannot open the state store {path}: {e}") from e
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, state_dir: Path) -> Store:
+        return cls(state_dir / "jobtui.db")
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- writing ------------------------------------------------------------------
+
+    def create_batch(self, batch: str, runs: list[Run], source: dict[str, str], forks: int) -> None:
+        """Record a batch and all its runs (pending, each with its first jid)."""
+        hosts = {r.spec.host.name: _host_dict(r.spec.host) for r in runs}
+        jobs = {r.spec.job.name: _job_dict(r.spec.job) for r in runs}
+        now = time.time()
+        with self._lock, self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute(
+                "INSERT INTO batches (id, created, source, forks, hosts, jobs)"
+                " VALUES (?,?,?,?,?,?)",
+                (batch, now, json.dumps(source), forks, json.dumps(hosts), json.dumps(jobs)),
+            )
+            self.db.executemany(
+                "INSERT INTO runs (batch, job, host, idx, item, script, env, chdir, jid, attempt,"
+                " state, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (
+                        batch,
+                        r.spec.job.name,
+                        r.spec.host.name,
+                        r.spec.index,
+                        json.dumps(r.spec.item),
+                        r.spec.script,
+                        json.dumps(r.spec.env),
+                        r.spec.chdir,
+                        r.jid,
+                        r.attempt,
+                        r.state.value,
+                        now,
+                    )
+                    for r in runs
+                ],
+            )
+
+    def before_launch(self, batch: str, runs: Iterable[Run]) -> None:
+        """Called before a launch is sent: the jid (maybe a retry's new one) is durable
+        first, so a crash between the two can only lead to a relaunch of the same jid."""
+        now = time.time()
+        with self._lock, self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.executemany(
+                "UPDATE runs SET jid=?, attempt=?, sent=1, updated=? "
+                "WHERE batch=? AND job=? AND host=? AND idx=?",
+                [(r.jid, r.attempt, now, batch, *r.spec.key) for r in runs],
+            )
+            self.db.executemany(
+                "INSERT OR IGNORE INTO attempts (batch, job, host, idx, attempt, jid, state) "
+                "VALUES (?,?,?,?,?,?,?)",
+                [(batch, *r.spec.key, r.attempt, r.jid, RunState.PENDING.value) for r in runs],
+            )
+
+    def record(self, batch: str, v: RunView) -> None:
+        now = time.time()
+        with self._lock, self.db:
+            self.db.execute(
+                "UPDATE runs SET jid=?, attempt=?, state=?, rc=?, started=?, finished=?, "
+                "progress=?, reason=?, updated=? WHERE batch=? AND job=? AND host=? AND idx=?",
+                (
+                    v.jid,
+                    v.attempt,
+                    v.state.value,
+                    v.rc,
+                    v.started,
+                    v.finished,
+                    v.progress,
+                    v.reason,
+                    now,
+                    batch,
+                    *v.key,
+                ),
+            )
+            self.db.execute(
+                "UPDATE attempts SET state=?, rc=? WHERE batch=? AND jid=?",
+                (v.state.value, v.rc, batch, v.jid),
+            )
+
+    def finish_batch(self, batch: str) -> None:
+        with self._lock, self.db:
+            self.db.execute("UPDATE batches SET finished=? WHERE id=?", (time.time(), batch))
+
+    def listener(self, batch: str) -> _Listener:
+        """An event consumer that keeps this batch's rows up to date."""
+        return _Listener(self, batch)
+
+    # -- reading ------------------------------------------------------------------
+
+    def latest_batch(self) -> str | None:
+        row = self.db.execute("SELECT id FROM batches ORDER BY created DESC LIMIT 1").fetchone()
+        return None if row is None else str(row[0])
+
+    def batch_info(self, batch: str) -> dict[str, Any]:
+        row = self.db.execute(
+            "SELECT source, forks, hosts, jobs, created, finished FROM batches WHERE id=?",
+            (batch,),
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"no batch {batch!r} in {self.path}")
+        return {
+            "source": json.loads(row[0]),
+            "forks": row[1],
+            "hosts": json.loads(row[2]),
+            "jobs": json.loads(row[3]),
+            "created": row[4],
+            "finished": row[5],
+        }
+
+    def load_runs(self, batch: str) -> list[Run]:
+        """The batch's runs as the engine needs them to carry on where it stopped."""
+        info = self.batch_info(batch)
+        hosts = {n: _host_from(d) for n, d in info["hosts"].items()}
+        jobs = {n: _job_from(d) for n, d in info["jobs"].items()}
+        rows = self.db.execute(
+            "SELECT job, host, idx, item, script, env, chdir, jid, attempt, state, sent, rc,"
+            " started, finished, progress, reason FROM runs WHERE batch=? ORDER BY rowid",
+            (batch,),
+        ).fetchall()
+        runs = []
+        for job, host, idx, item, script, env, chdir, jid, attempt, state, _sent, *rest in rows:
+            spec = RunSpec(
+                job=jobs[job],
+                host=hosts[host],
+                item=json.loads(item),
+                index=idx,
+                script=script,
+                env=json.loads(env),
+                chdir=chdir,
+            )
+            st = RunState(state)
+            r = Run(spec, jid=jid, state=st, attempt=attempt)
+            r.rc, r.started, r.finished, r.progress, r.reason = rest
+            # Pending or unreachable: maybe never confirmed, so (re)launched with the
+            # same jid: the host starts it only if it never got it, and answers
+            # `exists` otherwise. Nothing is started twice, nothing is forgotten.
+            r.launched = st is RunState.RUNNING or st.finished
+            if st is RunState.UNREACHABLE:
+                r.state = RunState.PENDING
+            r.closed = st.finished or (r.launched and spec.job.poll == 0)
+            if st in RETRYABLE and attempt <= spec.job.retries:
+                r.closed, r.retry_at = False, 0.0  # its retry was due when the console died
+            runs.append(r)
+        return runs
+
+    def count_attempts(self, batch: str) -> int:
+        row = self.db.execute("SELECT count(*) FROM attempts WHERE batch=?", (batch,)).fetchone()
+        return int(row[0])
+
+
+class _Listener:
+    def __init__(self, store: Store, batch: str) -> None:
+        self.store = store
+        self.batch = batch
+
+    def __call__(self, ev: Event) -> None:
+        if isinstance(ev, RunChanged):
+            self.store.record(self.batch, ev.run)
+        elif isinstance(ev, BatchFinished) and not ev.interrupted:
+            self.store.finish_batch(self.batch)
