@@ -18,11 +18,14 @@ from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 
+from jobtui import lifecycle
 from jobtui.config import ConfigError, Inventory, load_inventory, load_jobs
-from jobtui.engine import Engine
+from jobtui.engine import Engine, Run
 from jobtui.events import BatchFinished, Event
+from jobtui.model import InvalidJid, check_jid
 from jobtui.plan import Plan, build_plan, format_plan
 from jobtui.report import HumanReporter, JsonReporter, exit_code
+from jobtui.store import Store, StoreError
 from jobtui.transport import make_transport
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -45,7 +48,9 @@ def new_batch_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, *, inventory: bool = False) -> None:
+    if inventory:
+        p.add_argument("-i", "--inventory", required=True, metavar="INVENTORY.yml")
     p.add_argument(
         "--forks", type=int, default=50, metavar="N", help="runs in flight at once (default 50)"
     )
@@ -58,6 +63,20 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _output(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--headless", action="store_true", help="no console: progress on stderr")
+    p.add_argument("--json", action="store_true", help="with --headless: JSON lines on stdout")
+
+
+def _selection(p: argparse.ArgumentParser, extra: str) -> None:
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--jid", nargs="+", metavar="JID", help="these runs")
+    g.add_argument("--batch", metavar="BATCH", help="every run of a batch")
+    g.add_argument("--job", metavar="NAME", help="every run of a job")
+    if extra == "finished":
+        g.add_argument("--finished", action="store_true", help="every finished run")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jobtui",
@@ -66,21 +85,35 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="the bundled demo: local connection, no SSH needed")
-    demo.add_argument("--headless", action="store_true", help="no console: progress on stderr")
-    demo.add_argument("--json", action="store_true", help="with --headless: JSON lines on stdout")
+    _output(demo)
     _common(demo)
 
     run = sub.add_parser("run", help="launch the jobs of JOBS on INVENTORY and follow them")
     run.add_argument("jobs", metavar="JOBS.yml")
-    run.add_argument("-i", "--inventory", required=True, metavar="INVENTORY.yml")
-    run.add_argument("--headless", action="store_true", help="no console: progress on stderr")
-    run.add_argument("--json", action="store_true", help="with --headless: JSON lines on stdout")
-    _common(run)
+    _output(run)
+    _common(run, inventory=True)
 
     check = sub.add_parser("check", help="validate and print the plan; launch nothing")
     check.add_argument("jobs", metavar="JOBS.yml")
-    check.add_argument("-i", "--inventory", required=True, metavar="INVENTORY.yml")
-    _common(check)
+    _common(check, inventory=True)
+
+    attach = sub.add_parser("attach", help="follow a batch again after a restart")
+    attach.add_argument("batch", nargs="?", metavar="BATCH", help="default: the latest batch")
+    _output(attach)
+    _common(attach)
+
+    status = sub.add_parser("status", help="every job on the inventory's hosts (read-only)")
+    status.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    _common(status, inventory=True)
+
+    cancel = sub.add_parser("cancel", help="TERM, grace, KILL to runs' process groups")
+    _selection(cancel, "")
+    _common(cancel, inventory=True)
+
+    cleanup = sub.add_parser("cleanup", help="remove finished runs' job directories")
+    _selection(cleanup, "finished")
+    cleanup.add_argument("--force", action="store_true", help="cancel running runs first")
+    _common(cleanup, inventory=True)
     return parser
 
 
@@ -106,23 +139,51 @@ def demo_plan(args: argparse.Namespace) -> Plan:
     )
 
 
-def follow(plan: Plan, args: argparse.Namespace, source: dict[str, str]) -> int:
-    """Launch the plan's runs and follow them to the end, headless."""
+def start_batch(
+    plan: Plan, args: argparse.Namespace, source: dict[str, str]
+) -> tuple[str, list[Run]]:
+    """Record a new batch (every run with its jid) before anything is launched."""
     if not plan.runs:
         raise UsageError("no run to launch: the job patterns and --limit select no host")
     batch = new_batch_id()
+    runs = [Run(spec) for spec in plan.runs]
+    with open_store(args) as store:
+        store.create_batch(batch, runs, source, args.forks)
+    return batch, runs
+
+
+def open_store(args: argparse.Namespace) -> Store:
+    return Store.open(state_dir(args.state_dir))
+
+
+def follow(batch: str, runs: list[Run], args: argparse.Namespace, source: dict[str, str]) -> int:
+    """Launch what is pending and follow every run to the end, headless."""
     if args.forks < 1:
         raise UsageError("--forks must be at least 1")
-    on_event: Callable[[Event], None]
-    if getattr(args, "json", False):
-        on_event = JsonReporter(batch_fields=source)
-    else:
-        on_event = HumanReporter()
+    json_lines = getattr(args, "json", False)
+    report: Callable[[Event], None] = (
+        JsonReporter(batch_fields=source) if json_lines else HumanReporter()
+    )
+    store = open_store(args)
+    record = store.listener(batch)
+
+    def on_event(ev: Event) -> None:
+        record(ev)
+        report(ev)
+
+    hosts = {r.spec.host.name: r.spec.host for r in runs}
     transports = {
-        h.name: make_transport(h, accept_new_host_keys=args.accept_new_host_keys)
-        for h in plan.hosts()
+        name: make_transport(h, accept_new_host_keys=args.accept_new_host_keys)
+        for name, h in hosts.items()
     }
-    engine = Engine(plan.runs, transports, batch=batch, forks=args.forks, on_event=on_event)
+    engine = Engine(
+        runs,
+        transports,
+        batch=batch,
+        forks=args.forks,
+        on_event=on_event,
+        before_launch=lambda rs: store.before_launch(batch, rs),
+    )
     result: list[BatchFinished] = []
     worker = threading.Thread(target=lambda: result.append(engine.run()), name="jobtui-engine")
     worker.start()
@@ -133,7 +194,8 @@ def follow(plan: Plan, args: argparse.Namespace, source: dict[str, str]) -> int:
     except KeyboardInterrupt:
         interrupted = True
         print(
-            f"\njobtui: interrupted; the jobs of batch {batch} go on on their hosts",
+            f"\njobtui: interrupted; the jobs of batch {batch} go on on their hosts "
+            f"(follow them again with: jobtui attach {batch})",
             file=sys.stderr,
         )
         engine.stop()
@@ -141,9 +203,29 @@ def follow(plan: Plan, args: argparse.Namespace, source: dict[str, str]) -> int:
     finally:
         for t in transports.values():
             t.close()
+        store.close()
     if interrupted or not result:
         return EXIT_INTERRUPTED
     return exit_code(result[0].runs)
+
+
+def attach(args: argparse.Namespace) -> int:
+    with open_store(args) as store:
+        batch = args.batch or store.latest_batch()
+        if batch is None:
+            raise UsageError(f"no batch in {store.path}: launch one with jobtui run")
+        runs = store.load_runs(batch)
+        source = store.batch_info(batch)["source"]
+    return follow(batch, runs, args, {**source, "attached": "true"})
+
+
+def _jids(args: argparse.Namespace) -> list[str] | None:
+    if not getattr(args, "jid", None):
+        return None
+    try:
+        return [check_jid(j) for j in args.jid]
+    except InvalidJid as e:
+        raise UsageError(str(e)) from e
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -153,15 +235,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             plan = load_plan(args.jobs, args.inventory, args.limit)
             print(format_plan(plan))
             return EXIT_OK
-        if args.command == "run":
-            plan = load_plan(args.jobs, args.inventory, args.limit)
-            return follow(plan, args, {"jobs": args.jobs, "inventory": args.inventory})
-        if args.command == "demo":
-            return follow(demo_plan(args), args, {"jobs": "demo"})
-    except ConfigError as e:
+        if args.command in ("run", "demo"):
+            if args.command == "run":
+                plan = load_plan(args.jobs, args.inventory, args.limit)
+                source = {"jobs": args.jobs, "inventory": args.inventory}
+            else:
+                plan, source = demo_plan(args), {"jobs": "demo"}
+            batch, runs = start_batch(plan, args, source)
+            return follow(batch, runs, args, source)
+        if args.command == "attach":
+            return attach(args)
+        jids = _jids(args)
+        inventory = load_inventory(args.inventory)
+        hosts = lifecycle.select(inventory, args.limit)
+        if args.command == "status":
+            return lifecycle.status(hosts, args)
+        return lifecycle.act_on(args.command, hosts, args, jids)
+    except (ConfigError, UsageError, StoreError) as e:
         print(f"jobtui: error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    except UsageError as e:
-        print(f"jobtui: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    raise AssertionError(f"unhandled command {args.command}")

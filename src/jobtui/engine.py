@@ -14,7 +14,6 @@ lost (or relaunching after a crash) finds the dir and starts nothing.
 from __future__ import annotations
 
 import queue
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -38,7 +37,7 @@ from jobtui.remote.protocol import (
     LaunchOutcome,
     LaunchRequest,
     LaunchResult,
-    progress_from_output,
+    run_progress,
 )
 from jobtui.transport.base import Transport, TransportError
 
@@ -68,6 +67,9 @@ class Run:
     finished: float | None = None
     progress: float | None = None
     message: str = ""
+    eta: float | None = None
+    """Seconds left, from the rate of progress so far."""
+    first_progress: tuple[float, float] | None = None
     reason: str = ""
     tail: str = ""
     stderr_tail: str = ""
@@ -101,6 +103,7 @@ class Run:
             finished=self.finished,
             progress=self.progress,
             message=self.message,
+            eta=self.eta,
             timeout=s.job.timeout,
             reason=self.reason,
             tail=self.tail,
@@ -166,7 +169,6 @@ class Engine:
         """Called on the loop thread before a launch is sent (the store makes jids durable)."""
         self.runs = [r if isinstance(r, Run) else Run(r) for r in runs]
         self.hosts = {name: _Host(t) for name, t in transports.items()}
-        self._patterns: dict[str, re.Pattern[str]] = {}
         self._stop = threading.Event()
         self._requests: queue.SimpleQueue[tuple[str, list[tuple[str, str, int]]]] = (
             queue.SimpleQueue()
@@ -341,6 +343,7 @@ class Engine:
             "command": s.script,
             "timeout": s.job.timeout,
             "attempt": r.attempt,
+            "progress_re": s.job.progress,
             "launched": time.time(),
         }
         return LaunchRequest(r.jid, s.script, s.job.timeout, meta, dict(s.env), s.chdir)
@@ -390,13 +393,15 @@ class Engine:
             r.closed = True
 
     def _apply_status(self, r: Run, st: RemoteStatus, now: float) -> None:
-        progress, message = st.progress.percent, st.progress.message
-        if r.spec.job.progress and progress is None:
-            pat = self._patterns.get(r.spec.job.progress)
-            if pat is None:
-                pat = self._patterns[r.spec.job.progress] = re.compile(r.spec.job.progress)
-            p = progress_from_output(pat, st.tail)
-            progress, message = p.percent, p.message or message
+        p = run_progress(st, r.spec.job.progress)
+        progress, message = p.percent, p.message
+        eta = None
+        if progress is not None and st.state is RunState.RUNNING:
+            if r.first_progress is None or progress < r.first_progress[1]:
+                r.first_progress = (now, progress)
+            t0, p0 = r.first_progress
+            if progress > p0:
+                eta = (now - t0) * (100.0 - progress) / (progress - p0)
         state, reason = st.state, ""
         if state is RunState.RUNNING and st.pid is None and now - r.launched_at > STARTING_LIMIT:
             state, reason = RunState.LOST, "its supervisor never started"
@@ -409,6 +414,7 @@ class Engine:
             started=st.started,
             finished=st.finished,
             progress=100.0 if state is RunState.SUCCEEDED else progress,
+            eta=eta,
             message=message,
             tail=st.tail,
             stderr_tail=st.stderr_tail,
@@ -529,6 +535,8 @@ class Engine:
                     finished=None,
                     progress=None,
                     message="",
+                    eta=None,
+                    first_progress=None,
                     tail="",
                     stderr_tail="",
                     reason="",

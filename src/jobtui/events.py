@@ -6,6 +6,7 @@ consumer on another thread can keep them.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +37,8 @@ class RunView:
     finished: float | None = None
     progress: float | None = None
     message: str = ""
+    eta: float | None = None
+    """Seconds left, estimated from the rate of progress."""
     timeout: int = 0
     reason: str = ""
     """Why a run is unreachable or failed to launch."""
@@ -44,6 +47,16 @@ class RunView:
     command: str = ""
     cleaned: bool = False
     """Its job directory was removed from the host."""
+    batch: str = ""
+    now: float | None = None
+    """The host's clock when this was read (for elapsed times of discovered runs)."""
+
+    @property
+    def elapsed(self) -> float | None:
+        if self.started is None:
+            return None
+        end = self.finished if self.finished is not None else (self.now or time.time())
+        return max(0.0, end - self.started)
 
     def summary(self) -> dict[str, Any]:
         """The fields of the design's JSON summary."""
@@ -57,6 +70,8 @@ class RunView:
             "started": iso(self.started),
             "finished": iso(self.finished),
             "progress": self.progress,
+            "message": self.message or None,
+            "eta": None if self.eta is None else round(self.eta),
             "attempt": self.attempt,
             "reason": self.reason or None,
         }

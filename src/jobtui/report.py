@@ -10,7 +10,15 @@ import sys
 import time
 from typing import Any, TextIO
 
-from jobtui.events import BatchFinished, BatchStarted, Event, HostChanged, RunChanged, RunView
+from jobtui.events import (
+    BatchFinished,
+    BatchStarted,
+    Event,
+    HostChanged,
+    Notice,
+    RunChanged,
+    RunView,
+)
 from jobtui.model import RunState
 
 FAILED_STATES = frozenset(
@@ -57,6 +65,7 @@ class HumanReporter:
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
         self.t0 = time.monotonic()
+        self.down: set[str] = set()
 
     def _say(self, text: str) -> None:
         elapsed = time.monotonic() - self.t0
@@ -67,10 +76,14 @@ class HumanReporter:
             hosts = len({v.host for v in ev.runs})
             self._say(f"batch {ev.batch}: {len(ev.runs)} runs on {hosts} hosts")
         elif isinstance(ev, HostChanged):
-            if ev.reachable:
-                self._say(f"{ev.host}: reachable again")
-            else:
+            if not ev.reachable:
+                self.down.add(ev.host)
                 self._say(f"{ev.host}: unreachable: {ev.reason}")
+            elif ev.host in self.down:
+                self.down.discard(ev.host)
+                self._say(f"{ev.host}: reachable again")
+        elif isinstance(ev, Notice):
+            self._say(ev.text)
         elif isinstance(ev, RunChanged) and ev.run.state is not ev.previous:
             self._say(self._describe(ev.run))
         elif isinstance(ev, BatchFinished):
@@ -99,7 +112,7 @@ class HumanReporter:
         for v in ev.runs:
             if v.state in FAILED_STATES:
                 tail = (v.stderr_tail or v.tail).strip().splitlines()[-3:]
-                detail = f"\n      {sanitize(chr(10).join(tail))}" if tail else ""
+                detail = "".join(f"\n      | {sanitize(line)}" for line in tail)
                 print(f"  {self._describe(v)}{detail}", file=self.stream, flush=True)
 
 

@@ -83,7 +83,8 @@ def _host_from(d: dict[str, Any]) -> Host:
 
 
 def _job_dict(j: JobSpec) -> dict[str, Any]:
-    d = {f.name: getattr(j, f.name) for f in dataclasses.fields(j) if f.name != "location"}
+    skip = ("location", "key_locations")
+    d = {f.name: getattr(j, f.name) for f in dataclasses.fields(j) if f.name not in skip}
     d["cleanup"] = j.cleanup.value
     d["loop"] = list(j.loop) if j.loop is not None else None
     return d
@@ -116,6 +117,12 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- writing ------------------------------------------------------------------
 

@@ -234,6 +234,14 @@ def progress_from_output(pattern: re.Pattern[str], tail: str) -> Progress:
     return Progress(percent, msg.strip()[:200])
 
 
+def run_progress(st: RemoteStatus, regex: str | None) -> Progress:
+    """What the job wrote to $JOBTUI_PROGRESS, else its `progress:` regex over the output."""
+    if st.progress.percent is None and regex:
+        p = progress_from_output(re.compile(regex), st.tail)
+        return Progress(p.percent, p.message or st.progress.message)
+    return st.progress
+
+
 def decode_output(data: bytes) -> str:
     """Decode an output tail: invalid UTF-8 becomes U+FFFD; a cut first character too."""
     return data.decode("utf-8", "replace")
