@@ -108,7 +108,15 @@ class HumanReporter:
                 f"stopped following batch {ev.batch} ({counts}); the jobs go on on their hosts"
             )
             return
-        self._say(f"batch {ev.batch} done: {counts}")
+        running = ev.counts.get(RunState.RUNNING.value, 0)
+        if running:
+            self._say(
+                f"batch {ev.batch} launched ({counts}); the running ones go on on their hosts: "
+                f"see them with `jobtui status -i INVENTORY`, follow them with "
+                f"`jobtui attach {ev.batch}`"
+            )
+        else:
+            self._say(f"batch {ev.batch} done: {counts}")
         for v in ev.runs:
             if v.state in FAILED_STATES:
                 tail = (v.stderr_tail or v.tail).strip().splitlines()[-3:]

@@ -262,7 +262,8 @@ class Store:
             r.launched = st is RunState.RUNNING or st.finished
             if st is RunState.UNREACHABLE:
                 r.state = RunState.PENDING
-            r.closed = st.finished or (r.launched and spec.job.poll == 0)
+            # Attaching means following: poll-0 runs too (polled every second).
+            r.closed = st.finished
             if st in RETRYABLE and attempt <= spec.job.retries:
                 r.closed, r.retry_at = False, 0.0  # its retry was due when the console died
             runs.append(r)

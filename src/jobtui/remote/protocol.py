@@ -1,8 +1,12 @@
 """Build the scripts sent to a host's `sh -s`, and parse what they print.
 
-Pure functions, no I/O: a transport carries the bytes. Each round trip sends the
-wrapper (`wrapper.sh`) followed by calls with every argument shell-quoted, and
+Pure functions, no I/O: a transport carries the bytes. Each round trip sends calls
+of the wrapper's functions (`wrapper.sh`) with every argument shell-quoted, and
 reads back records framed by a random token chosen for that round trip.
+
+A transport keeps one shell per host (`sh -s` on a long-lived SSH channel), sends
+`WRAPPER` once when it opens it, then one request per round trip; no new SSH
+session and no new remote shell per poll.
 """
 
 from __future__ import annotations
@@ -43,7 +47,17 @@ def new_token() -> str:
 
 
 def _prelude(jobtui_dir: str, token: str) -> str:
-    return f"JT_TOK={q(token)}\n{WRAPPER}\njt_root {q(jobtui_dir)}\njt_hello\n"
+    """Every request's start. The wrapper's functions were defined once per session
+    (`WRAPPER`, sent by the transport when it opens its shell)."""
+    return f"JT_TOK={q(token)}\njt_root {q(jobtui_dir)}\njt_hello\n"
+
+
+def end_marker(token: str) -> bytes:
+    """The last record of every answer: the transport reads up to it."""
+    return f"\n{token} end\n".encode()
+
+
+END_CALL = "jt_rec end\n"
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
-# jobtui remote side: functions the console calls over one `sh -s` per round trip.
+# jobtui remote side: functions the console calls over a long-lived `sh -s`.
 # POSIX sh (dash, busybox ash); no Python needed on the target.
 #
-# The console sends this file followed by calls such as `jt_launch ...`, all
-# arguments shell-quoted. Every record it prints starts on a new line with the
+# The console sends this file once when it opens the shell, then one request per
+# round trip: calls such as `jt_launch ...`, all arguments shell-quoted, ending
+# with `jt_rec end`. Every record it prints starts on a new line with the
 # random token $JT_TOK (chosen by the console for this round trip), so nothing a
 # job writes into its output can forge a record.
 umask 077
@@ -82,8 +83,9 @@ jt_launch() {
         printf '%s\n' "${err:-cannot write the job files}"
         return 0
     fi
-    # Detach: own session, no stdin, no ties to this SSH session.
-    setsid sh "$JT_SUPERVISOR" "$d" "$2" "$3" </dev/null >/dev/null 2>&1 &
+    # Detach: own session, no stdin, no ties to this SSH session. The subshell
+    # exits at once (and is reaped), so the supervisor is nobody's zombie here.
+    (setsid sh "$JT_SUPERVISOR" "$d" "$2" "$3" </dev/null >/dev/null 2>&1 &)
     jt_rec launch "$jid" ok
 }
 

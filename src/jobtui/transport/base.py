@@ -1,10 +1,12 @@
-"""What every transport offers: run a script on a host's `sh -s`, and the job
-operations built on that (launch, status, cancel, cleanup), one round trip each.
+"""What every transport offers: a long-lived `sh -s` on the host (a Session) that
+runs one request per round trip, and the job operations built on it (launch,
+status, cancel, cleanup), one round trip each.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from abc import ABC, abstractmethod
 
 from jobtui.model import Host
@@ -12,55 +14,109 @@ from jobtui.remote import protocol
 from jobtui.remote.protocol import HostStatus, LaunchRequest, LaunchResult
 
 MAX_OUTPUT = 64 * 1024 * 1024
-"""A round trip that prints more than this is cut off: output tails are bounded, so
-only a broken host gets near it."""
+"""An answer longer than this is refused: output tails are bounded, so only a broken
+host gets near it."""
 
 
 class TransportError(Exception):
     """The host could not be reached or did not answer; `str()` says why, for people."""
 
 
+class Session(ABC):
+    """A running `sh -s` on the host: bytes in, bytes out."""
+
+    @abstractmethod
+    def send(self, data: bytes) -> None: ...
+
+    @abstractmethod
+    def recv(self, timeout: float) -> bytes:
+        """Some bytes; b"" when the shell is gone. Raises TransportError on timeout."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def read_until(self, marker: bytes, timeout: float) -> bytes:
+        deadline = time.monotonic() + timeout
+        buf = bytearray()
+        while True:
+            # The marker may straddle two reads: search the new bytes plus a margin.
+            start = max(0, len(buf) - len(marker))
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TransportError(f"no complete answer within {timeout:.0f}s")
+            data = self.recv(left)
+            if not data:
+                raise TransportError("the remote shell went away")
+            buf += data
+            at = buf.find(marker, start)
+            if at >= 0:
+                return bytes(buf[:at])
+            if len(buf) > MAX_OUTPUT:
+                raise TransportError(f"answer larger than {MAX_OUTPUT} bytes")
+
+
 class Transport(ABC):
-    """A way to run the wrapper on one host. Thread-safe: calls are serialised."""
+    """A way to reach one host. Thread-safe: round trips are serialised."""
 
     def __init__(self, host: Host) -> None:
         self.host = host
         self._lock = threading.Lock()
+        self._session: Session | None = None
+        self.sessions_opened = 0
+        """How many shells were started on the host (one, unless the connection dropped)."""
 
     @abstractmethod
-    def _run(self, script: bytes, timeout: float) -> bytes:
-        """Run `script` with `sh -s` on the host; return its stdout."""
+    def _open(self) -> Session:
+        """Start `sh -s` on the host."""
 
-    def close(self) -> None:  # noqa: B027 (a no-op by default: local needs nothing)
-        """Release the connection, if any. The transport may be used again after."""
+    def _close_session(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
 
-    def run(self, script: bytes, timeout: float = 60.0) -> bytes:
+    def close(self) -> None:
+        """Stop the remote shell and release the connection. Usable again after."""
         with self._lock:
-            return self._run(script, timeout)
+            self._close_session()
+
+    def run(self, script: bytes, token: str, timeout: float = 60.0) -> bytes:
+        """Send one request (built with `token`) and return its answer, end record excluded."""
+        with self._lock:
+            if self._session is None:
+                self._session = self._open()
+                self.sessions_opened += 1
+                self._session.send(protocol.WRAPPER.encode() + b"\n")
+            try:
+                self._session.send(script + protocol.END_CALL.encode())
+                return self._session.read_until(protocol.end_marker(token), timeout)
+            except TransportError:
+                # The shell is in an unknown state: start afresh next time.
+                self._close_session()
+                raise
 
     def launch(self, requests: list[LaunchRequest]) -> dict[str, LaunchResult]:
         """Start every run in one round trip. A jid whose job dir exists is not started again."""
         token = protocol.new_token()
-        out = self.run(protocol.launch_script(self.host.jobtui_dir, requests, token))
+        out = self.run(protocol.launch_script(self.host.jobtui_dir, requests, token), token)
         return protocol.parse_launch(out, token, [r.jid for r in requests])
 
     def status(self, jids: list[str] | None = None) -> HostStatus:
         """The state of the given runs (every run on the host when `jids` is None)."""
         token = protocol.new_token()
-        out = self.run(protocol.status_script(self.host.jobtui_dir, jids, token))
+        out = self.run(protocol.status_script(self.host.jobtui_dir, jids, token), token)
         return protocol.parse_status(out, token)
 
     def cancel(self, jids: list[str]) -> dict[str, str]:
         """TERM, grace, KILL to each run's process group. Returns jid -> ok|finished|missing."""
         token = protocol.new_token()
-        timeout = protocol.GRACE_SECONDS + 60.0
-        out = self.run(protocol.cancel_script(self.host.jobtui_dir, jids, token), timeout)
+        script = protocol.cancel_script(self.host.jobtui_dir, jids, token)
+        out = self.run(script, token, protocol.GRACE_SECONDS + 60.0)
         return _outcomes(out, token, "cancel")
 
     def cleanup(self, jids: list[str]) -> dict[str, str]:
         """Remove finished runs' job dirs. Returns jid -> ok|running|missing|error."""
         token = protocol.new_token()
-        out = self.run(protocol.cleanup_script(self.host.jobtui_dir, jids, token))
+        out = self.run(protocol.cleanup_script(self.host.jobtui_dir, jids, token), token)
         return _outcomes(out, token, "cleanup")
 
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import paramiko
 
 from jobtui.model import Host
-from jobtui.transport.base import MAX_OUTPUT, Transport, TransportError
+from jobtui.transport.base import Session, Transport, TransportError
 
 CONNECT_TIMEOUT = 10.0
 KEEPALIVE_SECONDS = 15
@@ -148,9 +148,10 @@ class SshTransport(Transport):
 
     def close(self) -> None:
         with self._lock:
+            self._close_session()
             self._drop()
 
-    def _run(self, script: bytes, timeout: float) -> bytes:
+    def _open(self) -> Session:
         client = self._connect()
         transport = client.get_transport()
         if transport is None:
@@ -158,37 +159,42 @@ class SshTransport(Transport):
             raise TransportError("connection closed")
         try:
             chan = transport.open_session(timeout=self.connect_timeout)
+            chan.exec_command("/bin/sh -s")
         except (paramiko.SSHException, OSError, EOFError) as e:
             self._drop()
             raise TransportError(f"cannot open a session: {_reason(e)}") from e
+        return SshSession(chan, self._drop)
+
+
+class SshSession(Session):
+    """`sh -s` on one long-lived channel; stderr is drained and dropped."""
+
+    def __init__(self, chan: paramiko.Channel, on_broken: Callable[[], None]) -> None:
+        self.chan = chan
+        self.on_broken = on_broken
+
+    def send(self, data: bytes) -> None:
         try:
-            chan.settimeout(timeout)
-            chan.exec_command("/bin/sh -s")
-            chan.sendall(script)
-            chan.shutdown_write()
-            # Read all of stdout before asking the exit status: a full window would
-            # otherwise block the remote side.
-            deadline = time.monotonic() + timeout
-            parts: list[bytes] = []
-            size = 0
-            while True:
-                data = chan.recv(65536)
-                if not data:
-                    break
-                if size < MAX_OUTPUT:
-                    parts.append(data)
-                    size += len(data)
-                if time.monotonic() > deadline:
-                    raise TransportError(f"no complete answer within {timeout:.0f}s")
-            return b"".join(parts)
+            self.chan.settimeout(CONNECT_TIMEOUT)
+            self.chan.sendall(data)
+        except (TimeoutError, paramiko.SSHException, OSError, EOFError) as e:
+            self.on_broken()
+            raise TransportError(f"connection lost: {_reason(e)}") from e
+
+    def recv(self, timeout: float) -> bytes:
+        try:
+            self.chan.settimeout(timeout)
+            if self.chan.recv_stderr_ready():
+                self.chan.recv_stderr(65536)
+            return bytes(self.chan.recv(65536))
         except TimeoutError as e:
-            self._drop()
             raise TransportError(f"no answer within {timeout:.0f}s") from e
         except (paramiko.SSHException, OSError, EOFError) as e:
-            self._drop()
+            self.on_broken()
             raise TransportError(f"connection lost: {_reason(e)}") from e
-        finally:
-            chan.close()
+
+    def close(self) -> None:
+        self.chan.close()
 
 
 def _reason(e: BaseException) -> str:
