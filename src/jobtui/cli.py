@@ -183,6 +183,7 @@ def follow(batch: str, runs: list[Run], args: argparse.Namespace, source: dict[s
         forks=args.forks,
         on_event=on_event,
         before_launch=lambda rs: store.before_launch(batch, rs),
+        push=True,
     )
     result: list[BatchFinished] = []
     worker = threading.Thread(target=lambda: result.append(engine.run()), name="jobtui-engine")

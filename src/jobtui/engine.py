@@ -40,6 +40,7 @@ from jobtui.remote.protocol import (
     run_progress,
 )
 from jobtui.transport.base import Transport, TransportError
+from jobtui.transport.push import PushHub
 
 LAUNCH_ATTEMPTS = 3
 """Round trips tried before a run that could not be launched is given up as unreachable."""
@@ -159,6 +160,7 @@ class Engine:
         clock: Callable[[], float] = time.monotonic,
         batch_meta: Mapping[str, object] | None = None,
         before_launch: Callable[[list[Run]], None] = lambda runs: None,
+        push: bool = False,
     ) -> None:
         self.batch = batch
         self.forks = max(1, forks)
@@ -166,6 +168,9 @@ class Engine:
         self.clock = clock
         self.batch_meta = dict(batch_meta or {})
         self.before_launch = before_launch
+        self.push = push
+        """Listen to each host's end watcher, to see an end before the next poll."""
+        self._nudged: queue.SimpleQueue[str] = queue.SimpleQueue()
         """Called on the loop thread before a launch is sent (the store makes jids durable)."""
         self.runs = [r if isinstance(r, Run) else Run(r) for r in runs]
         self.hosts = {name: _Host(t) for name, t in transports.items()}
@@ -198,6 +203,21 @@ class Engine:
         self._requests.put((action, list(keys)))
         self._wake()
 
+    def nudge(self, host: str) -> None:
+        """A run ended on `host`: poll it now. Thread-safe (the push thread calls it)."""
+        self._nudged.put(host)
+        self._wake()
+
+    def _take_nudges(self, now: float) -> None:
+        while True:
+            try:
+                name = self._nudged.get_nowait()
+            except queue.Empty:
+                return
+            h = self.hosts.get(name)
+            if h is not None and h.backoff_until <= now:
+                h.next_poll = now
+
     def _wake(self) -> None:
         with self._wake_lock:
             if not self._waker.done():
@@ -211,10 +231,14 @@ class Engine:
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jobtui-host")
         futures: dict[Future[_Result], str] = {}
         finished_sent = False
+        hub = PushHub({n: h.transport for n, h in self.hosts.items()}, self.nudge)
+        if self.push:
+            hub.start()
         try:
             while not self._stop.is_set():
                 now = self.clock()
                 self._take_requests(now)
+                self._take_nudges(now)
                 self._start_retries(now)
                 for name, task in self._due_tasks(now).items():
                     self.hosts[name].busy = True
@@ -248,6 +272,7 @@ class Engine:
                         r.sending = False
                     self._apply(fut.result(), self.clock())
         finally:
+            hub.stop()
             # On a stop, round trips in flight finish on their own and their results
             # are dropped: the runs are on the hosts either way.
             pool.shutdown(wait=not self._stop.is_set(), cancel_futures=True)

@@ -226,3 +226,30 @@ jt_cleanup() {
         fi
     done
 }
+
+# jt_watch INTERVAL: a light watcher for push. Prints `ended N` whenever the count of
+# finished runs (rc files) changes, checking every INTERVAL seconds with builtins
+# only, so the console hears of an end long before its next poll. A `tick` now
+# and then makes it die of SIGPIPE once the console is gone. Reads only.
+jt_watch() {
+    step=$1
+    sleep "$step" 2>/dev/null || step=1 # a sleep without fractions
+    last=-1
+    i=0
+    while :; do
+        n=0
+        for f in "$JT_JOBS"/*/rc; do
+            [ -e "$f" ] && n=$((n + 1))
+        done
+        if [ "$n" != "$last" ]; then
+            jt_rec ended "$n" || return 0
+            last=$n
+        fi
+        i=$((i + 1))
+        if [ "$i" -ge 40 ]; then
+            jt_rec tick || return 0
+            i=0
+        fi
+        sleep "$step" || return 0
+    done
+}

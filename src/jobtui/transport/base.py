@@ -35,6 +35,10 @@ class Session(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    @abstractmethod
+    def fileno(self) -> int:
+        """For select(): readable when `recv` has bytes (or the end) to give."""
+
     def read_until(self, marker: bytes, timeout: float) -> bytes:
         deadline = time.monotonic() + timeout
         buf = bytearray()
@@ -93,6 +97,22 @@ class Transport(ABC):
                 # The shell is in an unknown state: start afresh next time.
                 self._close_session()
                 raise
+
+    def open_watch(self) -> tuple[Session, str]:
+        """A second shell on the host running the end watcher; returns it and its token.
+
+        Only once the host has answered a round trip: the watcher never dials a host
+        itself, so a host that is down costs nothing here.
+        """
+        with self._lock:
+            if self._session is None:
+                raise TransportError("not connected")
+            watch = self._open()
+        token = protocol.new_token()
+        watch.send(
+            protocol.WRAPPER.encode() + b"\n" + protocol.watch_script(self.host.jobtui_dir, token)
+        )
+        return watch, token
 
     def launch(self, requests: list[LaunchRequest]) -> dict[str, LaunchResult]:
         """Start every run in one round trip. A jid whose job dir exists is not started again."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import signal
 import subprocess
 
 from jobtui.transport.base import Session, Transport, TransportError
@@ -39,13 +40,19 @@ class LocalSession(Session):
             raise TransportError(f"local shell did not answer within {timeout:.0f}s")
         return os.read(self.fd, 65536)
 
+    def fileno(self) -> int:
+        return self.fd
+
     def close(self) -> None:
         with contextlib.suppress(OSError):  # already gone: nothing left to flush
             self.stdin.close()
         try:
-            self.proc.wait(timeout=5)
+            self.proc.wait(timeout=0.2)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            # A watcher never reads its stdin: end its shell and its `sleep` (their
+            # own process group), never a job (each job has a session of its own).
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
         if self.proc.stdout is not None:
             self.proc.stdout.close()

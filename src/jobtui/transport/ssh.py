@@ -193,6 +193,9 @@ class SshSession(Session):
             self.on_broken()
             raise TransportError(f"connection lost: {_reason(e)}") from e
 
+    def fileno(self) -> int:
+        return self.chan.fileno()
+
     def close(self) -> None:
         self.chan.close()
 
