@@ -30,7 +30,15 @@ from jobtui.events import (
     RunChanged,
     RunView,
 )
-from jobtui.model import CleanupPolicy, RemoteStatus, RunSpec, RunState, item_label, new_jid
+from jobtui.model import (
+    CleanupPolicy,
+    Progress,
+    RemoteStatus,
+    RunSpec,
+    RunState,
+    item_label,
+    new_jid,
+)
 from jobtui.remote.protocol import (
     GRACE_SECONDS,
     HostStatus,
@@ -133,6 +141,8 @@ class _Task:
     launch: list[Run] = field(default_factory=list)
     cancel: list[str] = field(default_factory=list)
     poll: list[str] = field(default_factory=list)
+    full: set[str] = field(default_factory=set)
+    """Polled jids whose output tails are wanted too."""
     cleanup: list[str] = field(default_factory=list)
 
 
@@ -171,6 +181,7 @@ class Engine:
         self.push = push
         """Listen to each host's end watcher, to see an end before the next poll."""
         self._nudged: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._shown: frozenset[tuple[str, str, int]] = frozenset()
         """Called on the loop thread before a launch is sent (the store makes jids durable)."""
         self.runs = [r if isinstance(r, Run) else Run(r) for r in runs]
         self.hosts = {name: _Host(t) for name, t in transports.items()}
@@ -319,12 +330,24 @@ class Engine:
                 tasks.setdefault(name, _Task()).cancel, h.cancel = h.cancel, []
                 h.next_poll = now  # see the cancelled state right away
             if h.next_poll <= now:
-                poll = [r.jid for r in self._host_runs[name] if self._followed(r)]
-                if poll:
-                    tasks.setdefault(name, _Task()).poll = poll
+                followed = [r for r in self._host_runs[name] if self._followed(r)]
+                if followed:
+                    task = tasks.setdefault(name, _Task())
+                    task.poll = [r.jid for r in followed]
+                    task.full = {r.jid for r in followed if self._wants_output(r)}
             if h.cleanup:
                 tasks.setdefault(name, _Task()).cleanup, h.cleanup = h.cleanup, []
         return tasks
+
+    def _wants_output(self, r: Run) -> bool:
+        """Output tails cost a process on the host: only for a `progress:` regex, or
+        while someone looks at the run (`show_output`)."""
+        return bool(r.spec.job.progress) or r.spec.key in self._shown
+
+    def show_output(self, keys: Iterable[tuple[str, str, int]]) -> None:
+        """Follow these runs' output live (the console's detail view). Thread-safe."""
+        self._shown = frozenset(keys)
+        self._wake()
 
     @staticmethod
     def _followed(r: Run) -> bool:
@@ -348,7 +371,7 @@ class Engine:
             if task.cancel:
                 t.cancel(task.cancel)
             if poll:
-                res.status = t.status(poll)
+                res.status = t.status(poll, task.full | {r.jid for r in task.launch})
                 res.polled = poll
             if task.cleanup:
                 res.cleaned = t.cleanup(task.cleanup)
@@ -418,6 +441,7 @@ class Engine:
             r.closed = True
 
     def _apply_status(self, r: Run, st: RemoteStatus, now: float) -> None:
+        # Runs with a `progress:` regex are always polled in full (`_wants_output`).
         p = run_progress(st, r.spec.job.progress)
         progress, message = p.percent, p.message
         eta = None
@@ -441,8 +465,8 @@ class Engine:
             progress=100.0 if state is RunState.SUCCEEDED else progress,
             eta=eta,
             message=message,
-            tail=st.tail,
-            stderr_tail=st.stderr_tail,
+            tail=st.tail if st.full else r.tail,
+            stderr_tail=st.stderr_tail if st.full else r.stderr_tail,
             reason=reason,
         )
         if state.finished:

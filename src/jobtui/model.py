@@ -194,3 +194,5 @@ class RemoteStatus:
     """The last bytes of stdout, decoded with replacement characters."""
     stderr_tail: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    full: bool = False
+    """The answer included metadata and output tails (else `tail` says nothing)."""

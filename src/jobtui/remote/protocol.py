@@ -99,12 +99,20 @@ def launch_script(jobtui_dir: str, requests: list[LaunchRequest], token: str) ->
 
 
 def status_script(
-    jobtui_dir: str, jids: list[str] | None, token: str, tail_bytes: int = TAIL_BYTES
+    jobtui_dir: str,
+    jids: list[str] | None,
+    token: str,
+    tail_bytes: int = TAIL_BYTES,
+    full: frozenset[str] | set[str] = frozenset(),
 ) -> bytes:
-    """Status of the given runs (all runs on the host when `jids` is None). Reads only."""
-    args = " ".join(q(check_jid(j)) for j in jids or [])
+    """Status of the given runs (all runs on the host, in full, when `jids` is None).
+
+    Runs in `full` also bring their metadata and output tails back (so do finished
+    runs); the others cost no process start on the host. Reads only.
+    """
     if jids is not None and not jids:
         return _prelude(jobtui_dir, token).encode()
+    args = " ".join(q(("+" if j in full else "") + check_jid(j)) for j in jids or [])
     return (_prelude(jobtui_dir, token) + f"jt_status {int(tail_bytes)} {args}\n").encode()
 
 
@@ -318,6 +326,7 @@ def parse_status(out: bytes, token: str) -> HostStatus:
             text = r.body.decode("utf-8", "replace").strip()
             name = r.args[0]
             if name == "meta":
+                cur.full = True
                 try:
                     meta = json.loads(text)
                     cur.meta = meta if isinstance(meta, dict) else {}

@@ -112,8 +112,10 @@ jt_alive() { # PIDLINE: is the supervisor of this run alive (same boot)?
     kill -s 0 "$2" 2>/dev/null
 }
 
-# jt_status TAILBYTES [JID...]: everything about the given runs (all runs when
-# no jid is given) in one round trip. Reads only; writes nothing.
+# jt_status TAILBYTES [JID | +JID ...]: the state of the given runs (every run when
+# no jid is given) in one round trip, with builtins only: no process is started per
+# run. A `+` before a jid, or no jid at all, also asks for the run's metadata and
+# output tails (one `tail` each); a finished run always gets them. Writes nothing.
 jt_status() {
     n=$1
     shift
@@ -121,7 +123,7 @@ jt_status() {
         [ -d "$JT_JOBS" ] || return 0
         for d in "$JT_JOBS"/*; do
             [ -d "$d" ] || continue
-            jt_status_one "$n" "${d##*/}"
+            jt_status_one "$n" "+${d##*/}"
         done
     else
         for jid in "$@"; do
@@ -131,10 +133,17 @@ jt_status() {
 }
 
 jt_status_one() {
-    jt_valid "$2" || return 0
-    d=$JT_JOBS/$2
+    full=no
+    jid=$2
+    case $jid in "+"*)
+        full=yes
+        jid=${jid#+}
+        ;;
+    esac
+    jt_valid "$jid" || return 0
+    d=$JT_JOBS/$jid
     if [ ! -d "$d" ]; then
-        jt_rec run "$2" missing
+        jt_rec run "$jid" missing
         return 0
     fi
     # The pid line is read once, then liveness, then rc: the supervisor writes rc
@@ -143,16 +152,24 @@ jt_status_one() {
     pidline=$JT_LINE
     alive=no
     jt_alive "$pidline" && alive=yes
-    jt_rec run "$2" "$alive"
-    jt_line "$d/meta"
-    [ -n "$JT_LINE" ] && jt_rec file meta && printf '%s\n' "$JT_LINE"
+    jt_rec run "$jid" "$alive"
     [ -n "$pidline" ] && jt_rec file pid && printf '%s\n' "$pidline"
     jt_line "$d/rc"
-    [ -n "$JT_LINE" ] && jt_rec file rc && printf '%s\n' "$JT_LINE"
-    if [ -f "$d/progress" ]; then
-        jt_rec file progress
-        tail -c 512 "$d/progress" 2>/dev/null
+    if [ -n "$JT_LINE" ]; then
+        jt_rec file rc && printf '%s\n' "$JT_LINE"
+        full=yes
     fi
+    if [ -f "$d/progress" ]; then
+        # The last non-empty line; jobs are expected to overwrite, not append.
+        last=''
+        while IFS= read -r l || [ -n "$l" ]; do
+            [ -n "$l" ] && last=$l
+        done <"$d/progress"
+        jt_rec file progress && printf '%s\n' "$last"
+    fi
+    [ "$full" = yes ] || return 0
+    jt_line "$d/meta"
+    [ -n "$JT_LINE" ] && jt_rec file meta && printf '%s\n' "$JT_LINE"
     for f in stdout stderr; do
         [ -f "$d/$f" ] || continue
         jt_rec tail "$f"

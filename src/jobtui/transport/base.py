@@ -120,10 +120,14 @@ class Transport(ABC):
         out = self.run(protocol.launch_script(self.host.jobtui_dir, requests, token), token)
         return protocol.parse_launch(out, token, [r.jid for r in requests])
 
-    def status(self, jids: list[str] | None = None) -> HostStatus:
-        """The state of the given runs (every run on the host when `jids` is None)."""
+    def status(
+        self, jids: list[str] | None = None, full: frozenset[str] | set[str] = frozenset()
+    ) -> HostStatus:
+        """The state of the given runs (every run on the host, in full, when `jids` is
+        None); runs in `full` come with their metadata and output tails."""
         token = protocol.new_token()
-        out = self.run(protocol.status_script(self.host.jobtui_dir, jids, token), token)
+        script = protocol.status_script(self.host.jobtui_dir, jids, token, full=full)
+        out = self.run(script, token)
         return protocol.parse_status(out, token)
 
     def cancel(self, jids: list[str]) -> dict[str, str]:
