@@ -32,7 +32,6 @@ from jobtui.events import (
 )
 from jobtui.model import (
     CleanupPolicy,
-    Progress,
     RemoteStatus,
     RunSpec,
     RunState,
