@@ -7,6 +7,9 @@
 # random token $JT_TOK (chosen by the console for this round trip), so nothing a
 # job writes into its output can forge a record.
 umask 077
+# Whatever options a login script or an exported SHELLOPTS turned on: not ours.
+set +eu
+unset CDPATH
 
 jt_rec() { # KIND ARGS...: start a record
     printf '\n%s %s\n' "$JT_TOK" "$*"
@@ -15,8 +18,11 @@ jt_rec() { # KIND ARGS...: start a record
 jt_root() { # DIR: resolve the job root (~ expands to $HOME)
     JT_ROOT=$1
     case $JT_ROOT in
-    "~") JT_ROOT=$HOME ;;
-    "~/"*) JT_ROOT=$HOME/${JT_ROOT#"~/"} ;;
+    "~" | "~/"*)
+        # No HOME (a stripped environment): the job root is still somewhere sane.
+        [ -n "${HOME:-}" ] || HOME=$(cd ~ 2>/dev/null && pwd) || HOME=/tmp
+        JT_ROOT=$HOME${JT_ROOT#"~"}
+        ;;
     esac
     JT_JOBS=$JT_ROOT/jobs
 }
