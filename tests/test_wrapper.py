@@ -186,3 +186,15 @@ def test_wrapper_works_under_nounset_and_a_stripped_environment(
 
 def req_with(jid: str, script: str) -> LaunchRequest:
     return LaunchRequest(jid, script, 30, {"job": "t"})
+
+
+def test_nothing_of_the_supervisor_outlives_a_quick_run(local: LocalTransport) -> None:
+    """The watchdog (and its `sleep`) is gone once the run has ended, even for a run
+    that ends before the watchdog is fully started."""
+    limit = str(7000 + secrets.randbelow(1000))
+    reqs = [req("true", timeout=int(limit)) for _ in range(5)]
+    local.launch(reqs)
+    for r in reqs:
+        assert wait_state(local, r.jid) is RunState.SUCCEEDED
+    assert wait_until(lambda: processes_matching(f"sleep {limit}") == [], 5)
+    assert [p for r in reqs for p in processes_matching(r.jid)] == []

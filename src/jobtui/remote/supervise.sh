@@ -27,6 +27,17 @@ jt_kill_group() {
     return 0
 }
 
+# PID was just started as `setsid ...`: wait (busily, it takes microseconds) until
+# it leads its own process group, or is gone, so a signal to the group cannot
+# miss it. Bounded, in case setsid misbehaves.
+jt_await_group() {
+    i=0
+    while [ "$i" -lt 100000 ] && ! kill -s 0 -- "-$1" 2>/dev/null &&
+        kill -s 0 "$1" 2>/dev/null; do
+        i=$((i + 1))
+    done
+}
+
 boot=''
 [ -r /proc/sys/kernel/random/boot_id ] && boot=$(cat /proc/sys/kernel/random/boot_id)
 started=$(date +%s)
@@ -39,6 +50,7 @@ export JOBTUI_PROGRESS JOBTUI_JOB_DIR
 # session that launched us is attached to it.
 setsid sh "$d/cmd" </dev/null >"$d/stdout" 2>"$d/stderr" &
 pid=$!
+jt_await_group "$pid"
 jt_put pid "$pid $$ $started $boot"
 
 wpid=''
@@ -57,6 +69,7 @@ if [ "$limit" -gt 0 ]; then
         kill -s KILL -- "-$2" 2>/dev/null
         exit 0' jobtui-watchdog "$limit" "$pid" "$d" "$grace" </dev/null >/dev/null 2>&1 &
     wpid=$!
+    jt_await_group "$wpid"
 fi
 
 wait "$pid"
@@ -72,6 +85,7 @@ elif [ -e "$d/cancelled" ]; then
     jt_kill_group "$pid"
 fi
 if [ -n "$wpid" ]; then
-    kill -s KILL -- "-$wpid" 2>/dev/null
+    # The watchdog and its sleep: nothing of ours outlives the run.
+    kill -s KILL -- "-$wpid" "$wpid" 2>/dev/null
 fi
 jt_put rc "$rc $(date +%s) $how"
