@@ -22,7 +22,8 @@ from jobtui import lifecycle
 from jobtui.config import ConfigError, Inventory, load_inventory, load_jobs
 from jobtui.engine import Engine, Run
 from jobtui.events import BatchFinished, Event
-from jobtui.model import InvalidJid, check_jid
+from jobtui.fleet import DiscoveryPoller, transports_for
+from jobtui.model import Host, InvalidJid, check_jid
 from jobtui.plan import Plan, build_plan, format_plan
 from jobtui.report import HumanReporter, JsonReporter, exit_code
 from jobtui.store import Store, StoreError
@@ -102,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     _output(attach)
     _common(attach)
 
+    watch_p = sub.add_parser("watch", help="read-only console: every job on the hosts, live")
+    watch_p.add_argument(
+        "--interval", type=float, default=2.0, metavar="S", help="seconds between looks"
+    )
+    _common(watch_p, inventory=True)
+
     status = sub.add_parser("status", help="every job on the inventory's hosts (read-only)")
     status.add_argument("--json", action="store_true", help="one JSON object on stdout")
     _common(status, inventory=True)
@@ -156,20 +163,27 @@ def open_store(args: argparse.Namespace) -> Store:
     return Store.open(state_dir(args.state_dir))
 
 
-def follow(batch: str, runs: list[Run], args: argparse.Namespace, source: dict[str, str]) -> int:
-    """Launch what is pending and follow every run to the end, headless."""
+def follow(
+    batch: str, runs: list[Run], args: argparse.Namespace, source: dict[str, str], title: str
+) -> int:
+    """Launch what is pending and follow every run to the end: in the console, or
+    headless (asked for, or when stdout is not a terminal)."""
     if args.forks < 1:
         raise UsageError("--forks must be at least 1")
-    json_lines = getattr(args, "json", False)
-    report: Callable[[Event], None] = (
-        JsonReporter(batch_fields=source) if json_lines else HumanReporter()
-    )
+    headless = args.headless
+    if not headless and not sys.stdout.isatty():
+        print("jobtui: stdout is not a terminal: running headless", file=sys.stderr)
+        headless = True
     store = open_store(args)
     record = store.listener(batch)
+    report: Callable[[Event], None] | None = None
+    if headless:
+        report = JsonReporter(batch_fields=source) if args.json else HumanReporter()
 
     def on_event(ev: Event) -> None:
         record(ev)
-        report(ev)
+        if report is not None:
+            report(ev)
 
     hosts = {r.spec.host.name: r.spec.host for r in runs}
     transports = {
@@ -185,15 +199,27 @@ def follow(batch: str, runs: list[Run], args: argparse.Namespace, source: dict[s
         before_launch=lambda rs: store.before_launch(batch, rs),
         push=True,
     )
+    try:
+        if headless:
+            return _headless(engine, batch)
+        from jobtui.ui.app import make_app  # the core never imports Textual
+
+        code = make_app(engine, batch=batch, title=title).run()
+        return EXIT_INTERRUPTED if code is None else code
+    finally:
+        for t in transports.values():
+            t.close()
+        store.close()
+
+
+def _headless(engine: Engine, batch: str) -> int:
     result: list[BatchFinished] = []
     worker = threading.Thread(target=lambda: result.append(engine.run()), name="jobtui-engine")
     worker.start()
-    interrupted = False
     try:
         while worker.is_alive():
             worker.join(0.2)
     except KeyboardInterrupt:
-        interrupted = True
         print(
             f"\njobtui: interrupted; the jobs of batch {batch} go on on their hosts "
             f"(follow them again with: jobtui attach {batch})",
@@ -201,13 +227,19 @@ def follow(batch: str, runs: list[Run], args: argparse.Namespace, source: dict[s
         )
         engine.stop()
         worker.join()
-    finally:
-        for t in transports.values():
-            t.close()
-        store.close()
-    if interrupted or not result:
         return EXIT_INTERRUPTED
-    return exit_code(result[0].runs)
+    return exit_code(result[0].runs) if result else EXIT_INTERRUPTED
+
+
+def watch(hosts: list[Host], args: argparse.Namespace) -> int:
+    """The read-only console: built from a poller that can only read."""
+    from jobtui.ui.app import make_app  # the core never imports Textual
+
+    poller = DiscoveryPoller(
+        transports_for(hosts, args.accept_new_host_keys), args.interval, args.forks
+    )
+    make_app(source=poller, title="jobtui watch", read_only=True).run()
+    return EXIT_OK
 
 
 def attach(args: argparse.Namespace) -> int:
@@ -217,7 +249,7 @@ def attach(args: argparse.Namespace) -> int:
             raise UsageError(f"no batch in {store.path}: launch one with jobtui run")
         runs = store.load_runs(batch)
         source = store.batch_info(batch)["source"]
-    return follow(batch, runs, args, {**source, "attached": "true"})
+    return follow(batch, runs, args, {**source, "attached": "true"}, f"jobtui attach {batch}")
 
 
 def _jids(args: argparse.Namespace) -> list[str] | None:
@@ -243,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 plan, source = demo_plan(args), {"jobs": "demo"}
             batch, runs = start_batch(plan, args, source)
-            return follow(batch, runs, args, source)
+            return follow(batch, runs, args, source, f"jobtui {args.command}")
         if args.command == "attach":
             return attach(args)
         jids = _jids(args)
@@ -251,6 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         hosts = lifecycle.select(inventory, args.limit)
         if args.command == "status":
             return lifecycle.status(hosts, args)
+        if args.command == "watch":
+            return watch(hosts, args)
         return lifecycle.act_on(args.command, hosts, args, jids)
     except (ConfigError, UsageError, StoreError) as e:
         print(f"jobtui: error: {e}", file=sys.stderr)

@@ -7,13 +7,15 @@ these functions read it, and change it only when asked to (cancel, cleanup).
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from jobtui.events import RunView
+from jobtui.events import BatchStarted, Event, HostChanged, RunChanged, RunView
 from jobtui.model import Host, RemoteStatus, RunState
 from jobtui.remote.protocol import run_progress
 from jobtui.transport import Transport, TransportError, make_transport
@@ -122,3 +124,59 @@ def act(
         else:
             outcomes.update(ans.value)
     return outcomes
+
+
+class DiscoveryPoller:
+    """`jobtui watch`'s event source: every `interval` seconds, discover every job on
+    the hosts and emit what changed. It holds transports only for reading: the
+    status round trip is the only one it ever sends.
+    """
+
+    def __init__(self, transports: list[Transport], interval: float = 2.0, forks: int = 50):
+        self.transports = transports
+        self.interval = interval
+        self.forks = forks
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self, emit: Callable[[Event], None]) -> None:
+        seen: dict[str, RunView] = {}
+        down: set[str] = set()
+        up: set[str] = set()
+        emit(BatchStarted("", []))
+        while not self._stop.is_set():
+            found = discover(self.transports, self.forks)
+            for t in self.transports:
+                name = t.host.name
+                if name in found.unreachable and name not in down:
+                    down.add(name)
+                    up.discard(name)
+                    emit(HostChanged(name, False, found.unreachable[name]))
+                elif name not in found.unreachable and name not in up:
+                    down.discard(name)
+                    up.add(name)
+                    emit(HostChanged(name, True))
+            now_seen = set()
+            for v in found.runs:
+                jid = v.jid or ""
+                view = dataclasses.replace(v, key=(jid, v.host, 0))
+                now_seen.add(jid)
+                old = seen.get(jid)
+                if old is None or _changed(old, view):
+                    seen[jid] = view
+                    emit(RunChanged(view, old.state if old else view.state))
+            for jid, old in list(seen.items()):
+                reachable = old.host not in found.unreachable
+                if jid not in now_seen and reachable and not old.cleaned:
+                    seen[jid] = dataclasses.replace(old, cleaned=True)
+                    emit(RunChanged(seen[jid], old.state))
+            self._stop.wait(self.interval)
+        for t in self.transports:
+            t.close()
+
+
+def _changed(a: RunView, b: RunView) -> bool:
+    fields = ("state", "rc", "finished", "progress", "message", "tail", "stderr_tail", "started")
+    return any(getattr(a, f) != getattr(b, f) for f in fields)

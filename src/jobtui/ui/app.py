@@ -1,0 +1,398 @@
+"""The console apps and `make_app`, the one entry point the CLI uses.
+
+`ConsoleApp` is the read-only console: it shows what an `EventSource` delivers and
+holds nothing that can act. `OperatorApp` adds the actions (cancel, cleanup, retry,
+marks), their key bindings and their command palette entries; it is the only class
+given an `ActionSink`. Read-only is therefore a matter of which class is built, not
+a flag checked in key handlers.
+
+Threads: the source runs in a thread worker and pushes events into an
+`EventBuffer`; the buffer posts one `EventsPending` message per batch of changes;
+the handler drains it at most `FLUSH_INTERVAL` apart and updates the widgets in
+place. Quitting stops following; it never kills a job.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.notifications import SeverityLevel
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.worker import Worker, WorkerState
+
+from jobtui.events import Notice, RunView
+from jobtui.report import run_label
+from jobtui.ui.board import EXIT_INTERRUPTED, Board, Changes
+from jobtui.ui.commands import ActionCommands, ViewCommands
+from jobtui.ui.render import STATE_LOOK, RunKey
+from jobtui.ui.screens.confirm import ConfirmScreen
+from jobtui.ui.screens.detail import DetailScreen
+from jobtui.ui.screens.help import HelpScreen
+from jobtui.ui.screens.main import MainScreen
+from jobtui.ui.source import ActionSink, EngineSource, EventBuffer, EventSource
+
+if TYPE_CHECKING:
+    from jobtui.engine import Engine
+
+FLUSH_INTERVAL = 0.1
+"""At most ten UI updates a second, whatever the rate of events."""
+MAX_TOASTS = 3
+"""More alerts or notices than this in one update become a single toast."""
+SEVERITY: dict[str, SeverityLevel] = {
+    "info": "information",
+    "warning": "warning",
+    "error": "error",
+}
+
+
+class EventsPending(Message):
+    """The source pushed events into the buffer (posted from the source's thread)."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, EventsPending)
+
+
+class ConsoleApp(App[int]):
+    """The read-only console: shows runs, never acts on them."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "jobtui"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit", id="jobtui.quit"),
+        Binding("question_mark", "help", "Keys", id="jobtui.help"),
+    ]
+    COMMANDS = App.COMMANDS | {ViewCommands}
+
+    def __init__(
+        self,
+        source: EventSource,
+        *,
+        batch: str = "",
+        title: str = "jobtui",
+        clock: Callable[[], float] = time.time,
+        bell: bool = True,
+    ) -> None:
+        super().__init__()
+        self.source = source
+        self.board = Board(batch)
+        self.console_title = title
+        self.clock = clock
+        self.ring_bell = bell
+        self.buffer = EventBuffer(self._signal)
+        self._last_flush = 0.0
+        self._flush_timer: Timer | None = None
+        self.main = MainScreen(
+            self.board, clock, title=title, read_only=self.read_only, open_detail=self.open_detail
+        )
+
+    @property
+    def read_only(self) -> bool:
+        return True
+
+    def _signal(self) -> None:
+        """Called on the source's thread: `post_message` is thread-safe."""
+        self.post_message(EventsPending())
+
+    def get_default_screen(self) -> Screen[None]:
+        return self.main
+
+    def on_mount(self) -> None:
+        self.title = self.console_title
+        self.set_interval(1.0, self._tick)
+        self._follow()
+
+    @work(thread=True, exit_on_error=False, group="source", name="event source")
+    def _follow(self) -> None:
+        """Runs the source on a thread: it only pushes into the buffer."""
+        self.source.run(self.buffer.push)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place where a failed worker reaches the operator."""
+        if event.state is WorkerState.ERROR:
+            error = event.worker.error
+            self.notify(
+                f"the event source stopped: {type(error).__name__}: {error}",
+                title="No more updates",
+                severity="error",
+                timeout=30,
+                markup=False,
+            )
+
+    def on_unmount(self) -> None:
+        self.source.stop()
+
+    # -- events to widgets -------------------------------------------------------
+
+    def on_events_pending(self, _: EventsPending) -> None:
+        wait = self._last_flush + FLUSH_INTERVAL - time.monotonic()
+        if wait <= 0:
+            self.flush_events()
+        elif self._flush_timer is None:
+            self._flush_timer = self.set_timer(wait, self.flush_events)
+
+    def flush_events(self) -> None:
+        """Apply everything the source sent since the last flush (UI thread)."""
+        self._flush_timer = None
+        if not self.main.ready:  # events may come before the screen is composed
+            self._flush_timer = self.set_timer(FLUSH_INTERVAL, self.flush_events)
+            return
+        self._last_flush = time.monotonic()
+        changes = self.board.apply(self.buffer.drain())
+        if not changes:
+            return
+        self.main.apply(changes)
+        screen = self.screen
+        if isinstance(screen, DetailScreen) and screen.key in changes.runs:
+            screen.show(self.board.runs[screen.key])
+        self._announce(changes)
+
+    def _announce(self, changes: Changes) -> None:
+        """Toasts (and the bell) for failures, notices and the end of the batch."""
+        alerts = changes.alerts
+        for view in alerts[:MAX_TOASTS] if len(alerts) <= MAX_TOASTS else []:
+            self.notify(_alert(view), severity="error", timeout=8, markup=False)
+        if len(alerts) > MAX_TOASTS:
+            self.notify(
+                f"{len(alerts)} runs failed, timed out or were lost", severity="error", timeout=8
+            )
+        notices = changes.notices
+        for notice in notices if len(notices) <= MAX_TOASTS else notices[:1]:
+            self.notify(notice.text, severity=_severity(notice), markup=False)
+        if len(notices) > MAX_TOASTS:
+            self.notify(f"…and {len(notices) - 1} more messages", markup=False)
+        if changes.finished is not None:
+            code = self.board.exit_code()
+            counts = ", ".join(f"{n} {s}" for s, n in sorted(changes.finished.counts.items()))
+            self.notify(
+                f"batch {changes.finished.batch}: {counts}",
+                title="Batch finished",
+                severity="information" if code == 0 else "warning",
+                timeout=15,
+                markup=False,
+            )
+        if self.ring_bell and (alerts or changes.finished is not None):
+            self.bell()
+
+    def _tick(self) -> None:
+        if not self.main.ready:
+            return
+        self.main.tick()
+        if isinstance(self.screen, DetailScreen):
+            self.screen.tick()
+
+    # -- navigation --------------------------------------------------------------
+
+    def open_detail(self, key: RunKey) -> None:
+        self.push_screen(DetailScreen(self.board.runs[key], self.clock))
+
+    def action_help(self) -> None:
+        """The help overlay, from the bindings active where it was opened (so a
+        remapped key shows as remapped): the console's keys first."""
+        if isinstance(self.screen, HelpScreen):
+            return
+        sections: dict[str, dict[str, list[str]]] = {"Console": {}, "Navigation": {}}
+        for active in self.screen.active_bindings.values():
+            binding = active.binding
+            if not binding.description or not active.enabled:
+                continue
+            ours = (binding.id or "").startswith("jobtui.")
+            keys = sections["Console" if ours else "Navigation"].setdefault(binding.description, [])
+            shown = self.get_key_display(binding)
+            if shown not in keys:
+                keys.append(shown)
+        listed = [
+            (title, [(" ".join(keys), description) for description, keys in entries.items()])
+            for title, entries in sections.items()
+        ]
+        self.push_screen(HelpScreen(listed, self.read_only))
+
+    async def action_quit(self) -> None:
+        """Leave at once when nothing is going on; else ask (jobs are never killed)."""
+        if self.read_only or not self.board.active:
+            self.leave(self.board.exit_code())
+            return
+        running = sum(1 for v in self.board.runs.values() if not v.state.finished)
+        body = Text(
+            f"{running} run{'s are' if running != 1 else ' is'} not finished. Quitting only "
+            "stops following them: they are detached and go on on their hosts; nothing is "
+            "killed. Follow them again with `jobtui attach "
+            f"{self.board.batch or 'BATCH'}`."
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.leave(EXIT_INTERRUPTED)
+
+        self.push_screen(ConfirmScreen("Quit the console?", body, yes="Quit"), answered)
+
+    def leave(self, code: int) -> None:
+        """Stop following (the source's thread returns) and exit with `code`."""
+        self.source.stop()
+        self.exit(code)
+
+
+class OperatorApp(ConsoleApp):
+    """The operator console: the read-only console plus actions on runs."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "toggle_mark", "Mark", id="jobtui.mark"),
+        Binding("a", "mark_all", "Mark shown", show=False, id="jobtui.mark_all"),
+        Binding("u", "clear_marks", "Unmark all", show=False, id="jobtui.clear_marks"),
+        Binding("c", "cancel", "Cancel", id="jobtui.cancel"),
+        Binding("x", "cleanup", "Clean up", id="jobtui.cleanup"),
+        Binding("r", "retry", "Retry", id="jobtui.retry"),
+    ]
+    COMMANDS = ConsoleApp.COMMANDS | {ActionCommands}
+
+    def __init__(self, source: EventSource, actions: ActionSink, **kwargs: object) -> None:
+        super().__init__(source, **kwargs)  # type: ignore[arg-type]
+        self._actions = actions
+
+    @property
+    def read_only(self) -> bool:
+        return False
+
+    def open_detail(self, key: RunKey) -> None:
+        # Output tails cost the host a process per poll: only for the run in view.
+        self._actions.show_output([key])
+        self.push_screen(DetailScreen(self.board.runs[key], self.clock), self._detail_closed)
+
+    def _detail_closed(self, _result: None) -> None:
+        self._actions.show_output([])
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Actions only from the main and detail screens (not under a modal)."""
+        if action in ("cancel", "cleanup", "retry"):
+            return isinstance(self.screen, MainScreen | DetailScreen)
+        if action in ("toggle_mark", "mark_all", "clear_marks"):
+            return isinstance(self.screen, MainScreen)
+        return True
+
+    def _targets(self) -> list[RunKey]:
+        screen = self.screen
+        if isinstance(screen, DetailScreen):
+            return [screen.key]
+        return self.main.table.targets()
+
+    def action_toggle_mark(self) -> None:
+        key = self.main.table.cursor_key()
+        if key is not None:
+            self.main.table.toggle_mark(key)
+            self.main.table.action_cursor_down()
+            self.main.refresh_info()
+
+    def action_mark_all(self) -> None:
+        self.main.table.mark_shown()
+        self.main.refresh_info()
+
+    def action_clear_marks(self) -> None:
+        self.main.table.clear_marks()
+        self.main.refresh_info()
+
+    def action_cancel(self) -> None:
+        self._confirm(
+            "cancel",
+            "Kill each job on its host (TERM to its process group, KILL after the grace "
+            "period). A run not launched yet is simply dropped; one that has ended is left "
+            "as it is.",
+        )
+
+    def action_cleanup(self) -> None:
+        self._confirm(
+            "cleanup",
+            "Remove each run's job directory from its host, its output included. Runs "
+            "that have not ended are refused: cancel them first.",
+        )
+
+    def action_retry(self) -> None:
+        keys = self._targets()
+        if keys:
+            self._send("retry", keys)
+
+    def _confirm(self, action: str, warning: str) -> None:
+        keys = self._targets()
+        if not keys:
+            self.notify("no run selected", severity="warning")
+            return
+        views = [self.board.runs[k] for k in keys]
+        n = len(views)
+        body = Text()
+        for view in views[:6]:
+            look = STATE_LOOK[view.state]
+            body.append(f"{look.symbol} ", style=look.style)
+            body.append(f"{run_label(view)} ({look.label})\n")
+        if n > 6:
+            body.append(f"…and {n - 6} more\n", style="italic")
+        body.append("\n" + warning, style="grey70")
+        verb = "Cancel" if action == "cancel" else "Clean up"
+        title = f"{verb} {n} run{'s' if n != 1 else ''}?"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._send(action, keys)
+
+        self.push_screen(ConfirmScreen(title, body, yes=verb), answered)
+
+    def _send(self, action: str, keys: list[RunKey]) -> None:
+        """Hand the request to the engine (a queue: no I/O on this thread)."""
+        self._actions.request(action, keys)
+        self.notify(f"{action} requested for {len(keys)} run{'s' if len(keys) != 1 else ''}")
+        if self.main.table.marks:
+            self.action_clear_marks()
+
+
+def _alert(view: RunView) -> str:
+    text = f"{run_label(view)}: {STATE_LOOK[view.state].label}"
+    if view.rc is not None:
+        text += f" (rc {view.rc})"
+    return text
+
+
+def _severity(notice: Notice) -> SeverityLevel:
+    return SEVERITY.get(notice.level, "information")
+
+
+def make_app(
+    engine: Engine | None = None,
+    *,
+    source: EventSource | None = None,
+    batch: str = "",
+    title: str = "jobtui",
+    read_only: bool = False,
+    clock: Callable[[], float] = time.time,
+    bell: bool = True,
+) -> ConsoleApp:
+    """The console for the CLI. `app.run()` returns the process exit code.
+
+    Operator console: `make_app(engine, batch=..., title=...)`; the engine is both
+    the source of events (it runs on a thread worker with `linger=True`) and the
+    sink of actions. Read-only console: `make_app(source=..., read_only=True)`; it
+    takes no engine at all, so it cannot act.
+
+    Raises:
+        ValueError: a read-only console given an engine, or no source at all.
+    """
+    if read_only:
+        if engine is not None:
+            raise ValueError("a read-only console takes a source, never an engine")
+        if source is None:
+            raise ValueError("a read-only console needs a source of events")
+        return ConsoleApp(source, batch=batch, title=title, clock=clock, bell=bell)
+    if engine is None:
+        raise ValueError("the operator console needs an engine")
+    return OperatorApp(
+        source or EngineSource(engine),
+        engine,
+        batch=batch or engine.batch,
+        title=title,
+        clock=clock,
+        bell=bell,
+    )

@@ -1,0 +1,127 @@
+"""The console's picture of a batch, built from events; no Textual, no I/O.
+
+`Board.apply` folds a drained list of events into the latest view of every run,
+counts by state per host, per job and in total, the hosts' reachability, and
+returns a `Changes` that says what the widgets must update (in place).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from jobtui.events import (
+    BatchFinished,
+    BatchStarted,
+    Event,
+    HostChanged,
+    Notice,
+    RunChanged,
+    RunView,
+)
+from jobtui.model import RunState
+from jobtui.report import exit_code
+from jobtui.ui.render import ALERT_STATES, RunKey
+
+EXIT_INTERRUPTED = 130
+
+
+@dataclass
+class HostInfo:
+    """A host as the summary shows it."""
+
+    reachable: bool | None = None
+    """None until the first round trip."""
+    reason: str = ""
+    counts: Counter[RunState] = field(default_factory=Counter)
+
+
+@dataclass
+class Changes:
+    """What one `Board.apply` changed."""
+
+    runs: set[RunKey] = field(default_factory=set)
+    added: set[RunKey] = field(default_factory=set)
+    hosts: set[str] = field(default_factory=set)
+    jobs: set[str] = field(default_factory=set)
+    notices: list[Notice] = field(default_factory=list)
+    alerts: list[RunView] = field(default_factory=list)
+    """Runs that just failed, timed out or were lost."""
+    finished: BatchFinished | None = None
+    """The batch reached its end (not an interrupted stop)."""
+
+    def __bool__(self) -> bool:
+        return bool(self.runs or self.hosts or self.notices or self.finished)
+
+
+class Board:
+    """Latest views of the runs of one batch, and their counts."""
+
+    def __init__(self, batch: str = "") -> None:
+        self.batch = batch
+        self.runs: dict[RunKey, RunView] = {}
+        self.hosts: dict[str, HostInfo] = {}
+        self.jobs: dict[str, Counter[RunState]] = {}
+        self.totals: Counter[RunState] = Counter()
+        self.settled = False
+        """The source said the batch ended, and nothing restarted since."""
+
+    def apply(self, events: list[Event]) -> Changes:
+        changes = Changes()
+        for event in events:
+            if isinstance(event, BatchStarted):
+                self.batch = event.batch or self.batch
+                self.settled = False
+                for view in event.runs:
+                    self._put(view, changes)
+            elif isinstance(event, RunChanged):
+                view = event.run
+                if view.state in ALERT_STATES and event.previous is not view.state:
+                    changes.alerts.append(view)
+                if event.previous.finished and not view.state.finished:
+                    self.settled = False
+                self._put(view, changes)
+            elif isinstance(event, HostChanged):
+                info = self.hosts.setdefault(event.host, HostInfo())
+                info.reachable, info.reason = event.reachable, event.reason
+                changes.hosts.add(event.host)
+            elif isinstance(event, Notice):
+                changes.notices.append(event)
+            elif isinstance(event, BatchFinished):
+                for view in event.runs:
+                    self._put(view, changes)
+                if not event.interrupted:
+                    self.settled = True
+                    changes.finished = event
+        return changes
+
+    def _put(self, view: RunView, changes: Changes) -> None:
+        old = self.runs.get(view.key)
+        if old == view:
+            return
+        if old is None:
+            changes.added.add(view.key)
+        else:
+            self._count(old, -1)
+        self.runs[view.key] = view
+        self._count(view, +1)
+        changes.runs.add(view.key)
+        changes.hosts.add(view.host)
+        changes.jobs.add(view.job)
+
+    def _count(self, view: RunView, n: int) -> None:
+        self.hosts.setdefault(view.host, HostInfo()).counts[view.state] += n
+        self.jobs.setdefault(view.job, Counter())[view.state] += n
+        self.totals[view.state] += n
+
+    @property
+    def active(self) -> bool:
+        """Some run is still pending, running or unreachable (and the batch has
+        not been declared over: a `poll: 0` run stays `running` forever)."""
+        return not self.settled and any(not v.state.finished for v in self.runs.values())
+
+    def exit_code(self) -> int:
+        """The process exit code if the console ended now: 130 while runs are active."""
+        if self.active:
+            return EXIT_INTERRUPTED
+        return exit_code(list(self.runs.values()))

@@ -1,0 +1,178 @@
+"""A fixed, deterministic batch, and helpers, for the UI tests and screenshots.
+
+Every time is relative to `SAMPLE_NOW`; pass `clock=lambda: SAMPLE_NOW` to the app
+so elapsed times do not move. One run's output holds an escape sequence and Rich
+markup, to show they stay inert.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import zlib
+from collections.abc import Callable, Coroutine, Iterable
+from typing import TYPE_CHECKING, Any, ParamSpec
+
+from jobtui.events import BatchStarted, Event, HostChanged, RunView
+from jobtui.model import RunState
+from jobtui.ui.render import RunKey
+
+if TYPE_CHECKING:
+    from textual.pilot import Pilot
+
+    from jobtui.ui.app import ConsoleApp
+
+P = ParamSpec("P")
+
+SAMPLE_NOW = 1_795_900_000.0
+SAMPLE_BATCH = "20261128-224512-3f9a1c"
+
+_DUMP = "pg_dump {item} > /backup/{item}.sql"
+
+
+def _run(
+    job: str,
+    host: str,
+    index: int,
+    item: str,
+    state: RunState,
+    *,
+    ago: float | None = None,
+    took: float | None = None,
+    **fields: object,
+) -> RunView:
+    started = None if ago is None else SAMPLE_NOW - ago
+    finished = None if started is None or took is None else started + took
+    timeout = int(str(fields.pop("timeout", 3600)))
+    return RunView(
+        key=(job, host, index),
+        job=job,
+        host=host,
+        item=item,
+        jid=f"J{zlib.crc32(f'{job}/{host}/{index}'.encode()):010d}xYzQ"
+        if ago is not None
+        else None,
+        state=state,
+        started=started,
+        finished=finished,
+        timeout=timeout,
+        command=_DUMP.format(item=item) if job == "backup" else f"{job}.sh",
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def sample_runs() -> list[RunView]:
+    """Fifteen runs on five hosts, one in each state and a few running."""
+    s = RunState
+    items = ["users_db", "orders_db", "analytics_db"]
+    runs: list[RunView] = []
+    progress = {"db01": (100, 100, 64), "db02": (100, 42, None), "db03": (None, None, None)}
+    for host, values in progress.items():
+        for i, (item, pct) in enumerate(zip(items, values, strict=True)):
+            if host == "db03":
+                runs.append(
+                    _run(
+                        "backup", host, i, item, s.UNREACHABLE, ago=300, attempt=1,
+                        reason="connection refused (port 22)", progress=12.0,
+                    )
+                )  # fmt: skip
+            elif pct == 100:
+                runs.append(
+                    _run(
+                        "backup", host, i, item, s.SUCCEEDED, ago=900, took=402, rc=0,
+                        progress=100.0, message=f"dumped {item}", attempt=1,
+                        tail=f"dumped chunk 10 of {item}\nbackup of {item} complete\n",
+                    )
+                )  # fmt: skip
+            elif pct is None:
+                runs.append(_run("backup", host, i, item, s.PENDING, attempt=1))
+            else:
+                runs.append(
+                    _run(
+                        "backup", host, i, item, s.RUNNING, ago=312, attempt=1,
+                        progress=float(pct), message=f"dumping {item} on {host}",
+                        tail="".join(f"dumped chunk {n} of {item}\n" for n in range(1, 7)),
+                    )
+                )  # fmt: skip
+    runs += [
+        _run(
+            "rotate-logs", "web01", 0, "", s.SUCCEEDED, ago=600, took=2, rc=0, attempt=1,
+            progress=100.0, tail="rotated 12 files\n", timeout=30,
+        ),
+        _run(
+            "rotate-logs", "web02", 0, "", s.FAILED, ago=600, took=2, rc=3, attempt=2,
+            tail="rotating logs on web02\n\x1b[31m[bold]not markup[/bold]\x1b[0m\n",
+            stderr_tail="gzip: /var/log/app.log: No space left on device\n", timeout=30,
+        ),
+        _run(
+            "warm-cache", "web01", 0, "", s.TIMED_OUT, ago=700, took=366, rc=143, attempt=1,
+            progress=71.0, message="warmed 1204 pages", timeout=360,
+        ),
+        _run(
+            "reindex", "web02", 0, "search", s.RUNNING, ago=3440, attempt=1, progress=None,
+            message="", tail="reindexing search: 1.2M docs\n", timeout=3600,
+        ),
+        _run("reindex", "web01", 0, "search", s.CANCELLED, ago=800, took=75, rc=143, attempt=1),
+        _run("reindex", "db01", 0, "search", s.LOST, ago=5000, attempt=1, timeout=7200,
+             reason="the process is gone and no exit status was written (reboot? kill -9?)"),
+    ]  # fmt: skip
+    return runs
+
+
+def sample_events() -> list[Event]:
+    """BatchStarted with the sample runs, and the hosts' reachability."""
+    events: list[Event] = [BatchStarted(SAMPLE_BATCH, sample_runs())]
+    for host in ("db01", "db02", "web01", "web02"):
+        events.append(HostChanged(host, True))
+    events.append(HostChanged("db03", False, "connection refused (port 22)"))
+    return events
+
+
+class RecordingSink:
+    """An action sink that records the requests (tests and screenshots never act)."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, list[RunKey]]] = []
+        self.shown: list[list[RunKey]] = []
+
+    def request(self, action: str, keys: Iterable[RunKey]) -> None:
+        self.requests.append((action, list(keys)))
+
+    def show_output(self, keys: Iterable[RunKey]) -> None:
+        self.shown.append(list(keys))
+
+
+def sample_app(
+    events: list[Event] | None = None,
+    *,
+    read_only: bool = False,
+    sink: RecordingSink | None = None,
+    clock: Callable[[], float] = lambda: SAMPLE_NOW,
+) -> ConsoleApp:
+    """A console on a replayed batch (the sample by default), with a frozen clock."""
+    from jobtui.ui.app import ConsoleApp, OperatorApp
+    from jobtui.ui.source import ReplaySource
+
+    source = ReplaySource(sample_events() if events is None else events)
+    options = {"batch": SAMPLE_BATCH, "clock": clock, "bell": False}
+    if read_only:
+        return ConsoleApp(source, title="jobtui watch", **options)  # type: ignore[arg-type]
+    return OperatorApp(source, sink or RecordingSink(), title="jobtui", **options)
+
+
+async def settle(app: ConsoleApp, pilot: Pilot[int]) -> None:
+    """Let the replayed events reach the widgets (no sleeping on a clock)."""
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    app.flush_events()
+    await pilot.pause()
+
+
+def sync(test: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
+    """Run an async Pilot test with `asyncio.run` (no pytest async plugin needed)."""
+
+    @functools.wraps(test)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        asyncio.run(test(*args, **kwargs))
+
+    return run

@@ -1,0 +1,1 @@
+"""Screens of the console: main, detail, help and the confirmation modal."""

@@ -1,0 +1,167 @@
+"""The main screen: status line, host and job summaries, filter, run table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+from rich.text import Text
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from jobtui.ui.board import Board, Changes
+from jobtui.ui.render import RunKey
+from jobtui.ui.widgets.runs_table import HEADER_SORTS, RunsTable
+from jobtui.ui.widgets.summary import HostSummary, JobSummary, StatusLine
+
+WIDE = 140
+"""From this width on, the summaries sit in a side panel instead of a top strip."""
+
+
+class MainScreen(Screen[None]):
+    """Every run of the batch, live, with the summaries."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "filter", "Filter", id="jobtui.filter"),
+        Binding("f", "toggle_finished", "Finished", id="jobtui.toggle_finished"),
+        Binding("s", "cycle_sort", "Sort", id="jobtui.sort"),
+        Binding("escape", "escape", "Clear filter", show=False, id="jobtui.escape"),
+    ]
+
+    def __init__(
+        self,
+        board: Board,
+        clock: Callable[[], float],
+        *,
+        title: str,
+        read_only: bool,
+        open_detail: Callable[[RunKey], None],
+    ) -> None:
+        super().__init__()
+        self.board = board
+        self.clock = clock
+        self.console_title = title
+        self.read_only = read_only
+        self.open_detail = open_detail
+        self.ready = False
+        """Composed and mounted: the app may apply changes."""
+        # Held, not queried: timers may still fire while the app tears widgets down.
+        self.table = RunsTable(board, clock, id="runs")
+        self.status = StatusLine(board, title, read_only, id="status")
+        self.host_summary = HostSummary(board, id="hosts")
+        self.job_summary = JobSummary(board, id="jobs")
+        self.info = Static(id="info")
+        self.filter_box = Input(
+            placeholder="/ filter: host, job, item or state (host:db01 state:failed)",
+            id="filter",
+        )
+
+    def compose(self) -> ComposeResult:
+        yield self.status
+        with Horizontal(id="body"):
+            with Vertical(id="side"):
+                yield self.host_summary
+                yield self.job_summary
+            with Vertical(id="center"):
+                with Horizontal(id="filterbar"):
+                    yield self.filter_box
+                    yield self.info
+                yield self.table
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.table.focus()
+        self._refresh_info()
+        self.ready = True
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.width >= WIDE, "-wide")
+
+    # -- live updates ------------------------------------------------------------
+
+    def apply(self, changes: Changes) -> None:
+        """Update every widget in place with what changed."""
+        if changes.runs:
+            self.table.apply(changes.runs, added=bool(changes.added))
+        if changes.hosts:
+            self.host_summary.apply(changes.hosts)
+        if changes.jobs:
+            self.job_summary.apply(changes.jobs)
+        self.status.refresh_counts()
+        self._refresh_info()
+
+    def tick(self) -> None:
+        self.table.tick()
+
+    def _refresh_info(self) -> None:
+        table = self.table
+        text = Text(no_wrap=True, style="grey70")
+        text.append(f"{table.row_count}/{len(self.board.runs)} shown")
+        text.append(f" · sort: {table.sort_mode}")
+        if table.hide_finished:
+            text.append(" · finished hidden", style="yellow3")
+        if table.marks:
+            text.append(f" · {len(table.marks)} marked", style="bold magenta")
+        self.info.update(text)
+
+    def refresh_info(self) -> None:
+        self._refresh_info()
+
+    # -- user actions --------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        self.filter_box.focus()
+
+    def action_toggle_finished(self) -> None:
+        self.table.toggle_finished()
+        self._refresh_info()
+
+    def action_cycle_sort(self) -> None:
+        self.table.cycle_sort()
+        self._refresh_info()
+
+    def action_escape(self) -> None:
+        box = self.filter_box
+        if box.has_focus:
+            self.table.focus()
+        elif box.value:
+            box.value = ""
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.table.set_filter(event.value)
+        self._refresh_info()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        self.table.focus()
+
+    @on(DataTable.RowSelected, "#runs")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        key = self.table.cursor_key()
+        if key is not None:
+            self.open_detail(key)
+
+    @on(DataTable.HeaderSelected, "#runs")
+    def _header_selected(self, event: DataTable.HeaderSelected) -> None:
+        mode = HEADER_SORTS.get(str(event.column_key.value))
+        if mode:
+            self.table.set_sort(mode)
+            self._refresh_info()
+
+    @on(DataTable.RowSelected, "#hosts")
+    def _host_selected(self, event: DataTable.RowSelected) -> None:
+        self._filter_by(f"host:{event.row_key.value}")
+
+    @on(DataTable.RowSelected, "#jobs")
+    def _job_selected(self, event: DataTable.RowSelected) -> None:
+        self._filter_by(f"job:{event.row_key.value}")
+
+    def _filter_by(self, term: str) -> None:
+        box = self.filter_box
+        box.value = "" if box.value == term else term
+        self.table.focus()

@@ -1,0 +1,124 @@
+"""Where the console's events come from, and the one object that may act.
+
+A console is given an `EventSource` (the engine for `run`/`demo`/`attach`, a
+discovery poller for `watch`, a fixed list in the tests) and, only in the operator
+console, an `ActionSink` (something with `request`). The read-only console gets no
+sink at all, so no code path in it can cancel, clean up or retry anything.
+
+`EventBuffer` sits between the source's thread and the UI: it collapses a flood of
+`RunChanged` events into the latest view per run, and signals the UI once per
+batch of changes. No Textual import here.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from jobtui.events import Event, RunChanged
+from jobtui.ui.render import RunKey
+
+if TYPE_CHECKING:
+    from jobtui.engine import Engine
+
+
+class EventSource(Protocol):
+    """Delivers events to `emit` from its own thread until `stop()`."""
+
+    def run(self, emit: Callable[[Event], None]) -> None:
+        """Block, calling `emit(event)` for each event, until `stop()` is called."""
+
+    def stop(self) -> None:
+        """Make `run` return soon. Thread-safe; never kills a job."""
+
+
+class ActionSink(Protocol):
+    """Something that can act on runs (the engine). Thread-safe."""
+
+    def request(self, action: str, keys: Iterable[RunKey]) -> None:
+        """Ask for `cancel`, `cleanup` or `retry` of the runs with these keys."""
+
+    def show_output(self, keys: Iterable[RunKey]) -> None:
+        """Follow these runs' output live (the detail view); replaces the last call."""
+
+
+class EngineSource:
+    """An `Engine` as an event source: it runs with `linger`, so the operator can
+    still act on finished runs, until the console stops it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def run(self, emit: Callable[[Event], None]) -> None:
+        # Keep the engine's own consumer (a store, a log) and add the console's.
+        previous = self._engine.on_event
+
+        def both(event: Event) -> None:
+            previous(event)
+            emit(event)
+
+        self._engine.on_event = both
+        self._engine.run(linger=True)
+
+    def stop(self) -> None:
+        self._engine.stop()
+
+
+class ReplaySource:
+    """A fixed list of events, then nothing until stopped (tests, screenshots)."""
+
+    def __init__(self, events: Sequence[Event]) -> None:
+        self.events = list(events)
+        self._stopped = threading.Event()
+
+    def run(self, emit: Callable[[Event], None]) -> None:
+        for event in self.events:
+            emit(event)
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+
+class EventBuffer:
+    """Thread-safe inbox between a source's thread and the UI.
+
+    `push` (source thread) keeps only the latest `RunChanged` per run, with the
+    state the run had before the first change of the batch, and calls `on_ready`
+    once per batch (when the inbox goes from empty to non-empty). `drain` (UI
+    thread) takes everything, in the order it happened.
+    """
+
+    def __init__(self, on_ready: Callable[[], None] = lambda: None) -> None:
+        self.on_ready = on_ready
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._runs: dict[RunKey, tuple[int, RunChanged]] = {}
+        self._others: list[tuple[int, Event]] = []
+        self._signalled = False
+
+    def push(self, event: Event) -> None:
+        with self._lock:
+            self._seq += 1
+            if isinstance(event, RunChanged):
+                key = event.run.key
+                earlier = self._runs.get(key)
+                if earlier is not None:
+                    event = RunChanged(event.run, earlier[1].previous)
+                self._runs[key] = (self._seq, event)
+            else:
+                self._others.append((self._seq, event))
+            signal = not self._signalled
+            self._signalled = True
+        if signal:
+            self.on_ready()
+
+    def drain(self) -> list[Event]:
+        """Everything pushed since the last drain, oldest first (one event per run)."""
+        with self._lock:
+            runs, self._runs = self._runs, {}
+            others, self._others = self._others, []
+            self._signalled = False
+        merged: list[tuple[int, Event]] = [*runs.values(), *others]
+        merged.sort(key=lambda pair: pair[0])
+        return [event for _, event in merged]

@@ -1,0 +1,1 @@
+"""Widgets of the console: the run table and the summaries."""

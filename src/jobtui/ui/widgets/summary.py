@@ -1,0 +1,110 @@
+"""Summaries: counts by state per host and per job, and the status line on top."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.text import Text
+from textual.widgets import DataTable, Static
+
+from jobtui.model import RunState
+from jobtui.ui.board import Board
+from jobtui.ui.render import counts_text, truncate
+
+
+class _Summary(DataTable[Text]):
+    """A summary table: its cursor shows only while it has the focus."""
+
+    def on_focus(self) -> None:
+        self.show_cursor = True
+
+    def on_blur(self) -> None:
+        self.show_cursor = False
+
+
+class HostSummary(_Summary):
+    """One row per host: reachability and counts by state (in place)."""
+
+    def __init__(self, board: Board, **kwargs: object) -> None:
+        super().__init__(cursor_type="row", show_cursor=False, **kwargs)  # type: ignore[arg-type]
+        self.board = board
+
+    def on_mount(self) -> None:
+        self.add_column("Host", key="host")
+        self.add_column("Runs", key="counts")
+
+    def apply(self, hosts: Iterable[str]) -> None:
+        for name in sorted(hosts):
+            info = self.board.hosts.get(name)
+            if info is None:
+                continue
+            if info.reachable is False:
+                host = Text("↯ ", style="bold orange_red1")
+            elif info.reachable:
+                host = Text("● ", style="green3")
+            else:
+                host = Text("○ ", style="grey50")
+            host.append(truncate(name, 20))
+            counts = counts_text(info.counts)
+            if info.reachable is False:
+                counts.append(" " + truncate(info.reason or "unreachable", 40), "orange_red1")
+            if name in self.rows:
+                self.update_cell(name, "host", host)
+                self.update_cell(name, "counts", counts, update_width=True)
+            else:
+                self.add_row(host, counts, key=name)
+                self.sort("host", key=lambda cell: cell.plain[2:])
+
+
+class JobSummary(_Summary):
+    """One row per job: counts by state (in place)."""
+
+    def __init__(self, board: Board, **kwargs: object) -> None:
+        super().__init__(cursor_type="row", show_cursor=False, **kwargs)  # type: ignore[arg-type]
+        self.board = board
+
+    def on_mount(self) -> None:
+        self.add_column("Job", key="job")
+        self.add_column("Runs", key="counts")
+
+    def apply(self, jobs: Iterable[str]) -> None:
+        for name in sorted(jobs):
+            counts = counts_text(self.board.jobs.get(name, {}))
+            if name in self.rows:
+                self.update_cell(name, "counts", counts, update_width=True)
+            else:
+                self.add_row(Text(truncate(name, 24), style="bold"), counts, key=name)
+
+
+class StatusLine(Static):
+    """The top line: title, batch, totals, and READ-ONLY when it is."""
+
+    def __init__(self, board: Board, title: str, read_only: bool, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.board = board
+        self.title = title
+        self.read_only = read_only
+
+    def on_mount(self) -> None:
+        self.refresh_counts()
+
+    def on_resize(self) -> None:
+        self.refresh_counts()
+
+    def refresh_counts(self) -> None:
+        """Totals with labels when there is room, symbols only when narrow."""
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(f" {self.title} ", style="bold reverse")
+        if self.read_only:
+            text.append(" READ-ONLY ", style="bold black on yellow3")
+        wide = self.size.width >= 120
+        if self.board.batch:
+            text.append(f" batch {self.board.batch}" if wide else f" {self.board.batch}", "bold")
+        total = len(self.board.runs)
+        text.append(f"  {total} run{'s' if total != 1 else ''}  " if wide else "  ")
+        text.append_text(counts_text(self.board.totals, labels=wide))
+        if self.board.settled:
+            text.append("  (batch over)", style="italic grey70")
+        elif self.board.totals[RunState.RUNNING]:
+            text.append("  following…", style="italic grey70")
+        self.update(text)

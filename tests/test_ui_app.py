@@ -1,0 +1,416 @@
+"""The console with a replayed batch (no engine): rows, filter, detail, help,
+actions, read-only, quitting, toasts. Driven with Pilot; nothing waits on a clock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from textual.widgets import Static
+from textual.widgets.data_table import ColumnKey
+
+from jobtui.events import BatchFinished, BatchStarted, Event, Notice, RunChanged, RunView
+from jobtui.model import RunState
+from jobtui.ui.app import ConsoleApp, OperatorApp, make_app
+from jobtui.ui.commands import ActionCommands
+from jobtui.ui.render import RunKey
+from jobtui.ui.sample import SAMPLE_NOW, RecordingSink, sample_app, sample_runs, settle, sync
+from jobtui.ui.screens.confirm import ConfirmScreen
+from jobtui.ui.screens.detail import DetailScreen
+from jobtui.ui.screens.help import HelpScreen
+from jobtui.ui.screens.main import MainScreen
+from jobtui.ui.widgets.runs_table import RunsTable, row_key
+from jobtui.ui.widgets.summary import StatusLine
+
+ACTION_KEYS = ("c", "x", "r", "space", "a", "u")
+FAILED_ROTATE: RunKey = ("rotate-logs", "web02", 0)
+
+
+def table(app: ConsoleApp) -> RunsTable:
+    return app.main.table
+
+
+def put_cursor(app: ConsoleApp, key: RunKey) -> None:
+    t = table(app)
+    t.move_cursor(row=t.get_row_index(row_key(key)))
+
+
+def record_toasts(app: ConsoleApp, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    toasts: list[str] = []
+
+    def notify(message: str, **_: Any) -> None:
+        toasts.append(message)
+
+    monkeypatch.setattr(app, "notify", notify)
+    return toasts
+
+
+@sync
+async def test_sample_rows_are_shown() -> None:
+    app = sample_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        assert table(app).row_count == len(sample_runs())
+
+
+@sync
+async def test_typing_in_the_filter_narrows_the_rows() -> None:
+    app = sample_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash", *"db02")
+        assert table(app).row_count == 3
+        assert {k[1] for k in table(app).shown_keys()} == {"db02"}
+        await pilot.press("space", *"state:running")
+        assert table(app).shown_keys() == [("backup", "db02", 1)]
+
+
+@sync
+async def test_escape_leaves_then_clears_the_filter() -> None:
+    app = sample_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash", *"web", "escape")
+        assert table(app).has_focus
+        await pilot.press("escape")
+        assert table(app).row_count == len(sample_runs())
+
+
+@sync
+async def test_finished_runs_can_be_hidden() -> None:
+    app = sample_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f")
+        shown = {app.board.runs[k].state for k in table(app).shown_keys()}
+        assert shown == {RunState.RUNNING, RunState.PENDING, RunState.UNREACHABLE}
+
+
+@sync
+async def test_sorting_by_state_puts_failures_first() -> None:
+    app = sample_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("s", "s")
+        assert table(app).sort_mode == "state"
+        assert table(app).shown_keys()[0] == FAILED_ROTATE
+
+
+@sync
+async def test_rows_update_in_place() -> None:
+    app = sample_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        row_keys_before = [r.key for r in table(app).ordered_rows]
+        running = app.board.runs[("backup", "db02", 1)]
+        app.buffer.push(RunChanged(_with(running, progress=77.0), RunState.RUNNING))
+        app.flush_events()
+        await pilot.pause()
+        assert [r.key for r in table(app).ordered_rows] == row_keys_before
+        cell = table(app).get_cell(row_key(running.key), "progress")
+        assert "77%" in cell.plain
+
+
+@sync
+async def test_enter_opens_the_detail_with_inert_output() -> None:
+    app = sample_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        put_cursor(app, FAILED_ROTATE)
+        await pilot.press("enter")
+        assert isinstance(app.screen, DetailScreen)
+        stdout = str(app.screen.query_one("#stdout", Static).content)
+        assert "\\x1b[31m[bold]not markup[/bold]" in stdout
+        assert "No space left" in str(app.screen.query_one("#stderr", Static).content)
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+@sync
+async def test_the_detail_follows_the_run() -> None:
+    app = sample_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        key: RunKey = ("backup", "db02", 1)
+        put_cursor(app, key)
+        await pilot.press("enter")
+        view = app.board.runs[key]
+        app.buffer.push(RunChanged(_with(view, tail="chunk 99 done\n"), RunState.RUNNING))
+        app.flush_events()
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen)
+        assert "chunk 99 done" in str(app.screen.query_one("#stdout", Static).content)
+
+
+@sync
+async def test_question_mark_opens_the_help_listing_the_action_keys() -> None:
+    app = sample_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        listed = {d for _, keys in app.screen.sections for _, d in keys}
+        assert {"Cancel", "Clean up", "Retry", "Mark", "Filter", "Details", "Quit"} <= listed
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+@sync
+async def test_cancel_asks_first_and_sends_on_yes() -> None:
+    sink = RecordingSink()
+    app = sample_app(sink=sink)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        key: RunKey = ("backup", "db02", 1)
+        put_cursor(app, key)
+        await pilot.press("c")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert sink.requests == []
+        await pilot.press("y")
+        assert sink.requests == [("cancel", [key])]
+
+
+@sync
+async def test_cancel_answered_no_sends_nothing() -> None:
+    sink = RecordingSink()
+    app = sample_app(sink=sink)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("c", "n")
+        assert isinstance(app.screen, MainScreen)
+        assert sink.requests == []
+
+
+@sync
+async def test_cleanup_asks_first_and_retry_does_not() -> None:
+    sink = RecordingSink()
+    app = sample_app(sink=sink)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        put_cursor(app, FAILED_ROTATE)
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y", "r")
+        assert sink.requests == [("cleanup", [FAILED_ROTATE]), ("retry", [FAILED_ROTATE])]
+
+
+@sync
+async def test_actions_apply_to_the_marked_rows() -> None:
+    sink = RecordingSink()
+    app = sample_app(sink=sink)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        first, second = table(app).shown_keys()[:2]
+        await pilot.press("space", "space")
+        assert table(app).marks == {first, second}
+        assert table(app).get_cell(row_key(first), "host").plain.startswith("●")
+        await pilot.press("r")
+        assert sink.requests == [("retry", sorted([first, second]))]
+        assert not table(app).marks
+
+
+@sync
+async def test_mark_shown_marks_every_run_matching_the_filter() -> None:
+    sink = RecordingSink()
+    app = sample_app(sink=sink)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash", *"db03", "enter", "a", "c", "y")
+        action, keys = sink.requests[0]
+        assert action == "cancel"
+        assert {k[1] for k in keys} == {"db03"}
+        assert len(keys) == 3
+
+
+@sync
+async def test_actions_work_from_the_detail_screen() -> None:
+    sink = RecordingSink()
+    app = sample_app(sink=sink)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        put_cursor(app, FAILED_ROTATE)
+        await pilot.press("enter", "r")
+        assert sink.requests == [("retry", [FAILED_ROTATE])]
+
+
+@sync
+async def test_read_only_app_has_no_action_bindings_and_action_keys_do_nothing() -> None:
+    app = sample_app(read_only=True)
+    assert not isinstance(app, OperatorApp)
+    assert not hasattr(app, "_actions")
+    assert ActionCommands not in app.COMMANDS
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        actions = {b.binding.action for b in app.screen.active_bindings.values()}
+        assert not actions & {"cancel", "cleanup", "retry", "toggle_mark", "mark_all"}
+        await pilot.press(*ACTION_KEYS)
+        assert isinstance(app.screen, MainScreen)
+        assert not table(app).marks
+        assert "READ-ONLY" in str(app.query_one(StatusLine).content)
+
+
+@sync
+async def test_read_only_palette_has_no_action_entries() -> None:
+    app = sample_app(read_only=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+p", *"cancel")
+        await pilot.pause()
+        options = app.screen.query("CommandList Option")
+        assert not [o for o in options if "Cancel runs" in str(o.render())]
+
+
+def test_make_app_refuses_an_engine_for_a_read_only_console() -> None:
+    with pytest.raises(ValueError, match="read-only"):
+        make_app(object(), read_only=True, source=None)  # type: ignore[arg-type]
+
+
+@sync
+async def test_quit_while_runs_are_active_asks_and_exits_130() -> None:
+    app = sample_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "detached" in app.screen.body.plain
+        assert "nothing is killed" in app.screen.body.plain
+        await pilot.press("y")
+    assert app.return_value == 130
+
+
+@sync
+async def test_quit_after_the_batch_ended_returns_its_exit_code() -> None:
+    runs = [v for v in sample_runs() if v.state.finished]
+    events: list[Event] = [BatchStarted("b", runs), BatchFinished("b", runs, {})]
+    app = sample_app(events)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("q")
+    assert app.return_value == 1
+
+
+@sync
+async def test_notices_failures_and_the_end_of_the_batch_become_toasts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = sample_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        toasts = record_toasts(app, monkeypatch)
+        running = app.board.runs[("backup", "db02", 1)]
+        failed = _with(running, state=RunState.FAILED, rc=2)
+        for event in (
+            Notice("db01 backup[users_db] is running: cleanup refused", "warning"),
+            RunChanged(failed, RunState.RUNNING),
+            BatchFinished("b", [failed], {"failed": 1}),
+        ):
+            app.buffer.push(event)
+        app.flush_events()
+        await pilot.pause()
+        assert any("cleanup refused" in t for t in toasts)
+        assert any("db02 backup[orders_db]: failed (rc 2)" in t for t in toasts)
+        assert any(t.startswith("batch b:") for t in toasts)
+
+
+@sync
+async def test_a_flood_of_failures_is_one_toast(monkeypatch: pytest.MonkeyPatch) -> None:
+    views = [_view(i) for i in range(50)]
+    app = sample_app([BatchStarted("b", views)])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        toasts = record_toasts(app, monkeypatch)
+        for v in views:
+            app.buffer.push(RunChanged(_with(v, state=RunState.FAILED, rc=1), RunState.RUNNING))
+        app.flush_events()
+        await pilot.pause()
+        assert toasts == ["50 runs failed, timed out or were lost"]
+
+
+@sync
+async def test_five_thousand_runs_update_in_place() -> None:
+    views = [_view(i) for i in range(5000)]
+    app = sample_app([BatchStarted("b", views)])
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        assert table(app).row_count == 5000
+        for v in views:
+            app.buffer.push(RunChanged(_with(v, progress=50.0), RunState.RUNNING))
+        app.flush_events()
+        await pilot.pause()
+        assert table(app).row_count == 5000
+        assert "50%" in table(app).get_cell(row_key(views[-1].key), "progress").plain
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+@sync
+async def test_layout_holds_at_small_and_wide_sizes(size: tuple[int, int]) -> None:
+    app = sample_app()
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        assert app.main.has_class("-wide") == (size[0] >= 140)
+        t = table(app)
+        assert t.region.width <= size[0]
+        assert sum(c.get_render_width(t) for c in t.columns.values()) <= t.region.width
+        await pilot.press("enter")
+        assert isinstance(app.screen, DetailScreen)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+
+
+def _view(i: int) -> RunView:
+    return RunView(
+        key=("job", f"host{i % 100:03d}", i),
+        job="job",
+        host=f"host{i % 100:03d}",
+        item=f"item{i}",
+        jid=f"jid{i:08d}",
+        state=RunState.RUNNING,
+        attempt=1,
+        started=1_795_900_000.0 - 60,
+        timeout=600,
+    )
+
+
+def _with(view: RunView, **changes: Any) -> RunView:
+    from dataclasses import replace
+
+    return replace(view, **changes)
+
+
+@sync
+async def test_clicking_a_column_header_sorts_by_it() -> None:
+    app = sample_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        t = table(app)
+        x = 2 + sum(t.columns[ColumnKey(k)].get_render_width(t) for k in ("host", "job", "item"))
+        await pilot.click("#runs", offset=(x, 0))
+        assert t.sort_mode == "state"
+        assert t.shown_keys()[0] == FAILED_ROTATE
+
+
+@sync
+async def test_elapsed_of_running_rows_moves_with_the_clock() -> None:
+    now = [SAMPLE_NOW]
+    app = sample_app(clock=lambda: now[0])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        key = row_key(("backup", "db02", 1))
+        assert table(app).get_cell(key, "elapsed").plain == "5m12s/1h"
+        now[0] += 60
+        app.main.tick()
+        assert table(app).get_cell(key, "elapsed").plain == "6m12s/1h"
+
+
+@sync
+async def test_the_detail_asks_for_live_output_only_while_it_is_open() -> None:
+    sink = RecordingSink()
+    app = sample_app(sink=sink)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        put_cursor(app, FAILED_ROTATE)
+        await pilot.press("enter")
+        assert sink.shown == [[FAILED_ROTATE]]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert sink.shown == [[FAILED_ROTATE], []]

@@ -1,0 +1,110 @@
+"""The operator console on a real engine with local transports (no SSH): the demo,
+a cancel that really kills, a cleanup the engine refuses."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from jobtui.cli import demo_plan, load_plan
+from jobtui.engine import Engine
+from jobtui.model import RunState
+from jobtui.plan import Plan
+from jobtui.transport import make_transport
+from jobtui.ui.app import ConsoleApp, make_app
+from jobtui.ui.sample import sync
+from jobtui.ui.screens.confirm import ConfirmScreen
+
+SLEEPER = """\
+jobs:
+  - name: sleeper
+    hosts: all
+    shell: sleep 30
+    timeout: 120
+    poll: 0.5
+"""
+
+
+@contextmanager
+def console(plan: Plan) -> Iterator[tuple[ConsoleApp, Engine]]:
+    """An operator console on the plan, like the CLI builds it; transports closed after."""
+    transports = {h.name: make_transport(h) for h in plan.hosts()}
+    engine = Engine(plan.runs, transports, batch="test-batch")
+    try:
+        yield make_app(engine, batch="test-batch", title="jobtui test", bell=False), engine
+    finally:
+        for t in transports.values():
+            t.close()
+
+
+def sleeper_plan(tmp_path: Path) -> Plan:
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(
+        f"all:\n  hosts:\n    local1:\n      ansible_connection: local\n"
+        f"      jobtui_dir: {tmp_path / 'jobs'}\n"
+    )
+    jobs = tmp_path / "jobs.yml"
+    jobs.write_text(SLEEPER)
+    return load_plan(str(jobs), str(inventory), None)
+
+
+async def until(pilot: Pilot[int], condition: Callable[[], bool]) -> None:
+    """Let the app run until `condition` holds (the test's own timeout bounds it)."""
+    while not condition():
+        await pilot.pause(0.05)
+
+
+def state(app: ConsoleApp) -> RunState:
+    (view,) = app.board.runs.values()
+    return view.state
+
+
+@sync
+async def test_the_demo_shows_a_row_per_run(tmp_path: Path) -> None:
+    args = argparse.Namespace(limit=None, state_dir=str(tmp_path))
+    plan = demo_plan(args)
+    with console(plan) as (app, _):
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.main.table.row_count == len(plan.runs))
+            assert {k[1] for k in app.main.table.shown_keys()} == {h.name for h in plan.hosts()}
+            app.leave(app.board.exit_code())
+
+
+@sync
+async def test_cancel_asks_then_kills_the_run(tmp_path: Path) -> None:
+    with console(sleeper_plan(tmp_path)) as (app, _):
+        async with app.run_test(size=(100, 30)) as pilot:
+            await until(pilot, lambda: bool(app.board.runs) and state(app) is RunState.RUNNING)
+            await pilot.press("c")
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press("y")
+            await until(pilot, lambda: state(app) is RunState.CANCELLED)
+            await pilot.press("q")
+        assert app.return_value == 1
+
+
+@sync
+async def test_cleanup_of_a_running_run_is_refused_with_a_notice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with console(sleeper_plan(tmp_path)) as (app, _):
+        toasts: list[str] = []
+
+        def notify(message: str, **_: Any) -> None:
+            toasts.append(message)
+
+        monkeypatch.setattr(app, "notify", notify)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await until(pilot, lambda: bool(app.board.runs) and state(app) is RunState.RUNNING)
+            await pilot.press("x", "y")
+            await until(pilot, lambda: any("cleanup refused" in t for t in toasts))
+            assert state(app) is RunState.RUNNING
+            await pilot.press("c", "y")  # do not leave `sleep 30` behind
+            await until(pilot, lambda: state(app) is RunState.CANCELLED)
+            app.leave(app.board.exit_code())
