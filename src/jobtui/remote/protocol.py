@@ -116,13 +116,9 @@ def status_script(
     return (_prelude(jobtui_dir, token) + f"jt_status {int(tail_bytes)} {args}\n").encode()
 
 
-WATCH_INTERVAL = 0.25
-"""Seconds between the watcher's looks at the job dirs (its cost is on the host)."""
-
-
 def watch_script(jobtui_dir: str, token: str) -> bytes:
-    """Start the end watcher; it answers `ended N` records until the channel closes."""
-    return (f"JT_TOK={q(token)}\njt_root {q(jobtui_dir)}\njt_watch {WATCH_INTERVAL}\n").encode()
+    """Start the end watcher; it answers `ended` records until the channel closes."""
+    return f"JT_TOK={q(token)}\njt_root {q(jobtui_dir)}\njt_watch\n".encode()
 
 
 def cancel_script(jobtui_dir: str, jids: list[str], token: str) -> bytes:

@@ -89,3 +89,10 @@ if [ -n "$wpid" ]; then
     kill -s KILL -- "-$wpid" "$wpid" 2>/dev/null
 fi
 jt_put rc "$rc $(date +%s) $how"
+
+# Push: tell every console's watcher (if any) that a run ended. A read-write open
+# of a FIFO never blocks, so with no watcher this costs nothing and waits for nobody.
+for f in "${d%/jobs/*}"/watch/*.fifo; do
+    [ -p "$f" ] || continue
+    { printf 'e\n' >&3; } 3<>"$f" 2>/dev/null
+done

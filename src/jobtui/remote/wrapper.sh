@@ -250,29 +250,28 @@ jt_cleanup() {
     done
 }
 
-# jt_watch INTERVAL: a light watcher for push. Prints `ended N` whenever the count of
-# finished runs (rc files) changes, checking every INTERVAL seconds with builtins
-# only, so the console hears of an end long before its next poll. A `tick` now
-# and then makes it die of SIGPIPE once the console is gone. Reads only.
+# jt_watch: push, with no polling on the host. Makes a FIFO watch/<pid>.fifo that
+# every supervisor writes a line to when its run ends, and prints `ended` for each
+# line: the console hears of an end as it happens. The FIFO is opened read-write,
+# so a writer never blocks and the reader never sees end-of-file. A watcher whose
+# console is gone dies of SIGPIPE at its next record; the next watcher removes
+# FIFOs whose shell is dead. Used by the operator console only (it writes).
 jt_watch() {
-    step=$1
-    sleep "$step" 2>/dev/null || step=1 # a sleep without fractions
-    last=-1
-    i=0
-    while :; do
-        n=0
-        for f in "$JT_JOBS"/*/rc; do
-            [ -e "$f" ] && n=$((n + 1))
-        done
-        if [ "$n" != "$last" ]; then
-            jt_rec ended "$n" || return 0
-            last=$n
-        fi
-        i=$((i + 1))
-        if [ "$i" -ge 40 ]; then
-            jt_rec tick || return 0
-            i=0
-        fi
-        sleep "$step" || return 0
+    w=$JT_ROOT/watch
+    mkdir -p "$w" 2>/dev/null || return 0
+    for f in "$w"/*.fifo; do
+        [ -p "$f" ] || continue
+        p=${f##*/}
+        kill -s 0 "${p%.fifo}" 2>/dev/null || rm -f "$f"
     done
+    fifo=$w/$$.fifo
+    rm -f "$fifo"
+    mkfifo -m 600 "$fifo" 2>/dev/null || return 0
+    trap 'rm -f "$fifo"' EXIT
+    exec 3<>"$fifo"
+    jt_rec ended start
+    while IFS= read -r _ <&3; do
+        jt_rec ended || break
+    done
+    rm -f "$fifo"
 }

@@ -58,7 +58,7 @@ class PushHub:
             except TransportError:
                 self._retry_at[name] = now + 1.0  # not connected yet: look again soon
                 continue
-            self._watches[name] = _Watch(session, f"\n{token} ended ".encode())
+            self._watches[name] = _Watch(session, f"\n{token} ended".encode())
 
     def _loop(self) -> None:
         last_open = 0.0
