@@ -98,6 +98,8 @@ class Host:
     """`ssh` or `local`."""
     jobtui_dir: str = "~/.jobtui"
     """The remote directory that holds `jobs/<jid>/`."""
+    connect_timeout: float = 10.0
+    """Seconds for connect, banner and auth (`ansible_ssh_timeout`, `ansible_timeout`)."""
     vars: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     """Every variable of the host (group vars merged), for templating."""
     groups: tuple[str, ...] = ()

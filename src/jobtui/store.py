@@ -102,6 +102,9 @@ class Store:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # The store holds commands and job environments: only for its owner
+            # (SQLite gives its -wal and -shm files the database file's mode).
+            path.touch(mode=0o600, exist_ok=True)
             self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")

@@ -21,6 +21,7 @@ Decisions, where Ansible leaves room:
 
 from __future__ import annotations
 
+import contextlib
 import re
 import string
 from collections.abc import Iterable
@@ -307,6 +308,17 @@ def make_host(
             f" got {describe(port)}",
             where.get("ansible_port"),
         )
+    timeout = merged.get("ansible_ssh_timeout", merged.get("ansible_timeout", 10))
+    if isinstance(timeout, str):
+        with contextlib.suppress(ValueError):
+            timeout = float(timeout)
+    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not 0 < timeout <= 600:
+        var = "ansible_ssh_timeout" if "ansible_ssh_timeout" in merged else "ansible_timeout"
+        raise ConfigError(
+            f"'{var}' of host '{name}' must be a number of seconds (0-600],"
+            f" got {describe(timeout)}",
+            where.get(var),
+        )
     connection = merged.get("ansible_connection", "ssh")
     if connection not in CONNECTIONS:
         raise ConfigError(
@@ -323,6 +335,7 @@ def make_host(
         key_file=text("ansible_ssh_private_key_file", None),
         connection=CONNECTIONS[connection],
         jobtui_dir=text("jobtui_dir", DEFAULT_JOBTUI_DIR) or DEFAULT_JOBTUI_DIR,
+        connect_timeout=float(timeout),
         vars=merged,
         groups=groups,
     )

@@ -8,6 +8,7 @@ always refused.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -21,6 +22,11 @@ from jobtui.transport.base import Session, Transport, TransportError
 
 CONNECT_TIMEOUT = 10.0
 KEEPALIVE_SECONDS = 15
+
+# paramiko's reader threads log failures with tracebacks; Python would print them on
+# stderr (its last-resort handler). Every failure reaches the user through a
+# TransportError with a reason instead.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 _known_hosts_lock = threading.Lock()
 """Serialises appends to a known_hosts file from many connecting threads."""
@@ -74,11 +80,10 @@ class SshTransport(Transport):
         host: Host,
         *,
         accept_new_host_keys: bool = False,
-        connect_timeout: float = CONNECT_TIMEOUT,
     ) -> None:
         super().__init__(host)
         self.accept_new_host_keys = accept_new_host_keys
-        self.connect_timeout = connect_timeout
+        self.connect_timeout = host.connect_timeout
         self._client: paramiko.SSHClient | None = None
 
     def _connect(self) -> paramiko.SSHClient:
@@ -134,7 +139,14 @@ class SshTransport(Transport):
             raise TransportError(f"connect timed out after {self.connect_timeout:.0f}s") from e
         except (OSError, paramiko.SSHException, EOFError) as e:
             client.close()
-            raise TransportError(f"cannot connect to {h.address}:{h.port}: {_reason(e)}") from e
+            reason = _reason(e)
+            if "banner" in reason or "No existing session" in reason:
+                # paramiko's words for a server that accepts and then says nothing.
+                reason = (
+                    f"no SSH handshake within {self.connect_timeout:.0f}s "
+                    "(timed out; is an SSH server answering there?)"
+                )
+            raise TransportError(f"cannot connect to {h.address}:{h.port}: {reason}") from e
         transport = client.get_transport()
         if transport is not None:
             transport.set_keepalive(KEEPALIVE_SECONDS)
