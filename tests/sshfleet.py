@@ -714,6 +714,10 @@ class SshFleet:
             "PrintLastLog no",
             "X11Forwarding no",
             "LogLevel ERROR",
+            # bash sources ~/.bashrc for a command run by sshd only when SHLVL starts
+            # below 2. The test user's login scripts (root's runs `pyenv init`, which
+            # takes a lock) are not the product's to run: keep them out of sessions.
+            "SetEnv SHLVL=1",
             # No AcceptEnv line: no client environment variable is accepted.
             "Subsystem sftp internal-sftp",
             *extra_config,
