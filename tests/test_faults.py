@@ -3,6 +3,7 @@ hosts that never answer. Every other host carries on."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
@@ -188,3 +189,108 @@ def test_an_unreachable_host_prints_a_reason_and_never_a_traceback(
     assert proc.returncode == 1
     assert "silent: unreachable: cannot connect" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A tiny tmpfs, filled up: a host whose disk is full."""
+    mnt = tmp_path / "full"
+    mnt.mkdir()
+    if (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)],
+            capture_output=True,
+            check=False,
+        ).returncode
+        != 0
+    ):
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_a_full_disk_on_the_host_is_a_clear_launch_failure(
+    ssh_fleet: SshFleet, full_disk: Path, tmp_path: Path
+) -> None:
+    host = ssh_fleet.hosts[0]
+    inv = ssh_fleet.write_inventory(
+        tmp_path / "inv.yml", hosts=[host], host_vars={host.name: {"jobtui_dir": str(full_disk)}}
+    )
+    # First launch sets the host up; then the disk fills, then the next launch.
+    _, engine = run_engine(inv, "true")
+    assert {v.state for v in engine.run().runs} == {RunState.SUCCEEDED}
+    # Fill the disk: ENOSPC ends the loop, and is the point.
+    with (full_disk / "filler").open("wb") as f, contextlib.suppress(OSError):
+        while True:
+            f.write(b"\0" * 65536)
+            f.flush()
+    _, engine = run_engine(inv, "true")
+    run = engine.run().runs[0]
+    assert run.state is RunState.FAILED
+    assert "launch failed: cannot write the job files" in run.reason
+    assert "the disk is full" in run.reason
+    assert len(list((full_disk / "jobs").iterdir())) == 1  # the failed one left nothing
+
+
+def test_huge_binary_and_escape_laden_output_stays_bounded_and_inert(
+    fleet_inventory: Path, tmp_path: Path
+) -> None:
+    jobs = tmp_path / "jobs.yml"
+    jobs.write_text(
+        textwrap.dedent(
+            r"""
+            jobs:
+              - name: noisy
+                hosts: host1
+                shell: |
+                  head -c 268435456 /dev/zero | tr '\0' x
+                  head -c 4096 /dev/urandom
+                  printf '\033]0;pwned\007\033[2J\033[31mred\n' >&2
+                  exit 1
+                poll: 0.5
+            """
+        )
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jobtui",
+            "run",
+            str(jobs),
+            "-i",
+            str(fleet_inventory),
+            "--headless",
+            "--state-dir",
+            str(tmp_path / "st"),
+        ],
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert b"\x1b" not in proc.stderr and b"\x07" not in proc.stderr
+    assert b"\\x1b]0;pwned\\x07" in proc.stderr
+    status = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jobtui",
+            "status",
+            "-i",
+            str(fleet_inventory),
+            "--json",
+            "--limit",
+            "host1",
+            "--state-dir",
+            str(tmp_path / "st"),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert status.returncode == 0
+    assert len(status.stdout) < 64 * 1024  # a 256 MB output, a bounded answer
+    assert b"\x1b" not in status.stdout  # JSON escapes control characters

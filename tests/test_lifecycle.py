@@ -6,11 +6,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import secrets
 import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -233,5 +235,59 @@ def test_console_killed_mid_batch_then_attach_runs_everything_exactly_once(
     assert summary["counts"] == {"succeeded": 6}
     files = sorted(p.name for p in counts.iterdir())
     assert files == sorted(f"host{h}-{i}" for h in (1, 2, 3) for i in ("a", "b"))
+    for p in counts.iterdir():
+        assert p.read_text() == "x\n", p.name
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_console_killed_at_a_random_moment_never_loses_or_repeats_a_run(
+    seed: int, fleet_inventory: Path, tmp_path: Path, state: Path
+) -> None:
+    rnd = random.Random(seed)
+    counts = tmp_path / "counts"
+    counts.mkdir()
+    jobs = write_jobs(
+        tmp_path / "jobs.yml",
+        f"""
+        jobs:
+          - name: once
+            hosts: fleet
+            loop: [a, b, c]
+            shell: echo x >> {counts}/{{{{ inventory_hostname }}}}-{{{{ item }}}}; sleep 1
+            poll: 0.3
+        """,
+    )
+    console = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jobtui",
+            "run",
+            jobs,
+            "-i",
+            str(fleet_inventory),
+            "--headless",
+            "--forks",
+            "4",
+            "--state-dir",
+            str(state),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(rnd.uniform(0.0, 3.0))
+    console.kill()  # SIGKILL, at whatever point it had reached
+    console.wait()
+
+    proc = jobtui("attach", "--headless", "--json", state=state)
+    if proc.returncode == 2 and "no batch" in proc.stderr:
+        # Killed before the batch was recorded: then nothing was launched either.
+        assert list(counts.iterdir()) == []
+        return
+    assert proc.returncode == 0, proc.stderr
+    assert json_lines(proc.stdout)[-1]["counts"] == {"succeeded": 9}
+    assert sorted(p.name for p in counts.iterdir()) == sorted(
+        f"host{h}-{i}" for h in (1, 2, 3) for i in "abc"
+    )
     for p in counts.iterdir():
         assert p.read_text() == "x\n", p.name

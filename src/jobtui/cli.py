@@ -24,7 +24,7 @@ from jobtui.engine import Engine, Run
 from jobtui.events import BatchFinished, Event
 from jobtui.fleet import DiscoveryPoller, transports_for
 from jobtui.model import Host, InvalidJid, check_jid
-from jobtui.plan import Plan, build_plan, format_plan
+from jobtui.plan import Plan, build_plan, check_secrets, format_plan
 from jobtui.report import HumanReporter, JsonReporter, exit_code
 from jobtui.store import Store, StoreError
 from jobtui.transport import make_transport
@@ -127,7 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
 def load_plan(jobs_path: str, inventory_path: str, limit: str | None) -> Plan:
     inventory = load_inventory(inventory_path)
     jobs = load_jobs(jobs_path)
-    return build_plan(jobs, inventory, limit)
+    plan = build_plan(jobs, inventory, limit)
+    check_secrets(plan.runs, os.environ)
+    return plan
 
 
 def demo_plan(args: argparse.Namespace) -> Plan:
@@ -249,6 +251,7 @@ def attach(args: argparse.Namespace) -> int:
             raise UsageError(f"no batch in {store.path}: launch one with jobtui run")
         runs = store.load_runs(batch)
         source = store.batch_info(batch)["source"]
+    check_secrets([r.spec for r in runs if not r.launched and not r.closed], os.environ)
     return follow(batch, runs, args, {**source, "attached": "true"}, f"jobtui attach {batch}")
 
 

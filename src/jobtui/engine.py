@@ -13,6 +13,7 @@ lost (or relaunching after a crash) finds the dir and starts nothing.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -170,6 +171,7 @@ class Engine:
         batch_meta: Mapping[str, object] | None = None,
         before_launch: Callable[[list[Run]], None] = lambda runs: None,
         push: bool = False,
+        environ: Mapping[str, str] = os.environ,
     ) -> None:
         self.batch = batch
         self.forks = max(1, forks)
@@ -178,6 +180,8 @@ class Engine:
         self.batch_meta = dict(batch_meta or {})
         self.before_launch = before_launch
         self.push = push
+        self.environ = environ
+        """Where secret env values (`from_env`) are read at launch."""
         """Listen to each host's end watcher, to see an end before the next poll."""
         self._nudged: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._shown: frozenset[tuple[str, str, int]] = frozenset()
@@ -393,7 +397,10 @@ class Engine:
             "progress_re": s.job.progress,
             "launched": time.time(),
         }
-        return LaunchRequest(r.jid, s.script, s.job.timeout, meta, dict(s.env), s.chdir)
+        # Secrets are read from the console's environment now, and go to the host in
+        # the launch request only (its stdin, never argv); meta names no value.
+        env = {**s.env, **{k: self.environ.get(src, "") for k, src in s.job.secret_env.items()}}
+        return LaunchRequest(r.jid, s.script, s.job.timeout, meta, env, s.chdir)
 
     # -- applying results (loop thread) -----------------------------------------
 

@@ -125,6 +125,9 @@ class JobSpec:
     retry_delay: float = 10.0
     cleanup: CleanupPolicy = CleanupPolicy.NEVER
     env: dict[str, str] = field(default_factory=dict, hash=False)
+    secret_env: dict[str, str] = field(default_factory=dict, hash=False)
+    """NAME -> the console's environment variable its value is read from at launch.
+    The value is never stored, logged or shown; only the name of its source is."""
     chdir: str | None = None
     location: Location | None = field(default=None, compare=False, hash=False)
     """Where the job's entry starts."""

@@ -6,6 +6,7 @@ launches `Plan.runs`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,6 +88,19 @@ def _run(job: JobSpec, inventory: Inventory, host: Host, item: Any, index: int) 
         render_plain(job.chdir, variables, where("chdir"), f"'chdir'{on}") if job.chdir else None
     )
     return RunSpec(job, host, item, index, script, env, chdir)
+
+
+def check_secrets(runs: list[RunSpec], environ: Mapping[str, str]) -> None:
+    """Every secret a run needs must be in the console's environment before launch."""
+    for job in {id(r.job): r.job for r in runs}.values():
+        for name, source in job.secret_env.items():
+            if source not in environ:
+                raise ConfigError(
+                    f"env '{name}' of job '{job.name}' comes from ${source},"
+                    " which is not set in this environment",
+                    job.where("env"),
+                    f"export {source}=... before running jobtui (it is never stored)",
+                )
 
 
 def format_plan(plan: Plan, width: int = 60) -> str:

@@ -157,6 +157,7 @@ def _job(entry: Any, location: Location, index: int) -> JobSpec:
                 entry.value_loc["progress"],
                 "in YAML, write regexes in single quotes: '(\\d+)%'",
             ) from None
+    env, secret_env = _env(job)
     return JobSpec(
         name=name,
         hosts=hosts,
@@ -169,7 +170,8 @@ def _job(entry: Any, location: Location, index: int) -> JobSpec:
         retries=job.integer("retries", 0, 0),
         retry_delay=job.number("retry_delay", 10.0),
         cleanup=_cleanup(job),
-        env=_env(job),
+        env=env,
+        secret_env=secret_env,
         chdir=job.text("chdir", template=True),
         location=entry.location,
         key_locations=dict(entry.value_loc),
@@ -217,13 +219,16 @@ def _cleanup(job: _Job) -> CleanupPolicy:
     return CleanupPolicy(value)
 
 
-def _env(job: _Job) -> dict[str, str]:
+def _env(job: _Job) -> tuple[dict[str, str], dict[str, str]]:
+    """The job's environment: plain values, and secrets taken from the console's
+    own environment at launch (`NAME: {from_env: VAR}`), never stored or shown."""
     if "env" not in job.node or job.node["env"] is None:
-        return {}
+        return {}, {}
     node = job.node["env"]
     if not isinstance(node, YMap):
         raise job.fail("env", "a mapping of NAME: value")
     env: dict[str, str] = {}
+    secret: dict[str, str] = {}
     for name, value in node.items():
         if not ENV_NAME_RE.match(name) or name.startswith("JOBTUI_"):
             raise ConfigError(
@@ -233,6 +238,16 @@ def _env(job: _Job) -> dict[str, str]:
                 if name.startswith("JOBTUI_")
                 else "use letters, digits and _, not starting with a digit",
             )
+        if isinstance(value, YMap) and list(value) == ["from_env"]:
+            source = value["from_env"]
+            if not isinstance(source, str) or not ENV_NAME_RE.match(source):
+                raise ConfigError(
+                    f"env '{name}' in {job.label}: 'from_env' must name an environment"
+                    f" variable, got {describe(to_plain(source))}",
+                    value.value_loc["from_env"],
+                )
+            secret[name] = source
+            continue
         if isinstance(value, bool):
             text = "true" if value else "false"  # shell convention, not Python's True
         elif isinstance(value, str | int | float):
@@ -241,7 +256,8 @@ def _env(job: _Job) -> dict[str, str]:
             raise ConfigError(
                 f"env '{name}' in {job.label} must be a value, got {describe(to_plain(value))}",
                 node.value_loc[name],
+                "a secret comes from the console's environment: {from_env: VAR}",
             )
         check_template(text, node.value_loc[name], f"env '{name}' of {job.label}")
         env[name] = text
-    return env
+    return env, secret

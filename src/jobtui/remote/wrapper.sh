@@ -85,8 +85,12 @@ jt_launch() {
     if [ -n "$err" ] || [ ! -f "$d/cmd" ]; then
         # Nothing was started: remove the half-made dir so the failure is clean.
         rm -rf -- "$d"
+        # Some shells say "I/O error" for a full disk: say how much room is left.
+        free=$(df -Pk "$JT_JOBS" 2>/dev/null | awk 'NR == 2 { print $4 }')
         jt_rec launch "$jid" error
-        printf '%s\n' "${err:-cannot write the job files}"
+        printf 'cannot write the job files in %s: %s (%s KB free there%s)\n' \
+            "$JT_JOBS" "${err:-unknown error}" "${free:-?}" \
+            "$([ "${free:-1}" = 0 ] && echo ': the disk is full')"
         return 0
     fi
     # Detach: own session, no stdin, no ties to this SSH session. The subshell
