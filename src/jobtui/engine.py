@@ -132,6 +132,7 @@ class _Host:
     reachable: bool | None = None
     cancel: list[str] = field(default_factory=list)
     cleanup: list[str] = field(default_factory=list)
+    poll_again: bool = False
 
 
 @dataclass
@@ -231,6 +232,9 @@ class Engine:
             h = self.hosts.get(name)
             if h is not None and h.backoff_until <= now:
                 h.next_poll = now
+                # A round trip in flight may have read the host before this end:
+                # poll again when it is back, whatever its poll interval says.
+                h.poll_again = h.busy
 
     def _wake(self) -> None:
         with self._wake_lock:
@@ -433,7 +437,8 @@ class Engine:
             self._apply_cleanup(self._by_jid.get(jid), outcome)
         # A poll-0 run followed after an action on it is polled every second.
         polls = [r.spec.job.poll or 1.0 for r in self._host_runs[res.host] if self._followed(r)]
-        h.next_poll = now + min(polls, default=5.0)
+        h.next_poll = now if h.poll_again else now + min(polls, default=5.0)
+        h.poll_again = False
 
     def _apply_launch(self, r: Run, lr: LaunchResult, now: float) -> None:
         if lr.outcome is LaunchOutcome.ERROR:

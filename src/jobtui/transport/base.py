@@ -91,7 +91,7 @@ class Transport(ABC):
                 self.sessions_opened += 1
                 self._session.send(protocol.WRAPPER.encode() + b"\n")
             try:
-                self._session.send(script + protocol.END_CALL.encode())
+                self._session.send(protocol.batched(script))
                 return self._session.read_until(protocol.end_marker(token), timeout)
             except TransportError:
                 # The shell is in an unknown state: start afresh next time.
