@@ -197,6 +197,7 @@ class Engine:
         self._waker: Future[None] = Future()
         self._by_jid = {r.jid: r for r in self.runs}
         self._by_key = {r.spec.key: r for r in self.runs}
+        self._to_launch = [r for r in self.runs if not (r.closed or r.launched)]
         self._host_runs: dict[str, list[Run]] = {name: [] for name in self.hosts}
         for r in self.runs:
             self._host_runs[r.spec.host.name].append(r)
@@ -316,10 +317,15 @@ class Engine:
     def _due_tasks(self, now: float) -> dict[str, _Task]:
         """The round trip due for each idle host, if any."""
         tasks: dict[str, _Task] = {}
-        slots = self.forks - sum(
-            1 for r in self.runs if r.follow and (r.launched or r.sending) and not r.closed
-        )
-        for r in self.runs:
+        # Runs still to launch, in plan order (retries at the end); empty once all
+        # are out, so a steady poll cycle costs nothing per run here.
+        self._to_launch = [r for r in self._to_launch if not (r.closed or r.launched)]
+        slots = 0
+        if self._to_launch:
+            slots = self.forks - sum(
+                1 for r in self.runs if r.follow and (r.launched or r.sending) and not r.closed
+            )
+        for r in self._to_launch:
             h = self.hosts[r.spec.host.name]
             if r.closed or r.launched or r.sending or r.retry_at is not None:
                 continue
@@ -587,6 +593,7 @@ class Engine:
                 r.launched = False
                 r.cleaned = False
                 r.attempt += 1
+                self._to_launch.append(r)
                 self._update(
                     r,
                     state=RunState.PENDING,
@@ -603,12 +610,13 @@ class Engine:
                 )
 
     def _update(self, r: Run, **changes: object) -> None:
-        before = r.view()
+        """Apply changes; one event (one view built) only if something changed."""
+        if all(getattr(r, k) == v for k, v in changes.items()):
+            return
+        previous = r.state
         for k, v in changes.items():
             setattr(r, k, v)
-        after = r.view()
-        if after != before:
-            self.on_event(RunChanged(after, before.state))
+        self.on_event(RunChanged(r.view(), previous))
 
     def _finish(self, interrupted: bool) -> BatchFinished:
         views = [r.view() for r in self.runs]

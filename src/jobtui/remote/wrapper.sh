@@ -194,6 +194,7 @@ jt_cancel() {
     grace=$1
     shift
     groups=''
+    cancelled=''
     for jid in "$@"; do
         jt_valid "$jid" || continue
         d=$JT_JOBS/$jid
@@ -217,6 +218,7 @@ jt_cancel() {
         pid=${pidline%% *}
         kill -s TERM -- "-$pid" 2>/dev/null
         groups="$groups $pid"
+        cancelled="$cancelled $jid"
         jt_rec cancel "$jid" ok
     done
     i=0
@@ -231,6 +233,15 @@ jt_cancel() {
     done
     for pid in $groups; do
         kill -s KILL -- "-$pid" 2>/dev/null
+    done
+    # Return once each supervisor has recorded the end, so what follows (a cleanup,
+    # a status) sees `cancelled`, not a run still finishing.
+    for jid in $cancelled; do
+        i=0
+        while [ ! -f "$JT_JOBS/$jid/rc" ] && [ "$i" -lt 5 ]; do
+            sleep 1
+            i=$((i + 1))
+        done
     done
     return 0
 }
