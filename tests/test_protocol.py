@@ -29,19 +29,18 @@ def test_records_ignore_login_noise_before_the_first_record() -> None:
 
 def test_output_that_imitates_a_record_with_another_token_stays_output() -> None:
     forged = "\n@@jtOTHER run xxxxxxxx no\n"
-    out = (hello() + rec("run abcdefgh yes") + rec("tail stdout", "hello" + forged)).encode()
+    out = (hello() + run_rec("abcdefgh", "yes") + rec("tail stdout", "hello" + forged)).encode()
     st = protocol.parse_status(out, TOK)
     assert list(st.runs) == ["abcdefgh"]
     assert st.runs["abcdefgh"].tail == "hello" + forged
 
 
+def run_rec(jid: str, alive: str, pid: str = "", rc: str = "", progress: str = "") -> str:
+    return rec(f"run {jid} {alive}", f"{pid}\n{rc}\n{progress}\n")
+
+
 def test_status_with_rc_is_finished_with_that_rc() -> None:
-    out = (
-        hello()
-        + rec("run abcdefgh no")
-        + rec("file pid", "12 10 1700 b\n")
-        + rec("file rc", "3 1710 exited\n")
-    ).encode()
+    out = (hello() + run_rec("abcdefgh", "no", "12 10 1700 b", "3 1710 exited")).encode()
     st = protocol.parse_status(out, TOK).runs["abcdefgh"]
     assert (st.state, st.rc, st.pid, st.started, st.finished) == (
         RunState.FAILED,
@@ -61,17 +60,23 @@ def test_status_with_rc_is_finished_with_that_rc() -> None:
     ],
 )
 def test_rc_file_says_how_the_run_ended(how: str, state: RunState) -> None:
-    out = (hello() + rec("run abcdefgh no") + rec("file rc", f"0 1710 {how}\n")).encode()
+    out = (hello() + run_rec("abcdefgh", "no", rc=f"0 1710 {how}")).encode()
     assert protocol.parse_status(out, TOK).runs["abcdefgh"].state is state
 
 
 def test_dead_supervisor_without_rc_is_lost() -> None:
-    out = (hello() + rec("run abcdefgh no") + rec("file pid", "12 10 1700 b\n")).encode()
+    out = (hello() + run_rec("abcdefgh", "no", "12 10 1700 b")).encode()
     assert protocol.parse_status(out, TOK).runs["abcdefgh"].state is RunState.LOST
 
 
+def test_progress_line_of_the_run_record_is_read() -> None:
+    out = (hello() + run_rec("abcdefgh", "yes", "12 10 1700 b", "", "3/12 tables")).encode()
+    p = protocol.parse_status(out, TOK).runs["abcdefgh"].progress
+    assert (p.percent, p.message) == (25.0, "tables")
+
+
 def test_live_supervisor_without_rc_is_running() -> None:
-    out = (hello() + rec("run abcdefgh yes") + rec("file pid", "12 10 1700 b\n")).encode()
+    out = (hello() + run_rec("abcdefgh", "yes", "12 10 1700 b")).encode()
     assert protocol.parse_status(out, TOK).runs["abcdefgh"].state is RunState.RUNNING
 
 

@@ -305,63 +305,53 @@ class HostStatus:
 
 
 def parse_status(out: bytes, token: str) -> HostStatus:
+    """Read a status answer: per run, a `run JID ALIVE` record whose body holds its
+    pid line, rc line and progress line; in full mode, `file meta` and `tail` records
+    follow it."""
     records = split_records(out, token)
     hello = parse_hello(records)
     runs: dict[str, RemoteStatus] = {}
     missing: list[str] = []
     cur: RemoteStatus | None = None
-    alive = False
-    has_rc = False
     for r in records:
         if r.kind == "run" and len(r.args) == 2:
-            if cur is not None:
-                _finish(cur, alive, has_rc)
             jid, flag = r.args
             if flag == "missing":
                 missing.append(jid)
                 cur = None
                 continue
-            cur = RemoteStatus(jid=jid, state=RunState.RUNNING)
-            runs[jid] = cur
-            alive, has_rc = flag == "yes", False
+            cur = runs[jid] = _run_status(jid, flag == "yes", r.body)
         elif cur is None:
             continue
-        elif r.kind == "file" and r.args:
-            text = r.body.decode("utf-8", "replace").strip()
-            name = r.args[0]
-            if name == "meta":
-                cur.full = True
-                try:
-                    meta = json.loads(text)
-                    cur.meta = meta if isinstance(meta, dict) else {}
-                except ValueError:
-                    cur.meta = {}
-            elif name == "pid":
-                parts = text.split()
-                if parts and parts[0].isdigit():
-                    cur.pid = int(parts[0])
-                if len(parts) > 2 and parts[2].isdigit():
-                    cur.started = float(parts[2])
-            elif name == "rc":
-                cur.state, cur.rc, cur.finished = _state_from_rc(text)
-                has_rc = True
-            elif name == "progress":
-                cur.progress = parse_progress_line(text)
+        elif r.kind == "file" and r.args and r.args[0] == "meta":
+            cur.full = True
+            try:
+                meta = json.loads(r.body.decode("utf-8", "replace"))
+                cur.meta = meta if isinstance(meta, dict) else {}
+            except ValueError:
+                cur.meta = {}
         elif r.kind == "tail" and r.args:
             text = decode_output(r.body)
             if r.args[0] == "stdout":
                 cur.tail = text
             else:
                 cur.stderr_tail = text
-    if cur is not None:
-        _finish(cur, alive, has_rc)
     return HostStatus(hello, runs, missing)
 
 
-def _finish(st: RemoteStatus, alive: bool, has_rc: bool) -> None:
-    if has_rc:
-        return
-    # No rc: running while the supervisor lives. A run with no pid file yet is
-    # being started right now. A dead supervisor without rc means the run was lost.
-    if not alive and st.pid is not None:
+def _run_status(jid: str, alive: bool, body: bytes) -> RemoteStatus:
+    pidline, rcline, progress = ([*body.decode("utf-8", "replace").split("\n", 3), "", ""])[:3]
+    st = RemoteStatus(jid=jid, state=RunState.RUNNING)
+    parts = pidline.split()
+    if parts and parts[0].isdigit():
+        st.pid = int(parts[0])
+    if len(parts) > 2 and parts[2].isdigit():
+        st.started = float(parts[2])
+    if rcline.strip():
+        st.state, st.rc, st.finished = _state_from_rc(rcline)
+    elif not alive and st.pid is not None:
+        # No rc and a dead supervisor: lost. (No pid yet: it is being started.)
         st.state = RunState.LOST
+    if progress.strip():
+        st.progress = parse_progress_line(progress)
+    return st

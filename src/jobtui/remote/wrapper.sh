@@ -162,21 +162,19 @@ jt_status_one() {
     pidline=$JT_LINE
     alive=no
     jt_alive "$pidline" && alive=yes
-    jt_rec run "$jid" "$alive"
-    [ -n "$pidline" ] && jt_rec file pid && printf '%s\n' "$pidline"
     jt_line "$d/rc"
-    if [ -n "$JT_LINE" ]; then
-        jt_rec file rc && printf '%s\n' "$JT_LINE"
-        full=yes
-    fi
+    rcline=$JT_LINE
+    [ -n "$rcline" ] && full=yes
+    last=''
     if [ -f "$d/progress" ]; then
         # The last non-empty line; jobs are expected to overwrite, not append.
-        last=''
         while IFS= read -r l || [ -n "$l" ]; do
             [ -n "$l" ] && last=$l
         done <"$d/progress"
-        jt_rec file progress && printf '%s\n' "$last"
     fi
+    # One record per run: its pid line, rc line and progress line (each maybe empty).
+    jt_rec run "$jid" "$alive"
+    printf '%s\n%s\n%s\n' "$pidline" "$rcline" "$last"
     [ "$full" = yes ] || return 0
     jt_line "$d/meta"
     [ -n "$JT_LINE" ] && jt_rec file meta && printf '%s\n' "$JT_LINE"
