@@ -4,6 +4,7 @@ a cancel that really kills, a cleanup the engine refuses."""
 from __future__ import annotations
 
 import argparse
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +21,7 @@ from jobtui.transport import make_transport
 from jobtui.ui.app import ConsoleApp, make_app
 from jobtui.ui.sample import sync
 from jobtui.ui.screens.confirm import ConfirmScreen
+from jobtui.ui.screens.help import HelpScreen
 
 SLEEPER = """\
 jobs:
@@ -108,3 +110,41 @@ async def test_cleanup_of_a_running_run_is_refused_with_a_notice(
             await pilot.press("c", "y")  # do not leave `sleep 30` behind
             await until(pilot, lambda: state(app) is RunState.CANCELLED)
             app.leave(app.board.exit_code())
+
+
+@sync
+async def test_keys_are_handled_while_a_host_hangs_on_connect(tmp_path: Path) -> None:
+    """A host that accepts TCP and never answers SSH blocks a worker, never the screen."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.41", 0))
+    silent.listen(4)  # accepts into the backlog, never speaks
+    addr, port = silent.getsockname()
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(
+        "all:\n  hosts:\n"
+        f"    local1: {{ansible_connection: local, jobtui_dir: {tmp_path / 'jobs'}}}\n"
+        f"    silent: {{ansible_host: {addr}, ansible_port: {port}, ansible_ssh_timeout: 60}}\n"
+    )
+    jobs = tmp_path / "jobs.yml"
+    jobs.write_text(SLEEPER.replace("sleep 30", "sleep 0"))
+    plan = load_plan(str(jobs), str(inventory), None)
+    try:
+        with console(plan) as (app, engine):
+            async with app.run_test(size=(100, 30)) as pilot:
+                await until(
+                    pilot,
+                    lambda: any(
+                        v.host == "local1" and v.state is RunState.SUCCEEDED
+                        for v in app.board.runs.values()
+                    ),
+                )
+                silent_run = next(v for v in app.board.runs.values() if v.host == "silent")
+                assert silent_run.state is RunState.PENDING  # its connect is still hanging
+                await pilot.press("question_mark")
+                assert isinstance(app.screen, HelpScreen)
+                await pilot.press("escape", "slash", "l", "o", "c", "enter")
+                assert [k[1] for k in app.main.table.shown_keys()] == ["local1"]
+                engine.stop()
+                app.leave(app.board.exit_code())
+    finally:
+        silent.close()

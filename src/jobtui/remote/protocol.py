@@ -64,8 +64,7 @@ def batched(script: bytes) -> bytes:
     """A request whose answer is printed in one write, not one per record: a status
     of many runs then crosses SSH in a few large packets instead of many small ones
     (paramiko's cost is per packet). The capture costs one fork, no exec."""
-    return b"JT_ANS=$(\n" + script + END_CALL.encode() + b')\nprintf \'%s\\n\' "$JT_ANS"\n'
-
+    return b"JT_ANS=$(\n" + script + END_CALL.encode() + b")\nprintf '%s\\n' \"$JT_ANS\"\n"
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,8 @@ class SshTransport(Transport):
         self.accept_new_host_keys = accept_new_host_keys
         self.connect_timeout = host.connect_timeout
         self._client: paramiko.SSHClient | None = None
+        self._connecting: paramiko.SSHClient | None = None
+        """The client of a connect in progress, so `close` can cut it off."""
 
     def _connect(self) -> paramiko.SSHClient:
         if self._client is not None:
@@ -95,6 +97,7 @@ class SshTransport(Transport):
         h = self.host
         path = known_hosts_path(h)
         client = paramiko.SSHClient()
+        self._connecting = client
         if path.exists():
             try:
                 client.load_host_keys(str(path))
@@ -159,9 +162,18 @@ class SshTransport(Transport):
             self._client = None
 
     def close(self) -> None:
-        with self._lock:
+        """Close the connection. A connect still hanging on a silent host is cut off
+        rather than waited for (up to its timeout), so quitting is never held up."""
+        if not self._lock.acquire(timeout=1.0):
+            connecting = self._connecting
+            if connecting is not None:
+                connecting.close()  # the hanging connect fails at once, then unlocks
+            self._lock.acquire()
+        try:
             self._close_session()
             self._drop()
+        finally:
+            self._lock.release()
 
     def _open(self) -> Session:
         client = self._connect()
