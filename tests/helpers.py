@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,3 +36,21 @@ def wait_until(pred: Callable[[], bool], timeout: float = 20.0, interval: float 
             return True
         time.sleep(interval)
     return pred()
+
+
+def run_jobtui(
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """`python -m jobtui ARGS` as a real process, as a user would run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "jobtui", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )

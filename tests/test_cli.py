@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import run_jobtui
 
 INVENTORY = """\
 all:
@@ -20,14 +21,7 @@ all:
 
 
 def jobtui(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "jobtui", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-        check=False,
-    )
+    return run_jobtui(*args, cwd=cwd)
 
 
 @pytest.fixture

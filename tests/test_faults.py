@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import socket
 import subprocess
-import sys
 import textwrap
 import threading
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from jobtui.engine import Engine
 from jobtui.events import Event, HostChanged, RunChanged
 from jobtui.model import JobSpec, RunSpec, RunState
 from jobtui.transport import make_transport
-from tests.helpers import wait_until
+from tests.helpers import run_jobtui, wait_until
 from tests.sshfleet import SshFleet
 
 
@@ -168,23 +167,15 @@ def test_an_unreachable_host_prints_a_reason_and_never_a_traceback(
     )
     jobs = tmp_path / "jobs.yml"
     jobs.write_text("jobs:\n  - name: j\n    hosts: all\n    shell: 'true'\n")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "jobtui",
-            "run",
-            str(jobs),
-            "-i",
-            str(inv),
-            "--headless",
-            "--state-dir",
-            str(tmp_path / "st"),
-        ],
-        capture_output=True,
-        text=True,
+    proc = run_jobtui(
+        "run",
+        str(jobs),
+        "-i",
+        str(inv),
+        "--headless",
+        "--state-dir",
+        str(tmp_path / "st"),
         timeout=120,
-        check=False,
     )
     assert proc.returncode == 1
     assert "silent: unreachable: cannot connect" in proc.stderr
@@ -253,44 +244,30 @@ def test_huge_binary_and_escape_laden_output_stays_bounded_and_inert(
             """
         )
     )
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "jobtui",
-            "run",
-            str(jobs),
-            "-i",
-            str(fleet_inventory),
-            "--headless",
-            "--state-dir",
-            str(tmp_path / "st"),
-        ],
-        capture_output=True,
+    proc = run_jobtui(
+        "run",
+        str(jobs),
+        "-i",
+        str(fleet_inventory),
+        "--headless",
+        "--state-dir",
+        str(tmp_path / "st"),
         timeout=300,
-        check=False,
     )
     assert proc.returncode == 1
-    assert b"\x1b" not in proc.stderr and b"\x07" not in proc.stderr
-    assert b"\\x1b]0;pwned\\x07" in proc.stderr
-    status = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "jobtui",
-            "status",
-            "-i",
-            str(fleet_inventory),
-            "--json",
-            "--limit",
-            "host1",
-            "--state-dir",
-            str(tmp_path / "st"),
-        ],
-        capture_output=True,
+    assert "\x1b" not in proc.stderr and "\x07" not in proc.stderr
+    assert "\\x1b]0;pwned\\x07" in proc.stderr
+    status = run_jobtui(
+        "status",
+        "-i",
+        str(fleet_inventory),
+        "--json",
+        "--limit",
+        "host1",
+        "--state-dir",
+        str(tmp_path / "st"),
         timeout=120,
-        check=False,
     )
     assert status.returncode == 0
     assert len(status.stdout) < 64 * 1024  # a 256 MB output, a bounded answer
-    assert b"\x1b" not in status.stdout  # JSON escapes control characters
+    assert "\x1b" not in status.stdout  # JSON escapes control characters

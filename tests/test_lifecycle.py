@@ -18,17 +18,11 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import processes_matching, wait_until
+from tests.helpers import processes_matching, run_jobtui, wait_until
 
 
 def jobtui(*args: str, state: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "jobtui", *args, "--state-dir", str(state)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_jobtui(*args, "--state-dir", str(state), timeout=timeout)
 
 
 def write_jobs(path: Path, body: str) -> str:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
+
+from tests.helpers import run_jobtui
 
 SECRET = "s3cr3t-Hunter2-value"
 
@@ -34,25 +34,17 @@ def test_a_from_env_secret_reaches_the_job_and_nothing_else(
     )
     state = tmp_path / "state"
     env = {**os.environ, "JOBTUI_TEST_SECRET": SECRET}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "jobtui",
-            "run",
-            str(jobs),
-            "-i",
-            str(fleet_inventory),
-            "--headless",
-            "--json",
-            "--state-dir",
-            str(state),
-        ],
-        capture_output=True,
-        text=True,
+    proc = run_jobtui(
+        "run",
+        str(jobs),
+        "-i",
+        str(fleet_inventory),
+        "--headless",
+        "--json",
+        "--state-dir",
+        str(state),
         timeout=120,
         env=env,
-        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout.splitlines()[-1])
@@ -73,25 +65,17 @@ def test_a_missing_secret_is_a_clean_error_before_anything_is_launched(
         "    env:\n      PGPASSWORD: {from_env: JOBTUI_TEST_UNSET}\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "JOBTUI_TEST_UNSET"}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "jobtui",
-            "run",
-            str(jobs),
-            "-i",
-            str(fleet_inventory),
-            "--headless",
-            "--state-dir",
-            str(tmp_path / "st"),
-        ],
-        capture_output=True,
-        text=True,
+    proc = run_jobtui(
+        "run",
+        str(jobs),
+        "-i",
+        str(fleet_inventory),
+        "--headless",
+        "--state-dir",
+        str(tmp_path / "st"),
         timeout=60,
         env=env,
         cwd=tmp_path,
-        check=False,
     )
     assert proc.returncode == 2
     assert "$JOBTUI_TEST_UNSET" in proc.stderr and "jobs.yml:6:" in proc.stderr
