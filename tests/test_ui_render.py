@@ -222,3 +222,17 @@ def test_changed_columns_names_only_the_cells_that_differ() -> None:
     assert changed_columns(old, view(progress=20.0, started=NOW)) == ["progress"]
     done = view(state=RunState.FAILED, rc=1, progress=10.0, started=NOW, finished=NOW + 5)
     assert changed_columns(old, done) == ["state", "progress", "elapsed", "rc"]
+
+
+def test_detail_fields_show_the_eta_of_a_running_run_only() -> None:
+    from rich.console import Console
+
+    from jobtui.ui.screens.detail import fields
+
+    def text(v: RunView) -> str:
+        console = Console(width=100, record=True)
+        console.print(fields(v, NOW))
+        return console.export_text()
+
+    assert "~3m20s left" in text(view(progress=40.0, eta=200.0, started=NOW - 100))
+    assert "left" not in text(view(state=RunState.SUCCEEDED, progress=100.0, eta=200.0))

@@ -67,6 +67,7 @@ def _common(p: argparse.ArgumentParser, *, inventory: bool = False) -> None:
 def _output(p: argparse.ArgumentParser) -> None:
     p.add_argument("--headless", action="store_true", help="no console: progress on stderr")
     p.add_argument("--json", action="store_true", help="with --headless: JSON lines on stdout")
+    p.add_argument("--no-bell", action="store_true", help="console: no terminal bell on alerts")
 
 
 def _selection(p: argparse.ArgumentParser, extra: str) -> None:
@@ -107,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch_p.add_argument(
         "--interval", type=float, default=2.0, metavar="S", help="seconds between looks"
     )
+    watch_p.add_argument("--no-bell", action="store_true", help="no terminal bell on alerts")
     _common(watch_p, inventory=True)
 
     status = sub.add_parser("status", help="every job on the inventory's hosts (read-only)")
@@ -206,7 +208,7 @@ def follow(
             return _headless(engine, batch)
         from jobtui.ui.app import make_app  # the core never imports Textual
 
-        code = make_app(engine, batch=batch, title=title).run()
+        code = make_app(engine, batch=batch, title=title, bell=not args.no_bell).run()
         return EXIT_INTERRUPTED if code is None else code
     finally:
         for t in transports.values():
@@ -240,7 +242,7 @@ def watch(hosts: list[Host], args: argparse.Namespace) -> int:
     poller = DiscoveryPoller(
         transports_for(hosts, args.accept_new_host_keys), args.interval, args.forks
     )
-    make_app(source=poller, title="jobtui watch", read_only=True).run()
+    make_app(source=poller, title="jobtui watch", read_only=True, bell=not args.no_bell).run()
     return EXIT_OK
 
 

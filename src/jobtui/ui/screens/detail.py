@@ -17,6 +17,7 @@ from textual.widgets import Footer, Static
 from jobtui.events import RunView, iso
 from jobtui.ui.render import (
     RunKey,
+    duration,
     elapsed_text,
     output_text,
     progress_text,
@@ -53,6 +54,8 @@ def fields(view: RunView, now: float, width: int = 40) -> Table:
     grid.add_row("finished", Text(iso(view.finished) or "—"))
     grid.add_row("elapsed", elapsed_text(view, now))
     grid.add_row("progress", progress_text(view, width))
+    if view.eta is not None and not view.state.finished:
+        grid.add_row("eta", Text(f"~{duration(view.eta)} left, at the rate so far", style="grey70"))
     if view.reason:
         grid.add_row("reason", output_text(view.reason, "orange_red1"))
     if view.cleaned:
