@@ -20,12 +20,13 @@ from pathlib import Path
 
 from jobtui import lifecycle
 from jobtui.config import ConfigError, Inventory, load_inventory, load_jobs
-from jobtui.engine import Engine, Run
+from jobtui.engine import Engine
 from jobtui.events import BatchFinished, Event
 from jobtui.fleet import DiscoveryPoller, transports_for
 from jobtui.model import Host, InvalidJid, check_jid
 from jobtui.plan import Plan, build_plan, check_secrets, format_plan
 from jobtui.report import HumanReporter, JsonReporter, exit_code
+from jobtui.runs import Run
 from jobtui.store import Store, StoreError
 from jobtui.transport import make_transport
 

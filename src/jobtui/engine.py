@@ -29,7 +29,6 @@ from jobtui.events import (
     HostChanged,
     Notice,
     RunChanged,
-    RunView,
 )
 from jobtui.model import (
     CleanupPolicy,
@@ -47,6 +46,7 @@ from jobtui.remote.protocol import (
     LaunchResult,
     run_progress,
 )
+from jobtui.runs import RETRYABLE, Run, run_label
 from jobtui.transport.base import Transport, TransportError
 from jobtui.transport.push import PushHub
 
@@ -57,69 +57,6 @@ UNREACHABLE_MARGIN = 120.0
 """How long past its time limit a launched run on an unreachable host is still awaited."""
 STARTING_LIMIT = 60.0
 """A run launched this long ago whose supervisor never wrote its pid is lost."""
-
-RETRYABLE = frozenset({RunState.FAILED, RunState.TIMED_OUT, RunState.LOST})
-
-
-@dataclass
-class Run:
-    """The engine's mutable record of one run (the latest attempt)."""
-
-    spec: RunSpec
-    jid: str = field(default_factory=new_jid)
-    state: RunState = RunState.PENDING
-    attempt: int = 1
-    launched: bool = False
-    """The host confirmed the launch (ok, or the job dir already existed)."""
-    rc: int | None = None
-    started: float | None = None
-    finished: float | None = None
-    progress: float | None = None
-    message: str = ""
-    eta: float | None = None
-    """Seconds left, from the rate of progress so far."""
-    first_progress: tuple[float, float] | None = None
-    reason: str = ""
-    tail: str = ""
-    stderr_tail: str = ""
-    sending: bool = False
-    """Its launch is on the way to the host right now."""
-    launched_at: float = 0.0
-    retry_at: float | None = None
-    closed: bool = False
-    """The engine will do nothing more with this run."""
-    cleaned: bool = False
-    """Its job directory was removed from the host."""
-    history: list[str] = field(default_factory=list)
-    """Jids of earlier attempts."""
-
-    @property
-    def follow(self) -> bool:
-        return self.spec.job.poll > 0
-
-    def view(self) -> RunView:
-        s = self.spec
-        return RunView(
-            key=s.key,
-            job=s.job.name,
-            host=s.host.name,
-            item=item_label(s.item),
-            jid=self.jid,
-            state=self.state,
-            attempt=self.attempt,
-            rc=self.rc,
-            started=self.started,
-            finished=self.finished,
-            progress=self.progress,
-            message=self.message,
-            eta=self.eta,
-            timeout=s.job.timeout,
-            reason=self.reason,
-            tail=self.tail,
-            stderr_tail=self.stderr_tail,
-            command=s.script,
-            cleaned=self.cleaned,
-        )
 
 
 @dataclass
@@ -536,7 +473,7 @@ class Engine:
                     self._retry(r, now)
 
     def _cancel(self, r: Run) -> None:
-        label = _label(r)
+        label = run_label(r)
         if r.state.finished or (r.closed and not r.launched):
             self.on_event(Notice(f"{label} has already ended ({r.state.value})", "warning"))
         elif not r.launched and not r.sending:
@@ -552,7 +489,7 @@ class Engine:
             self.on_event(Notice(f"cancelling {label}"))
 
     def _cleanup(self, r: Run) -> None:
-        label = _label(r)
+        label = run_label(r)
         if not r.launched:
             self.on_event(Notice(f"{label} was never launched: nothing to clean up", "warning"))
         elif not r.state.finished:
@@ -569,16 +506,18 @@ class Engine:
             r.cleaned = True
             self.on_event(RunChanged(r.view(), r.state))
         elif outcome == "running":
-            self.on_event(Notice(f"{_label(r)} is running: cleanup refused by the host", "warning"))
+            self.on_event(
+                Notice(f"{run_label(r)} is running: cleanup refused by the host", "warning")
+            )
         else:
-            self.on_event(Notice(f"cleanup of {_label(r)} failed on the host", "error"))
+            self.on_event(Notice(f"cleanup of {run_label(r)} failed on the host", "error"))
 
     def _retry(self, r: Run, now: float) -> None:
         if r.state in (RunState.PENDING, RunState.RUNNING) and not r.closed:
-            self.on_event(Notice(f"{_label(r)} is {r.state.value}: nothing to retry", "warning"))
+            self.on_event(Notice(f"{run_label(r)} is {r.state.value}: nothing to retry", "warning"))
             return
         if r.state is RunState.SUCCEEDED:
-            self.on_event(Notice(f"{_label(r)} succeeded: retrying it anyway"))
+            self.on_event(Notice(f"{run_label(r)} succeeded: retrying it anyway"))
         r.retry_at = now
         r.closed = False
 
@@ -626,8 +565,3 @@ class Engine:
         ev = BatchFinished(self.batch, views, counts, interrupted)
         self.on_event(ev)
         return ev
-
-
-def _label(r: Run) -> str:
-    item = f"[{item_label(r.spec.item)}]" if r.spec.item is not None else ""
-    return f"{r.spec.host.name} {r.spec.job.name}{item}"

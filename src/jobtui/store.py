@@ -19,9 +19,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from jobtui.engine import RETRYABLE, Run
 from jobtui.events import BatchFinished, Event, RunChanged, RunView
 from jobtui.model import CleanupPolicy, Host, JobSpec, RunSpec, RunState
+from jobtui.runs import RETRYABLE, Run
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
