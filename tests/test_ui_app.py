@@ -327,7 +327,7 @@ async def test_a_flood_of_failures_is_one_toast(monkeypatch: pytest.MonkeyPatch)
 
 
 @sync
-async def test_five_thousand_runs_update_in_place() -> None:
+async def test_five_thousand_runs_update_in_place_and_off_screen_rows_on_scroll() -> None:
     views = [_view(i) for i in range(5000)]
     app = sample_app([BatchStarted("b", views)])
     async with app.run_test(size=(160, 48)) as pilot:
@@ -337,8 +337,16 @@ async def test_five_thousand_runs_update_in_place() -> None:
             app.buffer.push(RunChanged(_with(v, progress=50.0), RunState.RUNNING))
         app.flush_events()
         await pilot.pause()
-        assert table(app).row_count == 5000
-        assert "50%" in table(app).get_cell(row_key(views[-1].key), "progress").plain
+        t = table(app)
+        assert t.row_count == 5000
+        first, last = t.shown_keys()[0], t.shown_keys()[-1]
+        # On screen: redrawn at once. Far below: redrawn when it scrolls into view.
+        assert "50%" in t.get_cell(row_key(first), "progress").plain
+        assert "50%" not in t.get_cell(row_key(last), "progress").plain
+        t.move_cursor(row=t.row_count - 1, animate=False)
+        await pilot.pause()
+        await pilot.pause()
+        assert "50%" in t.get_cell(row_key(last), "progress").plain
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)])
