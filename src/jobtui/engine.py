@@ -92,6 +92,8 @@ class _Result:
     polled: list[str] = field(default_factory=list)
     cleaned: dict[str, str] = field(default_factory=dict)
     error: str = ""
+    unconfirmed: list[str] = field(default_factory=list)
+    """Jids whose launch may have reached the host before the connection failed."""
 
 
 class Engine:
@@ -327,6 +329,8 @@ class Engine:
                 res.cleaned = t.cleanup(task.cleanup)
         except TransportError as e:
             res.error = str(e)
+            if e.maybe_delivered and task.launch and res.launched is None:
+                res.unconfirmed = [r.jid for r in task.launch]
         return res
 
     def _launch_request(self, r: Run) -> LaunchRequest:
@@ -360,6 +364,10 @@ class Engine:
             if h.reachable is not False:
                 h.reachable = False
                 self.on_event(HostChanged(res.host, False, res.error))
+            for jid in res.unconfirmed:
+                r = self._by_jid[jid]
+                if r.first_sent is None:
+                    r.first_sent = now
             self._host_failed(res.host, res.error, now)
             return
         h.failures = 0
@@ -431,7 +439,16 @@ class Engine:
             if r.closed:
                 continue
             if not r.launched and r.state is RunState.PENDING and r.retry_at is None:
-                if self.hosts[host].failures >= LAUNCH_ATTEMPTS:
+                if r.first_sent is not None:
+                    # Its launch went out and its answer was lost: it may be running.
+                    # Resent (same jid: started at most once) until it is confirmed,
+                    # or until it would have timed out anyway.
+                    self._update(r, reason=f"launch not confirmed yet: {reason}")
+                    limit = r.spec.job.timeout + GRACE_SECONDS + UNREACHABLE_MARGIN
+                    if now - r.first_sent > limit:
+                        self._update(r, state=RunState.UNREACHABLE, reason=reason)
+                        r.closed = True
+                elif self.hosts[host].failures >= LAUNCH_ATTEMPTS:
                     self._update(r, state=RunState.UNREACHABLE, reason=reason)
                     r.closed = True
             elif r.launched:

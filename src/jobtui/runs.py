@@ -32,6 +32,8 @@ class Run:
     reason: str = ""
     tail: str = ""
     stderr_tail: str = ""
+    first_sent: float | None = None
+    """When this attempt's launch first went out (clock of the engine)."""
     sending: bool = False
     """Its launch is on the way to the host right now."""
     launched_at: float = 0.0

@@ -21,6 +21,9 @@ host gets near it."""
 class TransportError(Exception):
     """The host could not be reached or did not answer; `str()` says why, for people."""
 
+    maybe_delivered = False
+    """The request may have reached the host before the failure (it was being sent)."""
+
 
 class Session(ABC):
     """A running `sh -s` on the host: bytes in, bytes out."""
@@ -93,8 +96,9 @@ class Transport(ABC):
             try:
                 self._session.send(protocol.batched(script))
                 return self._session.read_until(protocol.end_marker(token), timeout)
-            except TransportError:
+            except TransportError as e:
                 # The shell is in an unknown state: start afresh next time.
+                e.maybe_delivered = True
                 self._close_session()
                 raise
 
