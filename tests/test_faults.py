@@ -74,11 +74,16 @@ def test_a_host_that_drops_mid_run_is_unreachable_then_followed_to_its_real_end(
         fleet.write_inventory(tmp_path / "inv.yml"),
         f"sleep 4; echo {{}} >> {done}",
     )
+    victim = fleet.hosts[0]
     worker = threading.Thread(target=engine.run)
     worker.start()
-    victim = fleet.hosts[0]
     assert wait_until(
-        lambda: any(isinstance(e, RunChanged) and e.run.state is RunState.RUNNING for e in events)
+        lambda: any(
+            isinstance(e, RunChanged)
+            and e.run.state is RunState.RUNNING
+            and e.run.host == victim.name
+            for e in events
+        )
     )
     victim.stop()  # sshd and its sessions die; the detached job goes on
     assert wait_until(
