@@ -7,13 +7,13 @@ import sys
 
 from jobtui.events import BatchFinished, BatchStarted, HostChanged, Notice, RunChanged, RunView
 from jobtui.model import RunState
+from jobtui.report import duration
 from jobtui.ui.board import EXIT_INTERRUPTED, Board
 from jobtui.ui.render import (
     COLUMNS,
     changed_columns,
     column_widths,
     counts_text,
-    duration,
     elapsed_text,
     limit,
     matches,

@@ -46,7 +46,8 @@ from jobtui.remote.protocol import (
     LaunchResult,
     run_progress,
 )
-from jobtui.runs import RETRYABLE, Run, run_label
+from jobtui.report import label
+from jobtui.runs import RETRYABLE, Run
 from jobtui.transport.base import Transport, TransportError
 from jobtui.transport.push import PushHub
 
@@ -490,7 +491,7 @@ class Engine:
                     self._retry(r, now)
 
     def _cancel(self, r: Run) -> None:
-        label = run_label(r)
+        label = _label(r)
         if r.state.finished or (r.closed and not r.launched):
             self.on_event(Notice(f"{label} has already ended ({r.state.value})", "warning"))
         elif not r.launched and not r.sending:
@@ -506,7 +507,7 @@ class Engine:
             self.on_event(Notice(f"cancelling {label}"))
 
     def _cleanup(self, r: Run) -> None:
-        label = run_label(r)
+        label = _label(r)
         if not r.launched:
             self.on_event(Notice(f"{label} was never launched: nothing to clean up", "warning"))
         elif not r.state.finished:
@@ -523,18 +524,16 @@ class Engine:
             r.cleaned = True
             self.on_event(RunChanged(r.view(), r.state))
         elif outcome == "running":
-            self.on_event(
-                Notice(f"{run_label(r)} is running: cleanup refused by the host", "warning")
-            )
+            self.on_event(Notice(f"{_label(r)} is running: cleanup refused by the host", "warning"))
         else:
-            self.on_event(Notice(f"cleanup of {run_label(r)} failed on the host", "error"))
+            self.on_event(Notice(f"cleanup of {_label(r)} failed on the host", "error"))
 
     def _retry(self, r: Run, now: float) -> None:
         if r.state in (RunState.PENDING, RunState.RUNNING) and not r.closed:
-            self.on_event(Notice(f"{run_label(r)} is {r.state.value}: nothing to retry", "warning"))
+            self.on_event(Notice(f"{_label(r)} is {r.state.value}: nothing to retry", "warning"))
             return
         if r.state is RunState.SUCCEEDED:
-            self.on_event(Notice(f"{run_label(r)} succeeded: retrying it anyway"))
+            self.on_event(Notice(f"{_label(r)} succeeded: retrying it anyway"))
         r.retry_at = now
         r.closed = False
 
@@ -582,3 +581,7 @@ class Engine:
         ev = BatchFinished(self.batch, views, counts, interrupted)
         self.on_event(ev)
         return ev
+
+
+def _label(r: Run) -> str:
+    return label(r.spec.host.name, r.spec.job.name, item_label(r.spec.item))

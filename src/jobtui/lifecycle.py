@@ -14,25 +14,13 @@ from jobtui.config import Inventory, select_hosts
 from jobtui.events import RunView, iso
 from jobtui.fleet import act, discover, transports_for
 from jobtui.model import Host, RunState
-from jobtui.report import sanitize
+from jobtui.report import duration, run_label, sanitize
 
 
 def select(inventory: Inventory, limit: str | None) -> list[Host]:
     if limit:
         return select_hosts(inventory, limit, context=" in --limit")
     return list(inventory.hosts.values())
-
-
-def duration(seconds: float | None) -> str:
-    """`45s`, `12m03s`, `3h05m`; `-` when unknown."""
-    if seconds is None:
-        return "-"
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s // 3600}h{s % 3600 // 60:02d}m"
 
 
 def status_fields(v: RunView) -> dict[str, object]:
@@ -96,7 +84,7 @@ def render_status(runs: list[RunView]) -> str:
                 v.state.value,
                 "-" if v.rc is None else str(v.rc),
                 progress[:30],
-                f"{duration(v.elapsed)}/{duration(v.timeout) if v.timeout else '-'}",
+                f"{_duration(v.elapsed)}/{_duration(v.timeout or None)}",
                 v.batch,
                 v.jid or "-",
                 sanitize(last[-60:]),
@@ -167,6 +155,9 @@ def _by_host(runs: list[RunView]) -> dict[str, list[str]]:
     return out
 
 
+def _duration(seconds: float | None) -> str:
+    return "-" if seconds is None else duration(seconds)
+
+
 def _label(v: RunView) -> str:
-    item = f"[{v.item}]" if v.item else ""
-    return f"{v.host} {v.job}{item} {v.jid} ({iso(v.started) or 'not started'})"
+    return f"{run_label(v)} {v.jid} ({iso(v.started) or 'not started'})"

@@ -41,9 +41,25 @@ def exit_code(runs: list[RunView]) -> int:
     return 1 if any(v.state in FAILED_STATES for v in runs) else 0
 
 
+def label(host: str, job: str, item: str) -> str:
+    """`host job[item]`: a run as messages name it."""
+    return f"{host} {job}[{item}]" if item else f"{host} {job}"
+
+
 def run_label(v: RunView) -> str:
-    item = f"[{v.item}]" if v.item else ""
-    return f"{v.host} {v.job}{item}"
+    return label(v.host, v.job, v.item)
+
+
+def duration(seconds: float) -> str:
+    """Compact elapsed time: `45s`, `1m12s`, `2h05m`, `3d04h`."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
 
 
 def sanitize(text: str) -> str:

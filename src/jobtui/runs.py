@@ -72,9 +72,3 @@ class Run:
             command=s.script,
             cleaned=self.cleaned,
         )
-
-
-def run_label(r: Run) -> str:
-    """`host job[item]`, for messages."""
-    item = f"[{item_label(r.spec.item)}]" if r.spec.item is not None else ""
-    return f"{r.spec.host.name} {r.spec.job.name}{item}"

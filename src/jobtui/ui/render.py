@@ -16,7 +16,7 @@ from rich.text import Text
 
 from jobtui.events import RunView
 from jobtui.model import RunState
-from jobtui.report import sanitize
+from jobtui.report import duration, sanitize
 
 RunKey = tuple[str, str, int]
 
@@ -92,18 +92,6 @@ def truncate(text: str, width: int) -> str:
     if width <= 0:
         return ""
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def duration(seconds: float) -> str:
-    """Compact elapsed time: `45s`, `1m12s`, `2h05m`, `3d04h`."""
-    s = max(0, int(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
 
 
 def limit(seconds: int) -> str:

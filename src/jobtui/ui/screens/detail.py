@@ -15,9 +15,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from jobtui.events import RunView, iso
+from jobtui.report import duration
 from jobtui.ui.render import (
     RunKey,
-    duration,
     elapsed_text,
     output_text,
     progress_text,
