@@ -28,7 +28,6 @@ from jobtui.plan import Plan, build_plan, check_secrets, format_plan
 from jobtui.report import HumanReporter, JsonReporter, exit_code
 from jobtui.runs import Run
 from jobtui.store import Store, StoreError
-from jobtui.transport import make_transport
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -191,10 +190,7 @@ def follow(
             report(ev)
 
     hosts = {r.spec.host.name: r.spec.host for r in runs}
-    transports = {
-        name: make_transport(h, accept_new_host_keys=args.accept_new_host_keys)
-        for name, h in hosts.items()
-    }
+    transports = {t.host.name: t for t in transports_for(hosts.values(), args.accept_new_host_keys)}
     engine = Engine(
         runs,
         transports,

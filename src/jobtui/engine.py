@@ -540,7 +540,6 @@ class Engine:
     def _start_retries(self, now: float) -> None:
         for r in self.runs:
             if r.retry_at is not None and r.retry_at <= now:
-                r.history.append(r.jid)
                 del self._by_jid[r.jid]
                 r.jid = new_jid()
                 self._by_jid[r.jid] = r

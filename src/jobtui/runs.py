@@ -42,8 +42,6 @@ class Run:
     """The engine will do nothing more with this run."""
     cleaned: bool = False
     """Its job directory was removed from the host."""
-    history: list[str] = field(default_factory=list)
-    """Jids of earlier attempts."""
 
     @property
     def follow(self) -> bool:

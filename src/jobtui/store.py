@@ -272,10 +272,6 @@ class Store:
             runs.append(r)
         return runs
 
-    def count_attempts(self, batch: str) -> int:
-        row = self.db.execute("SELECT count(*) FROM attempts WHERE batch=?", (batch,)).fetchone()
-        return int(row[0])
-
 
 class _Listener:
     def __init__(self, store: Store, batch: str) -> None:
