@@ -176,9 +176,11 @@ def test_a_killed_wrapper_shows_as_lost(fleet_inventory: Path, tmp_path: Path, s
     assert [r["state"] for r in json.loads(st.stdout)["runs"]] == ["lost"]
 
 
-def test_console_killed_mid_batch_then_attach_runs_everything_exactly_once(
-    fleet_inventory: Path, tmp_path: Path, state: Path
-) -> None:
+def counted_batch(
+    fleet_inventory: Path, tmp_path: Path, state: Path, items: str, seconds: int, forks: int
+) -> tuple[Path, subprocess.Popen[str]]:
+    """Start a console (a real process, JSON on a pipe) on a job that appends a line
+    to one file per host and item: the files count how often each run executed."""
     counts = tmp_path / "counts"
     counts.mkdir()
     jobs = write_jobs(
@@ -187,31 +189,36 @@ def test_console_killed_mid_batch_then_attach_runs_everything_exactly_once(
         jobs:
           - name: once
             hosts: fleet
-            loop: [a, b]
-            shell: echo x >> {counts}/{{{{ inventory_hostname }}}}-{{{{ item }}}}; sleep 2
+            loop: [{", ".join(items)}]
+            shell: echo x >> {counts}/{{{{ inventory_hostname }}}}-{{{{ item }}}}; sleep {seconds}
             poll: 0.3
         """,
     )
-    console = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jobtui",
-            "run",
-            jobs,
-            "-i",
-            str(fleet_inventory),
-            "--headless",
-            "--json",
-            "--forks",
-            "2",
-            "--state-dir",
-            str(state),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    argv = [sys.executable, "-m", "jobtui", "run", jobs, "-i", str(fleet_inventory)]
+    argv += ["--headless", "--json", "--forks", str(forks), "--state-dir", str(state)]
+    console = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return counts, console
+
+
+def kill_hard(console: subprocess.Popen[str]) -> None:
+    """SIGKILL: no cleanup of any kind."""
+    console.kill()
+    console.wait()
+    assert console.stdout is not None
+    console.stdout.close()
+
+
+def assert_each_ran_once(counts: Path, items: str) -> None:
+    names = sorted(p.name for p in counts.iterdir())
+    assert names == sorted(f"host{h}-{i}" for h in (1, 2, 3) for i in items)
+    for p in counts.iterdir():
+        assert p.read_text() == "x\n", p.name
+
+
+def test_console_killed_mid_batch_then_attach_runs_everything_exactly_once(
+    fleet_inventory: Path, tmp_path: Path, state: Path
+) -> None:
+    counts, console = counted_batch(fleet_inventory, tmp_path, state, "ab", 2, forks=2)
     assert console.stdout is not None
     running = 0
     for line in console.stdout:
@@ -220,17 +227,12 @@ def test_console_killed_mid_batch_then_attach_runs_everything_exactly_once(
             running += 1
             if running == 2:
                 break
-    console.kill()  # SIGKILL: no cleanup of any kind
-    console.wait()
+    kill_hard(console)
 
     proc = jobtui("attach", "--headless", "--json", state=state)
     assert proc.returncode == 0, proc.stderr
-    summary = json_lines(proc.stdout)[-1]
-    assert summary["counts"] == {"succeeded": 6}
-    files = sorted(p.name for p in counts.iterdir())
-    assert files == sorted(f"host{h}-{i}" for h in (1, 2, 3) for i in ("a", "b"))
-    for p in counts.iterdir():
-        assert p.read_text() == "x\n", p.name
+    assert json_lines(proc.stdout)[-1]["counts"] == {"succeeded": 6}
+    assert_each_ran_once(counts, "ab")
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -238,40 +240,9 @@ def test_console_killed_at_a_random_moment_never_loses_or_repeats_a_run(
     seed: int, fleet_inventory: Path, tmp_path: Path, state: Path
 ) -> None:
     rnd = random.Random(seed)
-    counts = tmp_path / "counts"
-    counts.mkdir()
-    jobs = write_jobs(
-        tmp_path / "jobs.yml",
-        f"""
-        jobs:
-          - name: once
-            hosts: fleet
-            loop: [a, b, c]
-            shell: echo x >> {counts}/{{{{ inventory_hostname }}}}-{{{{ item }}}}; sleep 1
-            poll: 0.3
-        """,
-    )
-    console = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jobtui",
-            "run",
-            jobs,
-            "-i",
-            str(fleet_inventory),
-            "--headless",
-            "--forks",
-            "4",
-            "--state-dir",
-            str(state),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    counts, console = counted_batch(fleet_inventory, tmp_path, state, "abc", 1, forks=4)
     time.sleep(rnd.uniform(0.0, 3.0))
-    console.kill()  # SIGKILL, at whatever point it had reached
-    console.wait()
+    kill_hard(console)  # at whatever point it had reached
 
     proc = jobtui("attach", "--headless", "--json", state=state)
     if proc.returncode == 2 and "no batch" in proc.stderr:
@@ -280,8 +251,4 @@ def test_console_killed_at_a_random_moment_never_loses_or_repeats_a_run(
         return
     assert proc.returncode == 0, proc.stderr
     assert json_lines(proc.stdout)[-1]["counts"] == {"succeeded": 9}
-    assert sorted(p.name for p in counts.iterdir()) == sorted(
-        f"host{h}-{i}" for h in (1, 2, 3) for i in "abc"
-    )
-    for p in counts.iterdir():
-        assert p.read_text() == "x\n", p.name
+    assert_each_ran_once(counts, "abc")
