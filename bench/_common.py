@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,20 @@ class Measured:
     @property
     def rss_mb(self) -> float:
         return self.maxrss_kb / 1024.0
+
+
+@contextlib.contextmanager
+def bench_fleet(hosts: int) -> Iterator[tuple[sshfleet.SshFleet, Path]]:
+    """A temp dir with a started loopback fleet of `hosts` sshd in it; after the
+    block, every sshd is stopped and the dir removed."""
+    with (
+        tempfile.TemporaryDirectory(prefix="jobtui-bench-") as tmp,
+        sshfleet.SshFleet(Path(tmp) / "fleet") as fleet,
+    ):
+        t0 = time.perf_counter()
+        fleet.start(hosts)
+        print(f"fleet: {hosts} sshd up in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+        yield fleet, Path(tmp)
 
 
 def jobtui_bin() -> str:

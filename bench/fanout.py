@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 from _common import (
     Measured,
+    bench_fleet,
     header,
     jobtui_bin,
     run_measured,
@@ -98,20 +97,13 @@ def main() -> int:
 
     header_line = header()
     rows: list[tuple[int, Measured, dict[str, int]]] = []
-    with (
-        tempfile.TemporaryDirectory(prefix="jobtui-bench-") as tmp,
-        sshfleet.SshFleet(Path(tmp) / "fleet") as fleet,
-    ):
-        work = Path(tmp)
-        t0 = time.perf_counter()
-        all_hosts = fleet.start(sizes[-1])
-        print(f"fleet: {sizes[-1]} sshd up in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+    with bench_fleet(sizes[-1]) as (fleet, work):
         items = list(range(1, args.items + 1))
         (work / "jobs.yml").write_text(
             JOBS.format(seconds=args.seconds, items=items, poll=args.poll)
         )
         for n in sizes:
-            m, counts = run_size(fleet, all_hosts[:n], work, args.items)
+            m, counts = run_size(fleet, fleet.hosts[:n], work, args.items)
             rows.append((n, m, counts))
             print(
                 f"{n} hosts: {m.wall:.2f}s wall, {m.cpu:.2f}s CPU, {m.rss_mb:.0f} MB",

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -35,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _common import header, sshfleet
+from _common import bench_fleet, header, sshfleet
 
 from jobtui.config import load_inventory
 from jobtui.engine import Engine
@@ -210,14 +209,7 @@ def main() -> int:
 
     header_line = header()
     outcomes: list[Outcome] = []
-    with (
-        tempfile.TemporaryDirectory(prefix="jobtui-bench-") as tmp,
-        sshfleet.SshFleet(Path(tmp) / "fleet") as fleet,
-    ):
-        work = Path(tmp)
-        t0 = time.perf_counter()
-        fleet.start(args.hosts)
-        print(f"fleet: {args.hosts} sshd up in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+    with bench_fleet(args.hosts) as (fleet, work):
         for push in (True,) if args.no_baseline else (True, False):
             o = run_once(fleet, work, push, args)
             outcomes.append(o)

@@ -28,13 +28,12 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 from _common import (
     REPO,
     Measured,
+    bench_fleet,
     header,
     jobtui_bin,
     run_measured,
@@ -221,14 +220,7 @@ def main() -> int:
     items = list(range(1, args.items + 1))
     tools = ["ansible"] + [f"jobtui@{p:g}" for p in args.poll]
     results: dict[str, list[Measured]] = {tool: [] for tool in tools}
-    with (
-        tempfile.TemporaryDirectory(prefix="jobtui-bench-") as tmp,
-        sshfleet.SshFleet(Path(tmp) / "fleet") as fleet,
-    ):
-        work = Path(tmp)
-        t0 = time.perf_counter()
-        fleet.start(args.hosts)
-        print(f"fleet: {args.hosts} sshd up in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+    with bench_fleet(args.hosts) as (fleet, work):
         (work / "playbook.yml").write_text(PLAYBOOK.format(seconds=args.seconds, items=items))
         for poll in args.poll:
             (work / f"jobs-{poll:g}.yml").write_text(
