@@ -1,15 +1,19 @@
 # jobtui supervisor: one per run, detached in its own session by the launcher.
-# POSIX sh (dash, busybox ash). Usage: sh supervise.sh JOBDIR TIMEOUT GRACE
+# POSIX sh (dash, busybox ash). Usage: sh supervise.sh JOBDIR TIMEOUT GRACE [STARTED]
 #
 # It starts the job in a session and process group of its own, records the pid,
 # enforces the time limit itself (TERM to the whole group, a grace period, then
 # KILL) so the limit holds with no console connected, and records the exit
 # status atomically. Every file it writes is 0600 (umask), written to a temp
 # name first and renamed, so a reader never sees half a file.
+#
+# A fleet launches hundreds of these at once, on hosts that have work of their
+# own: every process start here counts. Builtins where they do (read, not cat).
 umask 077
 d=$1
 limit=$2
 grace=$3
+started=${4:-} # the host clock when the launch began (epoch seconds)
 
 jt_put() { # FILE CONTENT: atomic write
     printf '%s\n' "$2" >"$d/$1.tmp" && mv -f "$d/$1.tmp" "$d/$1"
@@ -39,8 +43,8 @@ jt_await_group() {
 }
 
 boot=''
-[ -r /proc/sys/kernel/random/boot_id ] && boot=$(cat /proc/sys/kernel/random/boot_id)
-started=$(date +%s)
+[ -r /proc/sys/kernel/random/boot_id ] && IFS= read -r boot </proc/sys/kernel/random/boot_id
+[ -n "$started" ] || started=$(date +%s)
 
 JOBTUI_PROGRESS="$d/progress"
 JOBTUI_JOB_DIR=$d
@@ -55,21 +59,16 @@ jt_put pid "$pid $$ $started $boot"
 
 wpid=''
 if [ "$limit" -gt 0 ]; then
-    # The watchdog runs in a group of its own too, so that killing it also
-    # kills its `sleep`.
-    setsid sh -c '
-        sleep "$1" || exit 0
-        : >"$3/timed_out.tmp" && mv -f "$3/timed_out.tmp" "$3/timed_out"
-        kill -s TERM -- "-$2" 2>/dev/null || exit 0
-        i=0
-        while [ "$i" -lt "$4" ] && kill -s 0 -- "-$2" 2>/dev/null; do
-            sleep 1
-            i=$((i + 1))
-        done
-        kill -s KILL -- "-$2" 2>/dev/null
-        exit 0' jobtui-watchdog "$limit" "$pid" "$d" "$grace" </dev/null >/dev/null 2>&1 &
+    # The watchdog: a subshell (no process start but its `sleep`) in this
+    # supervisor's process group, which the job, in a session of its own, is not
+    # in. At the end one signal to the group ends it and its `sleep`, however far
+    # it got.
+    (
+        sleep "$limit" || exit 0
+        : >"$d/timed_out.tmp" && mv -f "$d/timed_out.tmp" "$d/timed_out"
+        jt_kill_group "$pid"
+    ) </dev/null >/dev/null 2>&1 &
     wpid=$!
-    jt_await_group "$wpid"
 fi
 
 wait "$pid"
@@ -85,8 +84,15 @@ elif [ -e "$d/cancelled" ]; then
     jt_kill_group "$pid"
 fi
 if [ -n "$wpid" ]; then
-    # The watchdog and its sleep: nothing of ours outlives the run.
-    kill -s KILL -- "-$wpid" "$wpid" 2>/dev/null
+    # The watchdog and its sleep: nothing of ours outlives the run. This shell
+    # leads its process group (the launcher started it with setsid) and stays.
+    # Twice: a shell blocks signals while it forks, and a child does not inherit
+    # the signals pending in its parent, so a `sleep` being started as the first
+    # signal came would miss it; once the watchdog is gone, nothing starts any more.
+    trap '' TERM
+    kill -s TERM -- "-$$" 2>/dev/null
+    wait "$wpid"
+    kill -s TERM -- "-$$" 2>/dev/null
 fi
 jt_put rc "$rc $(date +%s) $how"
 

@@ -38,7 +38,10 @@ jt_hello() { # print what the console needs to know about the host
     jt_rec hello
     JT_BOOT=''
     [ -r /proc/sys/kernel/random/boot_id ] && IFS= read -r JT_BOOT </proc/sys/kernel/random/boot_id
-    printf '%s %s\n' "$(date +%s)" "$JT_BOOT"
+    # The host's clock, once per round trip: launches in it use it as their start
+    # time (a supervisor need not start `date` for it).
+    JT_NOW=$(date +%s)
+    printf '%s %s\n' "$JT_NOW" "$JT_BOOT"
 }
 
 jt_install() { # NAME: write the supervisor ($JT_SUP) once, content-addressed
@@ -80,8 +83,10 @@ jt_launch() {
         printf '%s\n' "$err"
         return 0
     }
+    # meta is read by status requests, so it appears whole (rename); cmd is read
+    # only by the supervisor started below, after it is written.
     err=$({ printf '%s\n' "$4" >"$d/meta.tmp" && mv -f "$d/meta.tmp" "$d/meta" &&
-        printf '%s\n' "$5" >"$d/cmd.tmp" && mv -f "$d/cmd.tmp" "$d/cmd"; } 2>&1)
+        printf '%s\n' "$5" >"$d/cmd"; } 2>&1)
     if [ -n "$err" ] || [ ! -f "$d/cmd" ]; then
         # Nothing was started: remove the half-made dir so the failure is clean.
         rm -rf -- "$d"
@@ -95,7 +100,7 @@ jt_launch() {
     fi
     # Detach: own session, no stdin, no ties to this SSH session. The subshell
     # exits at once (and is reaped), so the supervisor is nobody's zombie here.
-    (setsid sh "$JT_SUPERVISOR" "$d" "$2" "$3" </dev/null >/dev/null 2>&1 &)
+    (setsid sh "$JT_SUPERVISOR" "$d" "$2" "$3" "${JT_NOW:-}" </dev/null >/dev/null 2>&1 &)
     jt_rec launch "$jid" ok
 }
 
