@@ -1,11 +1,14 @@
-"""Engine behaviours that need a fault injected at an exact point: a transport that
-delivers a launch and then loses the answer (a connection that drops mid-launch)."""
+"""Engine behaviours on the local transport: a fault injected at an exact point (a
+transport that delivers a launch and then loses the answer, a connection that drops
+mid-launch), and timing between polls and retries."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from jobtui.engine import Engine
+from jobtui.events import BatchFinished
 from jobtui.model import Host, JobSpec, RunSpec, RunState
 from jobtui.remote.protocol import LaunchRequest, LaunchResult
 from jobtui.transport.base import TransportError
@@ -42,3 +45,33 @@ def test_a_launch_whose_answer_was_lost_is_resent_and_runs_exactly_once(tmp_path
     assert view.state is RunState.SUCCEEDED
     assert transport.launches == 4  # resent with the same jid: the host said `exists`
     assert count.read_text() == "x\n"
+
+
+def test_a_retry_delay_longer_than_the_poll_interval_still_retries(tmp_path: Path) -> None:
+    """The defaults are poll 5 s and retry_delay 10 s. Each poll of the failed attempt
+    once ended it again and pushed its retry 10 s further: it was never retried."""
+    count = tmp_path / "count"
+    host = Host(name="h", address="h", connection="local", jobtui_dir=str(tmp_path / "jobs"))
+    script = f"echo x >> {count}; exit 1"
+    job = JobSpec(
+        name="flaky", hosts="all", shell=script, poll=0.2, timeout=30, retries=1, retry_delay=1.0
+    )
+    transport = LocalTransport(host)
+    engine = Engine([RunSpec(job, host, None, 0, script)], {"h": transport}, batch="b")
+    done = threading.Event()
+    result: list[BatchFinished] = []
+
+    def follow() -> None:
+        result.append(engine.run())
+        done.set()
+
+    thread = threading.Thread(target=follow)
+    thread.start()
+    finished = done.wait(30)
+    engine.stop()
+    thread.join(10)
+    transport.close()
+    assert finished, f"no retry within 30 s (attempt {engine.runs[0].attempt})"
+    (view,) = result[0].runs
+    assert (view.state, view.attempt) == (RunState.FAILED, 2)
+    assert count.read_text() == "x\n" * 2

@@ -61,6 +61,18 @@ STARTING_LIMIT = 60.0
 
 
 @dataclass
+class _Plan:
+    """What one host's runs want from the loop (cached by `Engine._plan`)."""
+
+    followed: bool
+    """Some run is launched and not at its end: the host is polled."""
+    to_launch: bool
+    """Some open run is not launched yet."""
+    retries: list[Run]
+    """Runs waiting for their retry time."""
+
+
+@dataclass
 class _Host:
     transport: Transport
     busy: bool = False
@@ -141,6 +153,8 @@ class Engine:
         self._host_runs: dict[str, list[Run]] = {name: [] for name in self.hosts}
         for r in self.runs:
             self._host_runs[r.spec.host.name].append(r)
+        self._plans: dict[str, _Plan] = {}
+        """Per host, what its runs want (see `_plan`); dropped whenever they change."""
 
     def stop(self) -> None:
         """Stop following (the runs go on on their hosts). Thread-safe."""
@@ -240,16 +254,35 @@ class Engine:
     def _all_closed(self) -> bool:
         return all(r.closed for r in self.runs)
 
+    def _plan(self, name: str) -> _Plan:
+        """What a host's runs want, worked out again only after they changed: the loop
+        asks after every round trip, and with thousands of runs a scan of them all
+        each time was most of a steady poll cycle's cost."""
+        plan = self._plans.get(name)
+        if plan is None:
+            runs = [r for r in self._host_runs[name] if not r.closed]
+            plan = self._plans[name] = _Plan(
+                followed=any(self._followed(r) for r in runs),
+                to_launch=any(not r.launched for r in runs),
+                retries=[r for r in self._host_runs[name] if r.retry_at is not None],
+            )
+        return plan
+
+    def _changed(self, r: Run) -> None:
+        """Something the loop plans by changed for this run (outside a result of its host)."""
+        self._plans.pop(r.spec.host.name, None)
+
     def _sleep_time(self, now: float) -> float:
         """Until the next poll, retry or end of a backoff; at most 1 s (to notice a stop)."""
-        due = [r.retry_at for r in self.runs if r.retry_at is not None]
+        due: list[float] = []
         for name, h in self.hosts.items():
+            plan = self._plan(name)
+            due.extend(r.retry_at for r in plan.retries if r.retry_at is not None)
             if h.busy:
                 continue
-            runs = [r for r in self._host_runs[name] if not r.closed]
-            if any(self._followed(r) for r in runs):
+            if plan.followed:
                 due.append(max(h.next_poll, h.backoff_until))
-            elif any(not r.launched for r in runs):
+            elif plan.to_launch:
                 due.append(h.backoff_until)
         wake = min(due, default=now + 1.0)
         return max(0.005, min(1.0, wake - now))
@@ -304,8 +337,9 @@ class Engine:
 
     @staticmethod
     def _followed(r: Run) -> bool:
-        """Launched and not at its end: its host is polled for it."""
-        return r.launched and not r.closed
+        """Launched and not at its end: its host is polled for it. (An attempt that
+        ended and waits for its retry is not: polling it again would end it again.)"""
+        return r.launched and not r.closed and r.retry_at is None
 
     # -- worker side: I/O only, no state --------------------------------------
 
@@ -357,6 +391,7 @@ class Engine:
     # -- applying results (loop thread) -----------------------------------------
 
     def _apply(self, res: _Result, now: float) -> None:
+        self._plans.pop(res.host, None)
         h = self.hosts[res.host]
         if res.error:
             h.failures += 1
@@ -407,6 +442,8 @@ class Engine:
         # Runs with a `progress:` regex are always polled in full (`_wants_output`).
         p = run_progress(st, r.spec.job.progress)
         progress, message = p.percent, p.message
+        if st == r.seen and st.pid is not None and progress is None:
+            return  # what the host said last time, and nothing here depends on the time
         eta = None
         if progress is not None and st.state is RunState.RUNNING:
             if r.first_progress is None or progress < r.first_progress[1]:
@@ -432,6 +469,7 @@ class Engine:
             stderr_tail=st.stderr_tail if st.full else r.stderr_tail,
             reason=reason,
         )
+        r.seen = st
         if state.finished:
             self._closed_run(r, now)
 
@@ -483,6 +521,7 @@ class Engine:
                 r = self._by_key.get(key)
                 if r is None:
                     continue
+                self._changed(r)
                 if action == "cancel":
                     self._cancel(r)
                 elif action == "cleanup":
@@ -538,38 +577,48 @@ class Engine:
         r.closed = False
 
     def _start_retries(self, now: float) -> None:
-        for r in self.runs:
-            if r.retry_at is not None and r.retry_at <= now:
-                del self._by_jid[r.jid]
-                r.jid = new_jid()
-                self._by_jid[r.jid] = r
-                r.retry_at = None
-                r.launched = False
-                r.cleaned = False
-                r.attempt += 1
-                self._to_launch.append(r)
-                self._update(
-                    r,
-                    state=RunState.PENDING,
-                    rc=None,
-                    started=None,
-                    finished=None,
-                    progress=None,
-                    message="",
-                    eta=None,
-                    first_progress=None,
-                    tail="",
-                    stderr_tail="",
-                    reason="",
-                )
+        due = [
+            r
+            for name in self.hosts
+            for r in self._plan(name).retries
+            if r.retry_at is not None and r.retry_at <= now
+        ]
+        for r in due:
+            self._changed(r)
+            del self._by_jid[r.jid]
+            r.jid = new_jid()
+            self._by_jid[r.jid] = r
+            r.retry_at = None
+            r.launched = False
+            r.cleaned = False
+            r.attempt += 1
+            self._to_launch.append(r)
+            self._update(
+                r,
+                state=RunState.PENDING,
+                rc=None,
+                started=None,
+                finished=None,
+                progress=None,
+                message="",
+                eta=None,
+                first_progress=None,
+                tail="",
+                stderr_tail="",
+                reason="",
+            )
 
     def _update(self, r: Run, **changes: object) -> None:
         """Apply changes; one event (one view built) only if something changed."""
-        if all(getattr(r, k) == v for k, v in changes.items()):
+        for k, v in changes.items():
+            if getattr(r, k) != v:
+                break
+        else:
             return
         previous = r.state
         for k, v in changes.items():
             setattr(r, k, v)
+        r.seen = None
         self.on_event(RunChanged(r.view(), previous))
 
     def _finish(self, interrupted: bool) -> BatchFinished:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from jobtui.events import RunView
-from jobtui.model import RunSpec, RunState, item_label, new_jid
+from jobtui.model import RemoteStatus, RunSpec, RunState, item_label, new_jid
 
 RETRYABLE = frozenset({RunState.FAILED, RunState.TIMED_OUT, RunState.LOST})
 
@@ -42,6 +42,8 @@ class Run:
     """The engine will do nothing more with this run."""
     cleaned: bool = False
     """Its job directory was removed from the host."""
+    seen: RemoteStatus | None = None
+    """The host's last report, while nothing else has changed the run since."""
 
     @property
     def follow(self) -> bool:
