@@ -11,6 +11,7 @@ session and no new remote shell per poll.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -119,8 +120,14 @@ def status_script(
     """
     if jids is not None and not jids:
         return _prelude(jobtui_dir, token).encode()
-    args = " ".join(q(("+" if j in full else "") + check_jid(j)) for j in jids or [])
+    args = _status_args(tuple(jids or ()), frozenset(full))
     return (_prelude(jobtui_dir, token) + f"jt_status {int(tail_bytes)} {args}\n").encode()
+
+
+@functools.lru_cache(maxsize=1024)
+def _status_args(jids: tuple[str, ...], full: frozenset[str]) -> str:
+    """A host is asked about the same runs cycle after cycle: checked and quoted once."""
+    return " ".join(q(("+" if j in full else "") + check_jid(j)) for j in jids)
 
 
 def watch_script(jobtui_dir: str, token: str) -> bytes:
