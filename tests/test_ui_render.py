@@ -11,16 +11,17 @@ from jobtui.report import duration
 from jobtui.ui.board import EXIT_INTERRUPTED, Board
 from jobtui.ui.render import (
     COLUMNS,
-    changed_columns,
+    cell_pieces,
     column_widths,
     counts_text,
     elapsed_text,
+    fit,
     limit,
     matches,
     output_text,
     parse_filter,
+    progress_pieces,
     progress_text,
-    row_cells,
     sort_key,
     state_text,
 )
@@ -111,12 +112,40 @@ def test_state_text_has_symbol_label_and_colour() -> None:
     assert "red" in str(text.style)
 
 
-def test_row_cells_cover_every_column_and_mark() -> None:
+def test_cell_pieces_cover_every_column_and_mark() -> None:
     widths = column_widths(120, {"host": 4, "job": 6, "item": 8})
-    cells = row_cells(view(rc=3, state=RunState.FAILED), NOW, widths, marked=True)
-    assert set(cells) == {key for key, _ in COLUMNS}
-    assert cells["host"].plain.startswith("●")
-    assert cells["rc"].plain == "3"
+    v = view(rc=3, state=RunState.FAILED)
+    cells = {c: "".join(p for p, _ in cell_pieces(c, v, NOW, widths, True)) for c, _ in COLUMNS}
+    assert cells["host"].startswith("●")
+    assert cells["rc"] == "3"
+    assert cells["state"] == "✘ failed"
+
+
+def test_the_percentage_takes_the_colour_of_the_bar() -> None:
+    pieces = progress_pieces(view(progress=42.0, message="dumping"), 40)
+    assert ("  42%", "deep_sky_blue1") in pieces
+    assert (" dumping", "grey70") in pieces
+
+
+def test_fit_pads_or_cuts_to_the_exact_width() -> None:
+    pieces = [("ab", "red"), ("cdef", "blue")]
+    assert fit(pieces, 8) == [*pieces, ("  ", "")]
+    assert fit([("7", "red")], 3, right=True) == [("  ", ""), ("7", "red")]
+    assert fit(pieces, 4) == [("ab", "red"), ("cd", "blue")]
+    assert fit(pieces, 4, ellipsis=True) == [("ab", "red"), ("c", "blue"), ("…", "blue")]
+    assert fit(pieces, 3, ellipsis=True) == [("ab", "red"), ("…", "blue")]
+
+
+def test_fit_counts_terminal_cells_not_characters() -> None:
+    cut = "".join(p for p, _ in fit([("日本語", "")], 5))
+    assert cut == "日本 "  # two double-width characters and a space
+
+
+def test_job_messages_in_the_table_are_inert() -> None:
+    v = view(progress=None, message="\x1b[2J[bold]boom[/bold]\tx\ny")
+    text = "".join(p for p, _ in progress_pieces(v, 48))
+    assert "\x1b" not in text
+    assert "\\x1b[2J[bold]boom[/bold] x y" in text
 
 
 def test_column_widths_fit_an_80_column_table() -> None:
@@ -194,6 +223,24 @@ def test_board_counts_by_host_job_and_total() -> None:
     assert [v.state for v in changes.alerts] == [RunState.FAILED]
 
 
+def test_board_reports_every_change_and_moves_counts_only_with_the_state() -> None:
+    board = Board()
+    board.apply([BatchStarted("b", [view(), view(host="db02")])])
+    key = ("backup", "db01", 0)
+    moved = board.apply([RunChanged(view(progress=50.0), RunState.RUNNING)])
+    assert (moved.runs, moved.hosts, moved.jobs) == ({key}, {"db01"}, {"backup"})
+    assert board.totals == {RunState.RUNNING: 2}
+    same = board.apply([RunChanged(view(progress=50.0), RunState.RUNNING)])
+    assert not same.runs
+    # Same progress and message, another field changed: still a change.
+    tail = board.apply([RunChanged(view(progress=50.0, tail="more"), RunState.RUNNING)])
+    assert tail.runs == {key}
+    board.apply([RunChanged(view(state=RunState.SUCCEEDED, rc=0), RunState.RUNNING)])
+    assert board.totals == {RunState.RUNNING: 1, RunState.SUCCEEDED: 1}
+    assert board.hosts["db01"].counts == {RunState.RUNNING: 0, RunState.SUCCEEDED: 1}
+    assert board.jobs["backup"] == {RunState.RUNNING: 1, RunState.SUCCEEDED: 1}
+
+
 def test_board_tracks_host_reachability() -> None:
     board = Board()
     board.apply([HostChanged("db03", False, "refused")])
@@ -215,13 +262,6 @@ def test_board_settles_on_batch_finished_even_with_fire_and_forget_runs() -> Non
     board.apply([BatchStarted("b", [view()]), BatchFinished("b", [view()], {"running": 1})])
     assert not board.active
     assert board.exit_code() == 0
-
-
-def test_changed_columns_names_only_the_cells_that_differ() -> None:
-    old = view(progress=10.0, started=NOW)
-    assert changed_columns(old, view(progress=20.0, started=NOW)) == ["progress"]
-    done = view(state=RunState.FAILED, rc=1, progress=10.0, started=NOW, finished=NOW + 5)
-    assert changed_columns(old, done) == ["state", "progress", "elapsed", "rc"]
 
 
 def test_detail_fields_show_the_eta_of_a_running_run_only() -> None:

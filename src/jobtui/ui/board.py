@@ -69,18 +69,18 @@ class Board:
     def apply(self, events: list[Event]) -> Changes:
         changes = Changes()
         for event in events:
-            if isinstance(event, BatchStarted):
-                self.batch = event.batch or self.batch
-                self.settled = False
-                for view in event.runs:
-                    self._put(view, changes)
-            elif isinstance(event, RunChanged):
+            if isinstance(event, RunChanged):  # first: nearly every event is one
                 view = event.run
                 if view.state in ALERT_STATES and event.previous is not view.state:
                     changes.alerts.append(view)
                 if event.previous.finished and not view.state.finished:
                     self.settled = False
                 self._put(view, changes)
+            elif isinstance(event, BatchStarted):
+                self.batch = event.batch or self.batch
+                self.settled = False
+                for view in event.runs:
+                    self._put(view, changes)
             elif isinstance(event, HostChanged):
                 info = self.hosts.setdefault(event.host, HostInfo())
                 info.reachable, info.reason = event.reachable, event.reason
@@ -97,14 +97,20 @@ class Board:
 
     def _put(self, view: RunView, changes: Changes) -> None:
         old = self.runs.get(view.key)
-        if old == view:
-            return
         if old is None:
             changes.added.add(view.key)
+            self._count(view, +1)
         else:
-            self._count(old, -1)
+            # Progress and message are what change most: compare them before the
+            # whole dataclass (its == builds a tuple of every field, twice).
+            if old is view or (
+                old.progress == view.progress and old.message == view.message and old == view
+            ):
+                return
+            if old.state is not view.state or old.host != view.host or old.job != view.job:
+                self._count(old, -1)
+                self._count(view, +1)
         self.runs[view.key] = view
-        self._count(view, +1)
         changes.runs.add(view.key)
         changes.hosts.add(view.host)
         changes.jobs.add(view.job)

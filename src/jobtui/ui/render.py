@@ -1,17 +1,19 @@
-"""Pure renderers: a run, a state, a duration or a progress value as Rich text.
+"""Pure renderers: a run, a state, a duration or a progress value as styled pieces
+of text (for the run table) or Rich text (for the detail screen), from the same code.
 
 No Textual here (only Rich), no I/O and no clock of its own: every function that
 depends on the time takes `now` (epoch seconds), so the tests and the snapshots are
-deterministic. Job output only ever reaches the screen through `output_text`, which
-passes it through `report.sanitize` and builds a `Text` without markup, so escape
-sequences and `[markup]` in job output stay inert.
+deterministic. Job output reaches the screen only through `output_text` (tails) and
+`truncate` (messages, reasons), which pass it through `report.sanitize` and never
+parse markup, so escape sequences and `[markup]` in job output stay inert.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 
 from jobtui.events import RunView
@@ -80,15 +82,74 @@ MARK = "● "
 """Prefix of the host cell of a marked run (the host column reserves its width)."""
 
 
-def state_text(state: RunState) -> Text:
+Piece = tuple[str, str]
+"""A run of text and its Rich style definition ("" for none): what a cell is made of.
+
+The run table draws pieces straight into segments; the detail screen makes them into
+`Text` (`pieces_text`). One renderer for both, so they cannot drift apart."""
+
+
+def pieces_text(pieces: Iterable[Piece], style: str = "") -> Text:
+    """Pieces as one line of Rich text."""
+    text = Text(style=style, no_wrap=True)
+    for part, part_style in pieces:
+        text.append(part, part_style)
+    return text
+
+
+def fit(
+    pieces: list[Piece], width: int, right: bool = False, ellipsis: bool = False
+) -> list[Piece]:
+    """Pieces cut or padded (with unstyled spaces) to exactly `width` cells.
+
+    Args:
+        pieces: The cell's content.
+        width: Cells wanted.
+        right: Pad on the left (right-justified).
+        ellipsis: Cut content ends with `…` (in the style of the piece it replaces).
+    """
+    size = 0
+    for part, _ in pieces:
+        size += len(part) if part.isascii() else cell_len(part)
+    if size == width:
+        return pieces
+    if size < width:
+        pad = (" " * (width - size), "")
+        return [pad, *pieces] if right else [*pieces, pad]
+    keep = width - 1 if ellipsis else width
+    out: list[Piece] = []
+    used = 0
+    for part, style in pieces:
+        n = cell_len(part)
+        if used + n > keep:
+            head = set_cell_size(part, keep - used) if keep > used else ""
+            if head:
+                out.append((head, style))
+            if ellipsis and width > 0:
+                out.append(("…", style))
+            break
+        out.append((part, style))
+        used += n
+    return out
+
+
+def state_piece(state: RunState) -> Piece:
     """`✔ succeeded` in the state's colour."""
     look = STATE_LOOK[state]
-    return Text(f"{look.symbol} {look.label}", style=look.style, no_wrap=True)
+    return f"{look.symbol} {look.label}", look.style
+
+
+def state_text(state: RunState) -> Text:
+    """`✔ succeeded` in the state's colour (the style is the text's own, so text
+    appended to it carries it too)."""
+    part, style = state_piece(state)
+    return Text(part, style=style, no_wrap=True)
 
 
 def truncate(text: str, width: int) -> str:
-    """`text` cut to `width` cells with an ellipsis (one line)."""
-    text = text.replace("\n", " ")
+    """`text` made inert and cut to `width` cells with an ellipsis (one line)."""
+    if not (text.isascii() and text.isprintable()):
+        text = sanitize(text.replace("\n", " ").replace("\t", " "))
     if width <= 0:
         return ""
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -118,110 +179,97 @@ def elapsed_seconds(view: RunView, now: float) -> float | None:
     return max(0.0, end - view.started)
 
 
-def elapsed_text(view: RunView, now: float) -> Text:
+def elapsed_pieces(view: RunView, now: float) -> list[Piece]:
     """`1m12s/1h`; orange past 90% of the limit while the run is still going."""
     secs = elapsed_seconds(view, now)
     shown = "–" if secs is None else duration(secs)
-    text = Text(f"{shown}/{limit(view.timeout)}", no_wrap=True)
+    style = ""
     if secs is not None and view.timeout and not view.state.finished:
         if secs >= view.timeout:
-            text.stylize("bold red1")
+            style = "bold red1"
         elif secs >= 0.9 * view.timeout:
-            text.stylize("dark_orange")
-    return text
+            style = "dark_orange"
+    return [(f"{shown}/{limit(view.timeout)}", style)]
+
+
+def elapsed_text(view: RunView, now: float) -> Text:
+    """`elapsed_pieces` as text."""
+    return pieces_text(elapsed_pieces(view, now))
 
 
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 
 
-def bar(fraction: float, width: int, style: str) -> Text:
+def bar(fraction: float, width: int, style: str) -> list[Piece]:
     """A bar of `width` cells filled to `fraction` with eighth-cell precision."""
     fraction = min(1.0, max(0.0, fraction))
     eighths = round(fraction * width * 8)
     full, part = divmod(eighths, 8)
-    text = Text("█" * full, style=style)
+    filled = "█" * full
     if part and full < width:
-        text.append(_EIGHTHS[part], style=style)
+        filled += _EIGHTHS[part]
         full += 1
-    text.append("░" * (width - full), style="grey35")
-    return text
+    return [(filled, style), ("░" * (width - full), "grey35")]
 
 
-def progress_text(view: RunView, width: int) -> Text:
+def progress_pieces(view: RunView, width: int) -> list[Piece]:
     """Bar, percentage and message (or the reason) in exactly `width` cells."""
     look = STATE_LOOK[view.state]
     message = view.message or view.reason
     if view.progress is None:
-        text = Text("—", style="grey50")
+        pieces = [("—", "grey50")]
         if message:
-            text.append(" " + truncate(message, width - 2), style="grey70")
+            pieces.append((" " + truncate(message, width - 2), "grey70"))
     else:
         bar_width = max(3, width - 5) if width < 26 else min(16, width // 3)
-        text = bar(view.progress / 100.0, bar_width, look.style.replace("bold ", ""))
-        text.append(f"{view.progress:4.0f}%")
+        colour = look.style.replace("bold ", "")
+        pieces = bar(view.progress / 100.0, bar_width, colour)
+        pieces.append((f"{view.progress:4.0f}%", colour))
         rest = width - bar_width - 5
         if message and rest > 2:
-            text.append(" " + truncate(message, rest - 1), style="grey70")
-    text.no_wrap = True
-    text.truncate(width, overflow="ellipsis", pad=True)
-    return text
+            pieces.append((" " + truncate(message, rest - 1), "grey70"))
+    return fit([p for p in pieces if p[0]], width, ellipsis=True)
 
 
-def host_text(view: RunView, width: int, marked: bool = False) -> Text:
+def progress_text(view: RunView, width: int) -> Text:
+    """`progress_pieces` as text."""
+    return pieces_text(progress_pieces(view, width))
+
+
+def host_pieces(view: RunView, width: int, marked: bool = False) -> list[Piece]:
     """The host cell: the mark (or room for it) and the host name."""
-    host = Text(no_wrap=True)
-    host.append(MARK if marked else " " * len(MARK), style="bold magenta")
-    host.append(truncate(view.host, width - len(MARK)), style="bold magenta" if marked else "")
-    return host
+    return [
+        (MARK if marked else " " * len(MARK), "bold magenta"),
+        (truncate(view.host, width - len(MARK)), "bold magenta" if marked else ""),
+    ]
 
 
-def cell_text(column: str, view: RunView, now: float, widths: Mapping[str, int]) -> Text:
-    """One cell of the run table (any column but the host's: see `host_text`)."""
+RIGHT_ALIGNED = frozenset({"rc"})
+"""Columns whose cells are right-justified (their labels too, and the attempt's)."""
+
+
+def cell_pieces(
+    column: str, view: RunView, now: float, widths: Mapping[str, int], marked: bool = False
+) -> list[Piece]:
+    """One cell of the run table, before it is fitted to its column's width."""
+    if column == "host":
+        return host_pieces(view, widths["host"], marked)
     if column == "state":
-        return state_text(view.state)
+        return [state_piece(view.state)]
     if column == "progress":
-        return progress_text(view, widths["progress"])
+        return progress_pieces(view, widths["progress"])
     if column == "elapsed":
-        return elapsed_text(view, now)
+        return elapsed_pieces(view, now)
     if column == "rc":
         style = "green3" if view.rc == 0 else "bold red1"
-        return Text("" if view.rc is None else str(view.rc), style=style, justify="right")
+        return [("" if view.rc is None else str(view.rc), style)]
     if column == "attempt":
-        return Text(str(view.attempt), style="grey62" if view.attempt == 1 else "bold")
+        return [(str(view.attempt), "grey62" if view.attempt == 1 else "bold")]
     if column == "job":
-        return Text(truncate(view.job, widths["job"]))
+        return [(truncate(view.job, widths["job"]), "")]
     if column == "item":
-        return Text(truncate(view.item, widths["item"]), style="italic")
+        return [(truncate(view.item, widths["item"]), "italic")]
     raise ValueError(f"unknown column {column!r}")
-
-
-def row_cells(
-    view: RunView, now: float, widths: Mapping[str, int], marked: bool = False
-) -> dict[str, Text]:
-    """The run table's cells for one run, by column key."""
-    cells = {"host": host_text(view, widths["host"], marked)}
-    for column, _ in COLUMNS[1:]:
-        cells[column] = cell_text(column, view, now, widths)
-    return cells
-
-
-CELL_INPUTS: dict[str, tuple[str, ...]] = {
-    "state": ("state",),
-    "progress": ("state", "progress", "message", "reason"),
-    "elapsed": ("state", "started", "finished", "timeout"),
-    "rc": ("rc",),
-    "attempt": ("attempt",),
-}
-"""The RunView fields each live cell depends on (host, job and item never change)."""
-
-
-def changed_columns(old: RunView, new: RunView) -> list[str]:
-    """The columns whose cells differ between two versions of a run."""
-    return [
-        column
-        for column, names in CELL_INPUTS.items()
-        if any(getattr(old, n) != getattr(new, n) for n in names)
-    ]
 
 
 def column_widths(total: int, longest: Mapping[str, int], padding: int = 1) -> dict[str, int]:

@@ -55,6 +55,8 @@ class MainScreen(Screen[None]):
         self.host_summary = HostSummary(board, id="hosts")
         self.job_summary = JobSummary(board, id="jobs")
         self.info = Static(id="info")
+        self._info_shown: Text | None = None
+        self._status_shown: tuple[object, ...] = ()
         self.filter_box = Input(
             placeholder="/ filter: host, job, item or state (host:db01 state:failed)",
             id="filter",
@@ -86,13 +88,21 @@ class MainScreen(Screen[None]):
     def apply(self, changes: Changes) -> None:
         """Update every widget in place with what changed."""
         if changes.runs:
-            self.table.apply(changes.runs, added=bool(changes.added))
+            self.table.apply(changes.runs, added=changes.added)
         if changes.hosts:
             self.host_summary.apply(changes.hosts)
         if changes.jobs:
             self.job_summary.apply(changes.jobs)
-        self.status.refresh_counts()
+        status = self._status_inputs()
+        if status != self._status_shown:
+            self._status_shown = status
+            self.status.refresh_counts()
         self._refresh_info()
+
+    def _status_inputs(self) -> tuple[object, ...]:
+        """What the status line shows: most updates (progress) change none of it."""
+        board = self.board
+        return board.batch, board.settled, len(board.runs), dict(board.totals)
 
     def tick(self) -> None:
         self.table.tick()
@@ -106,7 +116,11 @@ class MainScreen(Screen[None]):
             text.append(" · finished hidden", style="yellow3")
         if table.marks:
             text.append(f" · {len(table.marks)} marked", style="bold magenta")
-        self.info.update(text)
+        shown = self._info_shown
+        if shown is None or text != shown:
+            # A layout (the whole screen) only when the label's width changed.
+            self.info.update(text, layout=shown is None or text.cell_len != shown.cell_len)
+            self._info_shown = text
 
     def refresh_info(self) -> None:
         self._refresh_info()
@@ -140,15 +154,13 @@ class MainScreen(Screen[None]):
     def _filter_submitted(self) -> None:
         self.table.focus()
 
-    @on(DataTable.RowSelected, "#runs")
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
-        key = self.table.cursor_key()
-        if key is not None:
-            self.open_detail(key)
+    @on(RunsTable.Selected, "#runs")
+    def _run_selected(self, event: RunsTable.Selected) -> None:
+        self.open_detail(event.key)
 
-    @on(DataTable.HeaderSelected, "#runs")
-    def _header_selected(self, event: DataTable.HeaderSelected) -> None:
-        mode = HEADER_SORTS.get(str(event.column_key.value))
+    @on(RunsTable.HeaderSelected, "#runs")
+    def _header_selected(self, event: RunsTable.HeaderSelected) -> None:
+        mode = HEADER_SORTS.get(event.column)
         if mode:
             self.table.set_sort(mode)
             self._refresh_info()

@@ -1,32 +1,30 @@
-"""The live run table: one row per run, updated in place by row key."""
+"""The live run table: a virtual list drawn from `Board.runs`, one line per shown run.
+
+Nothing is kept per row but the order of the shown runs: a line is drawn from the
+run's latest view when it is on screen, and its strip is reused until that view, the
+line's look (cursor, mouse, mark, stripe) or its elapsed time changes. So a second
+in which 5,000 runs change costs the few lines on screen, not 5,000 cell updates.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from typing import ClassVar, Self
+from bisect import insort
+from collections.abc import Callable, Collection, Iterable
+from typing import ClassVar
 
-from rich.text import Text
+from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Region
-from textual.widgets import DataTable
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from jobtui.events import RunView
+from jobtui.model import RunState
 from jobtui.ui.board import Board
-from jobtui.ui.render import (
-    COLUMNS,
-    RunKey,
-    cell_text,
-    changed_columns,
-    column_widths,
-    elapsed_text,
-    host_text,
-    matches,
-    parse_filter,
-    row_cells,
-    sort_key,
-)
+from jobtui.ui.render import COLUMNS, RunKey, column_widths, matches, parse_filter, sort_key
+from jobtui.ui.widgets.run_lines import CURSOR, HOVER, MARKED, ODD, PAD, Lines, table_width
 
 SORT_MODES = ("host", "job", "state", "elapsed", "progress")
 DYNAMIC_SORTS = frozenset({"state", "progress", "elapsed"})
@@ -35,73 +33,141 @@ HEADER_SORTS = {"host": "host", "job": "job", "item": "host", "state": "state"}
 HEADER_SORTS |= {"progress": "progress", "elapsed": "elapsed"}
 
 
-class KeyedText(Text):
-    """The first cell of a row: it knows its run, so `DataTable.sort` can sort by
-    the run's data rather than by the cell's text."""
+class RunsTable(ScrollView, can_focus=True):
+    """The runs of a `Board` that match the filter, with a header and a row cursor."""
 
-    run_key: RunKey
-
-
-def row_key(key: RunKey) -> str:
-    return f"{key[0]}\x1f{key[1]}\x1f{key[2]}"
-
-
-VIEW_MARGIN = 10
-"""Rows above and below the screen kept up to date, so a short scroll shows no stale row."""
-
-
-class RunsTable(DataTable[Text]):
-    """Rows for the runs of a `Board` that match the filter.
-
-    Changes are applied with `update_cell`; rows are only added or removed when a
-    run starts or stops matching the filter, and the whole table is rebuilt only
-    when the filter, the sort mode or the column widths change (user actions).
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "runs-table--header",
+        "runs-table--header-hover",
+        "runs-table--cursor",
+        "runs-table--hover",
+        "runs-table--even-row",
+        "runs-table--odd-row",
+    }
+    # The look of Textual's DataTable, which this table replaced.
+    DEFAULT_CSS = """
+    RunsTable {
+        background: $surface;
+        color: $foreground;
+        &:focus {
+            background-tint: $foreground 5%;
+            & > .runs-table--cursor {
+                background: $block-cursor-background;
+                color: $block-cursor-foreground;
+                text-style: $block-cursor-text-style;
+            }
+            & > .runs-table--header {
+                background-tint: $foreground 5%;
+            }
+        }
+        &:dark > .runs-table--even-row {
+            background: $surface-darken-1 40%;
+        }
+        & > .runs-table--header {
+            text-style: bold;
+            background: $panel;
+            color: $foreground;
+        }
+        &:ansi > .runs-table--header {
+            background: ansi_bright_blue;
+            color: ansi_default;
+        }
+        & > .runs-table--even-row {
+            background: $surface-lighten-1 50%;
+        }
+        & > .runs-table--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+        & > .runs-table--header-hover {
+            background: $accent 30%;
+        }
+        & > .runs-table--hover {
+            background: $block-hover-background;
+        }
+    }
     """
-
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "select_cursor", "Details", show=False, id="jobtui.details"),
+        Binding("up", "cursor_up", "Cursor up", show=False),
+        Binding("down", "cursor_down", "Cursor down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home,ctrl+home", "cursor_top", "Top", show=False),
+        Binding("end,ctrl+end", "cursor_bottom", "Bottom", show=False),
     ]
-    _deferring = False
-    """Inside `_one_refresh` (a class default: DataTable refreshes during __init__)."""
+
+    class Selected(Message):
+        """Enter, or a click on the cursor's row: the operator wants this run."""
+
+        def __init__(self, table: RunsTable, key: RunKey) -> None:
+            super().__init__()
+            self.table = table
+            self.key = key
+
+        @property
+        def control(self) -> RunsTable:
+            return self.table
+
+    class HeaderSelected(Message):
+        """A click on a column's label."""
+
+        def __init__(self, table: RunsTable, column: str) -> None:
+            super().__init__()
+            self.table = table
+            self.column = column
+
+        @property
+        def control(self) -> RunsTable:
+            return self.table
 
     def __init__(self, board: Board, clock: Callable[[], float], **kwargs: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+        super().__init__(**kwargs)  # type: ignore[arg-type]
         self.board = board
         self.clock = clock
         self.terms: list[str] = []
         self.hide_finished = False
         self.sort_mode = "host"
         self.marks: set[RunKey] = set()
+        self.cursor_row = 0
         self.widths: dict[str, int] = column_widths(80, {})
-        self._live: set[RunKey] = set()
-        """Shown rows whose elapsed time moves."""
-        self._shown: dict[RunKey, RunView] = {}
-        """The version of each shown run its row displays."""
-        self._stale: set[RunKey] = set()
-        """Shown rows out of view whose run changed since they were drawn."""
+        self._longest = {"host": 0, "job": 0, "item": 0}
+        self._order: list[RunKey] = []
+        """The shown runs, in table order."""
+        self._sort_keys: dict[RunKey, tuple[object, ...]] = {}
+        """Each shown run's place in the order (`sort_key` in the current mode)."""
+        self._matched: dict[RunKey, tuple[RunState, bool]] = {}
+        """The filter's verdict per run and the state it was given for (host, job and
+        item never change, so a run's verdict only changes with its state)."""
+        self._hover: int | None = None
+        """The row under the mouse (-1: the header), None when the keyboard moved last."""
+        self._lines = Lines(lambda name: self.get_component_rich_style(f"runs-table--{name}"))
+        self._blank = Style()
+        """Below the last row."""
 
     # -- what is shown --------------------------------------------------------
 
     def shows(self, view: RunView) -> bool:
         if self.hide_finished and view.state.finished:
             return False
-        return matches(view, self.terms)
+        if not self.terms:
+            return True
+        verdict = self._matched.get(view.key)
+        if verdict is None or verdict[0] is not view.state:
+            verdict = self._matched[view.key] = (view.state, matches(view, self.terms))
+        return verdict[1]
+
+    @property
+    def row_count(self) -> int:
+        return len(self._order)
 
     def shown_keys(self) -> list[RunKey]:
         """The runs shown, in table order."""
-        keys: list[RunKey] = []
-        for row in self.ordered_rows:
-            cell = self.get_cell(row.key, "host")
-            if isinstance(cell, KeyedText):
-                keys.append(cell.run_key)
-        return keys
+        return list(self._order)
 
     def cursor_key(self) -> RunKey | None:
-        if not self.row_count:
-            return None
-        row = self.ordered_rows[min(self.cursor_row, self.row_count - 1)]
-        cell = self.get_cell(row.key, "host")
-        return cell.run_key if isinstance(cell, KeyedText) else None
+        return self._order[self.cursor_row] if self._order else None
 
     def targets(self) -> list[RunKey]:
         """The runs an action applies to: the marked ones, else the cursor's."""
@@ -110,10 +176,11 @@ class RunsTable(DataTable[Text]):
         key = self.cursor_key()
         return [key] if key is not None else []
 
-    # -- settings (user actions: a rebuild is fine) ---------------------------
+    # -- settings (user actions: rebuilding the order is fine) ------------------
 
     def set_filter(self, text: str) -> None:
         self.terms = parse_filter(text)
+        self._matched.clear()
         self.rebuild()
 
     def toggle_finished(self) -> None:
@@ -122,203 +189,308 @@ class RunsTable(DataTable[Text]):
 
     def set_sort(self, mode: str) -> None:
         self.sort_mode = mode
-        self._sort()
+        self.rebuild()
 
     def cycle_sort(self) -> None:
         self.set_sort(SORT_MODES[(SORT_MODES.index(self.sort_mode) + 1) % len(SORT_MODES)])
 
     def toggle_mark(self, key: RunKey) -> None:
         self.marks.symmetric_difference_update({key})
-        self._refresh_host_cell(key)
+        row = self._on_screen().get(key)
+        if row is not None:
+            self._refresh_rows(row)
 
     def mark_shown(self) -> None:
         """Mark every shown run; if they all are already, unmark them."""
-        shown = set(self.shown_keys())
-        changed = shown - self.marks
-        if changed:
+        shown = set(self._order)
+        if shown - self.marks:
             self.marks |= shown
         else:
             self.marks -= shown
-            changed = shown
-        for key in changed:
-            self._refresh_host_cell(key)
+        self.refresh()
 
     def clear_marks(self) -> None:
-        keys, self.marks = self.marks, set()
-        for key in keys:
-            self._refresh_host_cell(key)
+        self.marks = set()
+        self.refresh()
 
-    # -- building --------------------------------------------------------------
+    # -- the order ----------------------------------------------------------------
+
+    def rebuild(self) -> None:
+        """Filter and sort every run again (keeping the cursor on its run)."""
+        keep = self.cursor_key()
+        mode = self.sort_mode
+        self._sort_keys = {
+            k: sort_key(v, mode) for k, v in self.board.runs.items() if self.shows(v)
+        }
+        self._order = sorted(self._sort_keys, key=self._sort_keys.__getitem__)
+        if keep not in self._sort_keys:
+            self.cursor_row = 0  # its run is gone: back to the top (as DataTable did)
+        self.scroll_to(y=0, animate=False, force=True)
+        self._reshaped(keep, follow=True)
+        self.refresh()
+
+    def apply(self, keys: Iterable[RunKey], added: Collection[RunKey] = ()) -> None:
+        """Take changed runs into account: plain dict and set work per run; a repaint
+        only for the lines on screen whose run changed, or when the order did."""
+        if added and self._widen(added):
+            self.relayout()
+        runs, sort_keys, mode = self.board.runs, self._sort_keys, self.sort_mode
+        dynamic = mode in DYNAMIC_SORTS
+        filtering = self.hide_finished or bool(self.terms)
+        on_screen = self._on_screen()
+        leave: set[RunKey] = set()
+        enter: set[RunKey] = set()
+        lines: list[int] = []
+        for key in keys:
+            shown = key in sort_keys
+            if filtering:
+                show = self.shows(runs[key])
+                if not show:
+                    if shown:
+                        leave.add(key)
+                    continue
+            if not shown:
+                enter.add(key)
+            elif dynamic and sort_key(runs[key], mode) != sort_keys[key]:
+                leave.add(key)
+                enter.add(key)
+            elif key in on_screen:
+                lines.append(on_screen[key])
+        if (leave or enter) and self._reorder(leave, enter):
+            self.refresh()  # the lines on screen moved
+        elif lines:
+            self._refresh_rows(*lines)
+
+    def _reorder(self, leave: set[RunKey], enter: set[RunKey]) -> bool:
+        """Take runs out of the order and put runs (back) in at their place.
+
+        Returns:
+            Whether the lines on screen changed.
+        """
+        keep, before = self.cursor_key(), self._visible()
+        order, sort_keys, runs, mode = self._order, self._sort_keys, self.board.runs, self.sort_mode
+        if leave:
+            order = [k for k in order if k not in leave]
+            for key in leave - enter:
+                del sort_keys[key]
+        for key in enter:
+            sort_keys[key] = sort_key(runs[key], mode)
+        if len(enter) > 64:  # many: one sort of a mostly sorted list beats many inserts
+            order.extend(enter)
+            order.sort(key=sort_keys.__getitem__)
+        else:
+            for key in enter:
+                insort(order, key, key=sort_keys.__getitem__)
+        self._order = order
+        self._reshaped(keep)
+        return self._visible() != before
+
+    def _reshaped(self, keep: RunKey | None, follow: bool = False) -> None:
+        """After the order changed: the cursor stays on its run (and the view follows
+        it if it moved, or if `follow`), the height follows the number of rows."""
+        before = self.cursor_row
+        if keep is not None and keep in self._sort_keys:
+            self.cursor_row = self._order.index(keep)
+        self.cursor_row = max(0, min(self.cursor_row, len(self._order) - 1))
+        self.virtual_size = Size(self._table_width(), len(self._order) + 1)
+        if follow or self.cursor_row != before:
+            self._scroll_to_cursor()
+
+    def tick(self) -> None:
+        """Repaint the lines on screen whose elapsed time moved (once a second)."""
+        now, runs, moved = self.clock(), self.board.runs, self._lines.elapsed_moved
+        self._refresh_rows(
+            *(row for key, row in self._on_screen().items() if moved(runs[key], now))
+        )
+
+    # -- layout -------------------------------------------------------------------
 
     def on_resize(self, event: events.Resize) -> None:
         self.relayout()
 
     def relayout(self) -> None:
-        """Fit the columns to the width; rebuild only if a width changed."""
-        runs = self.board.runs.values()
-        longest = {
-            "host": max((len(v.host) for v in runs), default=0),
-            "job": max((len(v.job) for v in runs), default=0),
-            "item": max((len(v.item) for v in runs), default=0),
-        }
-        widths = column_widths(self.size.width - 1, longest)
-        if widths != self.widths or not self.columns:
+        """Fit the columns to the width (the longest host, job and item first)."""
+        widths = column_widths(self.size.width - 1, self._longest)
+        if widths != self.widths:
             self.widths = widths
-            self.rebuild(columns=True)
+            self.refresh()
+        self.virtual_size = Size(self._table_width(), len(self._order) + 1)
+        self._scroll_to_cursor()
 
-    def rebuild(self, columns: bool = False) -> None:
-        """Re-add every shown row (keeping the cursor on its run)."""
-        keep = self.cursor_key()
-        self.clear(columns=columns)
-        if columns or not self.columns:
-            for key, label in COLUMNS:
-                label_text = Text(label, justify="right" if key in ("rc", "attempt") else "left")
-                self.add_column(label_text, key=key, width=self.widths[key])
-        self._live.clear()
-        self._shown.clear()
-        self._stale.clear()
-        for view in self.board.runs.values():
-            if self.shows(view):
-                self._add(view)
-        self._sort(keep)
+    def _widen(self, keys: Iterable[RunKey]) -> bool:
+        """Take these runs' host, job and item lengths into account; True if longer."""
+        runs, longest = self.board.runs, self._longest
+        before = dict(longest)
+        for key in keys:
+            view = runs[key]
+            longest["host"] = max(longest["host"], len(view.host))
+            longest["job"] = max(longest["job"], len(view.job))
+            longest["item"] = max(longest["item"], len(view.item))
+        return longest != before
 
-    def _add(self, view: RunView) -> None:
-        cells = row_cells(view, self.clock(), self.widths, view.key in self.marks)
-        first = KeyedText()
-        first.append_text(cells["host"])
-        first.run_key = view.key
-        cells["host"] = first
-        self.add_row(*(cells[k] for k, _ in COLUMNS), key=row_key(view.key))
-        self._track(view)
+    def _table_width(self) -> int:
+        return table_width(self.widths)
 
-    def _track(self, view: RunView) -> None:
-        self._shown[view.key] = view
-        if view.started is not None and view.finished is None and not view.state.finished:
-            self._live.add(view.key)
-        else:
-            self._live.discard(view.key)
+    def _rows_in_view(self) -> int:
+        return max(1, self.scrollable_content_region.height - 1)
 
-    def _forget(self, key: RunKey) -> None:
-        self._live.discard(key)
-        self._stale.discard(key)
-        self._shown.pop(key, None)
+    def _visible(self) -> list[RunKey]:
+        top = self.scroll_offset.y
+        return self._order[top : top + self._rows_in_view()]
 
-    def _sort(self, keep: RunKey | None = None) -> None:
-        keep = keep if keep is not None else self.cursor_key()
-        mode = self.sort_mode
-        runs = self.board.runs
+    def _on_screen(self) -> dict[RunKey, int]:
+        """The rows on screen, by run: their index in the order."""
+        top = self.scroll_offset.y
+        return {key: top + i for i, key in enumerate(self._visible())}
 
-        def key(cell: Text) -> tuple[object, ...]:
-            assert isinstance(cell, KeyedText)
-            return sort_key(runs[cell.run_key], mode)
+    def _refresh_rows(self, *rows: int) -> None:
+        """Repaint these rows' lines (those on screen)."""
+        top, height = self.scroll_offset.y, self._rows_in_view()
+        width = max(self.size.width, self.virtual_size.width)
+        regions = [Region(0, row - top + 1, width, 1) for row in rows if 0 <= row - top < height]
+        if regions:
+            self.refresh(*regions)
 
-        self.sort("host", key=key)
-        if keep is not None and row_key(keep) in self.rows:
-            self.move_cursor(row=self.get_row_index(row_key(keep)), scroll=False)
-
-    # -- live updates (in place) -------------------------------------------------
-
-    def apply(self, keys: Iterable[RunKey], added: bool = False) -> None:
-        """Bring the rows of these runs up to date (only the cells that changed).
-
-        Rows far from the screen are only marked stale, and brought up to date when
-        they scroll into view: with 5,000 runs changing every second, redrawing cells
-        nobody sees was most of the console's time.
-        """
-        if added:
-            self.relayout()
-        now = self.clock()
-        structure = False
-        window = self._window()
-        with self._one_refresh():
-            for key in keys:
-                view = self.board.runs[key]
-                rk = row_key(key)
-                shown = self._shown.get(key)
-                if not self.shows(view):
-                    if shown is not None:
-                        self.remove_row(rk)
-                        self._forget(key)
-                    continue
-                if shown is None:
-                    self._add(view)
-                    structure = True
-                    continue
-                if self.get_row_index(rk) not in window:
-                    self._stale.add(key)
-                    continue
-                self._update_row(key, view, now)
-        if structure or self.sort_mode in DYNAMIC_SORTS:
-            self._sort()
-        self._catch_up()
-
-    def _window(self) -> range:
-        """The row indexes on screen, with a margin."""
-        top = int(self.scroll_y)
-        return range(max(0, top - VIEW_MARGIN), top + self.size.height + VIEW_MARGIN)
-
-    def _update_row(self, key: RunKey, view: RunView, now: float) -> None:
-        rk = row_key(key)
-        for column in changed_columns(self._shown[key], view):
-            self.update_cell(rk, column, cell_text(column, view, now, self.widths))
-        self._track(view)
-
-    def _catch_up(self) -> None:
-        """Bring stale rows that are now in view up to date."""
-        if not self._stale:
-            return
-        window, now, runs = self._window(), self.clock(), self.board.runs
-        with self._one_refresh():
-            for key in list(self._stale):
-                rk = row_key(key)
-                if key not in self._shown or rk not in self.rows:
-                    self._stale.discard(key)
-                elif self.get_row_index(rk) in window:
-                    self._stale.discard(key)
-                    self._update_row(key, runs[key], now)
-                    self.update_cell(rk, "elapsed", elapsed_text(runs[key], now))
-
-    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        super().watch_scroll_y(old_value, new_value)
-        if round(old_value) != round(new_value):
-            self._catch_up()
-
-    def tick(self) -> None:
-        """Refresh the elapsed time of the running rows in view (once a second)."""
-        now = self.clock()
-        runs = self.board.runs
-        window = self._window()
-        with self._one_refresh():
-            for key in self._live:
-                rk = row_key(key)
-                if self.get_row_index(rk) in window:
-                    self.update_cell(rk, "elapsed", elapsed_text(runs[key], now))
-                else:
-                    self._stale.add(key)
-
-    @contextmanager
-    def _one_refresh(self) -> Iterator[None]:
-        """Collapse the refresh each `update_cell` asks for into one at the end
-        (with thousands of cells a frame, the per-call refresh is the cost)."""
-        self._deferring = True
-        try:
-            yield
-        finally:
-            self._deferring = False
+    def notify_style_update(self) -> None:
+        """Focus, theme or CSS changed: the styles of every line may have."""
+        super().notify_style_update()
+        self._lines.restyle()
         self.refresh()
 
-    def refresh(
-        self, *regions: Region, repaint: bool = True, layout: bool = False, recompose: bool = False
-    ) -> Self:
-        if self._deferring:
-            return self
-        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+    # -- the cursor -----------------------------------------------------------------
 
-    def _refresh_host_cell(self, key: RunKey) -> None:
-        rk = row_key(key)
-        if rk not in self.rows:
+    def move_cursor(self, row: int, scroll: bool = True) -> None:
+        """Put the cursor on this row; repaint only the two lines that change."""
+        row = max(0, min(row, len(self._order) - 1))
+        old, self.cursor_row = self.cursor_row, row
+        if row != old:
+            self._refresh_rows(old, row)
+        if scroll:
+            self._scroll_to_cursor()
+
+    def _scroll_to_cursor(self) -> None:
+        if not self.size:
             return
-        first = KeyedText()
-        first.append_text(host_text(self.board.runs[key], self.widths["host"], key in self.marks))
-        first.run_key = key
-        self.update_cell(rk, "host", first)
+        top, rows, row = self.scroll_offset.y, self._rows_in_view(), self.cursor_row
+        if row < top:
+            self.scroll_to(y=row, animate=False, force=True)
+        elif row >= top + rows:
+            self.scroll_to(y=row - rows + 1, animate=False, force=True)
+
+    def _keyboard(self) -> None:
+        """The keyboard moved: no more mouse highlight."""
+        if self._hover is not None:
+            self._set_hover(None)
+
+    def action_cursor_up(self) -> None:
+        self._keyboard()
+        self.move_cursor(self.cursor_row - 1)
+
+    def action_cursor_down(self) -> None:
+        self._keyboard()
+        self.move_cursor(self.cursor_row + 1)
+
+    def action_page_up(self) -> None:
+        self._keyboard()
+        rows = self._rows_in_view()
+        self.scroll_to(y=self.scroll_offset.y - rows, animate=False, force=True)
+        self.move_cursor(self.cursor_row - rows)
+
+    def action_page_down(self) -> None:
+        self._keyboard()
+        rows = self._rows_in_view()
+        self.scroll_to(y=self.scroll_offset.y + rows, animate=False, force=True)
+        self.move_cursor(self.cursor_row + rows)
+
+    def action_cursor_top(self) -> None:
+        self._keyboard()
+        self.move_cursor(0)
+
+    def action_cursor_bottom(self) -> None:
+        self._keyboard()
+        self.move_cursor(len(self._order) - 1)
+
+    def action_select_cursor(self) -> None:
+        key = self.cursor_key()
+        if key is not None:
+            self.post_message(self.Selected(self, key))
+
+    # -- the mouse ------------------------------------------------------------------
+
+    def _row_at(self, event: events.MouseEvent) -> int | None:
+        """The row under the mouse: -1 for the header, None off the rows."""
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return None
+        if offset.y == 0:
+            return -1
+        row = self.scroll_offset.y + offset.y - 1
+        return row if row < len(self._order) else None
+
+    def _column_at(self, x: int) -> str | None:
+        x += self.scroll_offset.x
+        for key, _ in COLUMNS:
+            x -= self.widths[key] + 2 * len(PAD)
+            if x < 0:
+                return key
+        return None
+
+    def on_click(self, event: events.Click) -> None:
+        row = self._row_at(event)
+        if row is None:
+            return
+        event.stop()
+        if row == -1:
+            offset = event.get_content_offset(self)
+            column = self._column_at(offset.x) if offset is not None else None
+            if column is not None:
+                self.post_message(self.HeaderSelected(self, column))
+        elif row == self.cursor_row:
+            self.action_select_cursor()
+        else:
+            self.move_cursor(row)
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        self._set_hover(self._row_at(event))
+
+    def on_leave(self, event: events.Leave) -> None:
+        self._set_hover(None)
+
+    def _set_hover(self, row: int | None) -> None:
+        old, self._hover = self._hover, row
+        if old == row:
+            return
+        for line in (old, row):
+            if line == -1:
+                self.refresh(Region(0, 0, max(self.size.width, self.virtual_size.width), 1))
+            elif line is not None:
+                self._refresh_rows(line)
+
+    # -- drawing --------------------------------------------------------------------
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # Once per paint, not per line: neither is free.
+        self._lines.resize(self.widths, self.size.width)
+        self._blank = self.rich_style
+        if len(self._lines) > 4 * self._rows_in_view() + 100:
+            self._lines.keep_only(self._on_screen())  # rows scrolled away long ago
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, top = self.scroll_offset
+        width = self._lines.width
+        if y == 0:
+            strip = self._lines.header(self._hover == -1)
+        else:
+            row = top + y - 1
+            if row >= len(self._order):
+                return Strip.blank(width, self._blank)
+            key = self._order[row]
+            kind = (
+                (CURSOR if row == self.cursor_row else 0)
+                | (HOVER if row == self._hover else 0)
+                | (MARKED if key in self.marks else 0)
+                | (ODD if row % 2 else 0)
+            )
+            strip = self._lines.row(self.board.runs[key], kind, self.clock())
+        return strip.crop_extend(scroll_x, scroll_x + width, None) if scroll_x else strip

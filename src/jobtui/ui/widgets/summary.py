@@ -128,4 +128,4 @@ class StatusLine(Static):
             text.append("  (batch over)", style="italic grey70")
         elif self.board.totals[RunState.RUNNING]:
             text.append("  following…", style="italic grey70")
-        self.update(text)
+        self.update(text, layout=False)  # one line, always (app.tcss): no new layout
