@@ -125,6 +125,34 @@ def test_killed_supervisor_is_lost(local: LocalTransport) -> None:
     assert wait_state(local, r.jid) is RunState.LOST
 
 
+def test_a_zombie_supervisor_is_dead_and_a_live_one_alive(
+    local: LocalTransport, host_dir: Path
+) -> None:
+    """Where no init reaps orphans, a dead supervisor stays a zombie that `kill -0`
+    calls alive: the run must still show as lost, not running forever."""
+    zombie = subprocess.Popen(["true"])  # exits and is not waited for: a zombie
+    live = subprocess.Popen(["sleep", "30"])
+    try:
+        stat = Path(f"/proc/{zombie.pid}/stat")
+        assert wait_until(lambda: stat.read_text().rsplit(") ", 1)[1].startswith("Z"), 5)
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        local.status([])  # the job root exists
+        jids = {}
+        for name, pid in (("zombie", zombie.pid), ("live", live.pid)):
+            jid = new_jid()
+            d = host_dir / "jobs" / jid
+            d.mkdir(parents=True)
+            (d / "pid").write_text(f"{pid} {pid} 1764000000 {boot}\n")
+            jids[name] = jid
+        runs = local.status(list(jids.values())).runs
+        assert runs[jids["zombie"]].state is RunState.LOST
+        assert runs[jids["live"]].state is RunState.RUNNING
+    finally:
+        live.kill()
+        live.wait()
+        zombie.wait()
+
+
 def test_env_and_chdir_reach_the_job(local: LocalTransport, tmp_path: Path) -> None:
     r = req(
         'printf "%s|%s" "$GREETING" "$(pwd)"', env={"GREETING": "a 'b' $c"}, chdir=str(tmp_path)

@@ -116,13 +116,13 @@ jt_alive() { # PIDLINE: is the supervisor of this run alive (same boot)?
     if [ "$#" -ge 4 ] && [ -n "$JT_BOOT" ]; then
         [ "$4" = "$JT_BOOT" ] || return 1
     fi
-    if [ -r "/proc/$2/stat" ]; then
-        # A zombie is dead (where no init reaps orphans, kill -0 would say alive).
-        IFS= read -r st <"/proc/$2/stat" || return 1
-        case ${st##*) } in
-        Z* | X*) return 1 ;;
-        esac
-        return 0
+    if [ -d "/proc/$2" ]; then
+        # A zombie is dead (where no init reaps orphans, kill -0 would say alive),
+        # and a zombie has no working directory: one stat. (Its state in
+        # /proc/PID/stat, read with `read`, took one system call per byte: a third
+        # of a millisecond per run, every poll.)
+        [ -d "/proc/$2/cwd" ]
+        return
     fi
     kill -s 0 "$2" 2>/dev/null
 }
