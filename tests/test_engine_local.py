@@ -8,11 +8,12 @@ import threading
 from pathlib import Path
 
 from jobtui.engine import Engine
-from jobtui.events import BatchFinished
+from jobtui.events import BatchFinished, Event, Notice, RunChanged
 from jobtui.model import Host, JobSpec, RunSpec, RunState
 from jobtui.remote.protocol import LaunchRequest, LaunchResult
 from jobtui.transport.base import TransportError
 from jobtui.transport.local import LocalTransport
+from tests.helpers import wait_until
 
 
 class LosesLaunchAnswers(LocalTransport):
@@ -75,3 +76,51 @@ def test_a_retry_delay_longer_than_the_poll_interval_still_retries(tmp_path: Pat
     (view,) = result[0].runs
     assert (view.state, view.attempt) == (RunState.FAILED, 2)
     assert count.read_text() == "x\n" * 2
+
+
+def test_a_retry_is_announced_and_cancel_calls_it_off(tmp_path: Path) -> None:
+    """A failed attempt waiting for its retry says so; cancelling it then keeps it
+    from ever starting (it was `has already ended`, and the retry came anyway)."""
+    count = tmp_path / "count"
+    host = Host(name="h", address="h", connection="local", jobtui_dir=str(tmp_path / "jobs"))
+    script = f"echo x >> {count}; exit 1"
+    job = JobSpec(
+        name="flaky", hosts="all", shell=script, poll=0.2, timeout=30, retries=2, retry_delay=30
+    )
+    spec = RunSpec(job, host, None, 0, script)
+    events: list[Event] = []
+    failed = threading.Event()
+
+    def on_event(e: Event) -> None:
+        events.append(e)
+        if isinstance(e, RunChanged) and e.run.state is RunState.FAILED:
+            failed.set()
+
+    transport = LocalTransport(host)
+    engine = Engine([spec], {"h": transport}, batch="b", on_event=on_event)
+    result: list[BatchFinished] = []
+    thread = threading.Thread(target=lambda: result.append(engine.run()))
+    thread.start()
+    try:
+        assert failed.wait(20)
+        assert wait_until(
+            lambda: any(
+                isinstance(e, RunChanged) and e.run.reason == "retry 2 of 3 in 30s" for e in events
+            ),
+            5,
+        )
+        engine.request("cancel", [spec.key])
+        thread.join(10)
+        assert not thread.is_alive(), "the batch still waited for the cancelled retry"
+    finally:
+        engine.stop()
+        thread.join(10)
+        transport.close()
+    (view,) = result[0].runs
+    assert (view.state, view.attempt, view.reason) == (
+        RunState.FAILED,
+        1,
+        "its retry was cancelled",
+    )
+    assert count.read_text() == "x\n"
+    assert any(isinstance(e, Notice) and "retry cancelled" in e.text for e in events)

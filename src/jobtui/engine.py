@@ -506,6 +506,9 @@ class Engine:
             self.hosts[r.spec.host.name].cleanup.append(r.jid)
         if r.state in RETRYABLE and r.attempt <= job.retries:
             r.retry_at = now + job.retry_delay
+            # Said, so that nobody takes it for the end (and `c` can call it off).
+            when = f"retry {r.attempt + 1} of {job.retries + 1} in {job.retry_delay:g}s"
+            self._update(r, reason=f"{r.reason}; {when}" if r.reason else when)
         else:
             r.closed = True
 
@@ -531,7 +534,13 @@ class Engine:
 
     def _cancel(self, r: Run) -> None:
         label = _label(r)
-        if r.state.finished or (r.closed and not r.launched):
+        if r.retry_at is not None and r.state.finished:
+            # Its attempt has ended and another was due: that one is called off.
+            r.retry_at = None
+            r.closed = True
+            self._update(r, reason="its retry was cancelled")
+            self.on_event(Notice(f"{label}: retry cancelled (it stays {r.state.value})"))
+        elif r.state.finished or (r.closed and not r.launched):
             self.on_event(Notice(f"{label} has already ended ({r.state.value})", "warning"))
         elif not r.launched and not r.sending:
             # Never sent to the host: nothing to kill.
