@@ -22,6 +22,9 @@ jt_put() { # FILE CONTENT: atomic write
 # Kill a process group: TERM, wait up to GRACE seconds for it to go, then KILL.
 jt_kill_group() {
     kill -s TERM -- "-$1" 2>/dev/null || return 0
+    # Most jobs end at once on TERM: look again after a tenth of a second (where
+    # `sleep` takes fractions, as GNU's and busybox's do), then every second.
+    sleep 0.1 2>/dev/null
     i=0
     while [ "$i" -lt "$grace" ] && kill -s 0 -- "-$1" 2>/dev/null; do
         sleep 1

@@ -104,6 +104,10 @@ jt_launch() {
     jt_rec launch "$jid" ok
 }
 
+jt_nap() { # a tenth of a second where `sleep` takes fractions; else no pause
+    sleep 0.1 2>/dev/null || :
+}
+
 jt_line() { # FILE: the first line of a small file, read without a process start
     JT_LINE=''
     [ -f "$1" ] && IFS= read -r JT_LINE <"$1"
@@ -224,6 +228,9 @@ jt_cancel() {
         cancelled="$cancelled $jid"
         jt_rec cancel "$jid" ok
     done
+    # Most jobs end at once on TERM: look again after a tenth of a second (where
+    # `sleep` takes fractions, as GNU's and busybox's do), then every second.
+    [ -n "$groups" ] && jt_nap
     i=0
     while [ "$i" -lt "$grace" ]; do
         left=''
@@ -241,6 +248,7 @@ jt_cancel() {
     # a status) sees `cancelled`, not a run still finishing.
     for jid in $cancelled; do
         i=0
+        [ -f "$JT_JOBS/$jid/rc" ] || jt_nap
         while [ ! -f "$JT_JOBS/$jid/rc" ] && [ "$i" -lt 5 ]; do
             sleep 1
             i=$((i + 1))
