@@ -125,6 +125,37 @@ def test_killed_supervisor_is_lost(local: LocalTransport) -> None:
     assert wait_state(local, r.jid) is RunState.LOST
 
 
+def test_a_job_whose_supervisor_was_killed_is_running_unsupervised_not_lost(
+    local: LocalTransport, host_dir: Path
+) -> None:
+    """Only the supervisor is killed; the job goes on. Calling it `lost` would let a
+    retry start the same work a second time while it runs. It stays `running`
+    (unsupervised, with the reason), cleanup refuses it, cancel kills and records it."""
+    marker = str(3000 + secrets.randbelow(5000))
+    limit = str(7000 + secrets.randbelow(1000))
+    r = req(f"sleep {marker}", timeout=int(limit))
+    local.launch([r])
+    assert wait_until(lambda: local.status([r.jid]).runs[r.jid].pid is not None, 5)
+
+    def supervision() -> list[int]:  # the supervisor, its watchdog, the watchdog's sleep
+        supervisors = set(processes_matching("supervise-")) & set(processes_matching(r.jid))
+        return sorted(supervisors | set(processes_matching(f"sleep {limit}")))
+
+    assert len(supervision()) == 3
+    for pid in supervision():
+        os.kill(pid, 9)
+    assert wait_until(lambda: supervision() == [], 5)
+    st = local.status([r.jid]).runs[r.jid]
+    assert (st.state, st.unsupervised) == (RunState.RUNNING, True)
+    assert "supervisor is gone" in st.reason
+    assert processes_matching(f"sleep {marker}") != []
+    assert local.cleanup([r.jid]) == {r.jid: "running"}
+    assert local.cancel([r.jid]) == {r.jid: "ok"}
+    assert wait_until(lambda: processes_matching(f"sleep {marker}") == [], 5)
+    st = local.status([r.jid]).runs[r.jid]
+    assert (st.state, st.rc) == (RunState.CANCELLED, 143)
+
+
 def test_a_zombie_supervisor_is_dead_and_a_live_one_alive(
     local: LocalTransport, host_dir: Path
 ) -> None:

@@ -451,11 +451,9 @@ class Engine:
             t0, p0 = r.first_progress
             if progress > p0:
                 eta = (now - t0) * (100.0 - progress) / (progress - p0)
-        state, reason = st.state, ""
+        state, reason = st.state, st.reason
         if state is RunState.RUNNING and st.pid is None and now - r.launched_at > STARTING_LIMIT:
             state, reason = RunState.LOST, "its supervisor never started"
-        elif state is RunState.LOST:
-            reason = "the process is gone and no exit status was written (reboot? kill -9?)"
         self._update(
             r,
             state=state,

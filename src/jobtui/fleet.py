@@ -78,6 +78,7 @@ def view_of(host: Host, st: RemoteStatus, now: float) -> RunView:
         stderr_tail=st.stderr_tail,
         command=str(meta.get("command", "")),
         batch=str(meta.get("batch", "")),
+        reason=st.reason,
         now=now,
     )
 

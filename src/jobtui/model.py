@@ -184,6 +184,13 @@ class Progress:
     message: str = ""
 
 
+LOST_REASON = "the process is gone and no exit status was written (reboot? kill -9?)"
+UNSUPERVISED_REASON = (
+    "its supervisor is gone (killed?) but the job still runs: its time limit is not "
+    "enforced and its exit status will not be recorded"
+)
+
+
 @dataclass
 class RemoteStatus:
     """What the wrapper's files on a host say about one jid."""
@@ -201,3 +208,15 @@ class RemoteStatus:
     meta: dict[str, Any] = field(default_factory=dict)
     full: bool = False
     """The answer included metadata and output tails (else `tail` says nothing)."""
+    unsupervised: bool = False
+    """Its supervisor is gone but the job still runs (`running`, not `lost`): a retry
+    now would run the same work twice at once."""
+
+    @property
+    def reason(self) -> str:
+        """Why the state is what it is, when that is not plain."""
+        if self.state is RunState.LOST:
+            return LOST_REASON
+        if self.unsupervised:
+            return UNSUPERVISED_REASON
+        return ""

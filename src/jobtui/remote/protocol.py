@@ -326,7 +326,7 @@ def parse_status(out: bytes, token: str) -> HostStatus:
                 missing.append(jid)
                 cur = None
                 continue
-            cur = runs[jid] = _run_status(jid, flag == "yes", r.body)
+            cur = runs[jid] = _run_status(jid, flag, r.body)
         elif cur is None:
             continue
         elif r.kind == "file" and r.args and r.args[0] == "meta":
@@ -345,7 +345,9 @@ def parse_status(out: bytes, token: str) -> HostStatus:
     return HostStatus(hello, runs, missing)
 
 
-def _run_status(jid: str, alive: bool, body: bytes) -> RemoteStatus:
+def _run_status(jid: str, alive: str, body: bytes) -> RemoteStatus:
+    """ALIVE: `yes` (its supervisor runs), `no`, or `orphan` (the supervisor is gone,
+    the job is not)."""
     pidline, rcline, progress = ([*body.decode("utf-8", "replace").split("\n", 3), "", ""])[:3]
     st = RemoteStatus(jid=jid, state=RunState.RUNNING)
     parts = pidline.split()
@@ -355,7 +357,9 @@ def _run_status(jid: str, alive: bool, body: bytes) -> RemoteStatus:
         st.started = float(parts[2])
     if rcline.strip():
         st.state, st.rc, st.finished = _state_from_rc(rcline)
-    elif not alive and st.pid is not None:
+    elif alive == "orphan":
+        st.unsupervised = True
+    elif alive != "yes" and st.pid is not None:
         # No rc and a dead supervisor: lost. (No pid yet: it is being started.)
         st.state = RunState.LOST
     if progress.strip():

@@ -114,12 +114,14 @@ jt_line() { # FILE: the first line of a small file, read without a process start
     return 0
 }
 
-jt_alive() { # PIDLINE: is the supervisor of this run alive (same boot)?
+jt_alive() { # PIDLINE [job]: is the supervisor (or the job) of this run alive, same boot?
+    jt_who=$2
     set -- $1
     [ "$#" -ge 2 ] || return 1
     if [ "$#" -ge 4 ] && [ -n "$JT_BOOT" ]; then
         [ "$4" = "$JT_BOOT" ] || return 1
     fi
+    [ "$jt_who" = job ] && set -- "$2" "$1" # the pid line is: job, supervisor, ...
     if [ -d "/proc/$2" ]; then
         # A zombie is dead (where no init reaps orphans, kill -0 would say alive),
         # and a zombie has no working directory: one stat. (Its state in
@@ -173,6 +175,11 @@ jt_status_one() {
     jt_alive "$pidline" && alive=yes
     jt_line "$d/rc"
     rcline=$JT_LINE
+    # A dead supervisor and no rc: lost, unless the job itself still runs (only
+    # its supervisor was killed). A retry must not start the same work again then.
+    if [ "$alive" = no ] && [ -z "$rcline" ] && jt_alive "$pidline" job; then
+        alive=orphan
+    fi
     [ -n "$rcline" ] && full=yes
     last=''
     if [ -f "$d/progress" ]; then
@@ -202,6 +209,7 @@ jt_cancel() {
     shift
     groups=''
     cancelled=''
+    orphans=''
     for jid in "$@"; do
         jt_valid "$jid" || continue
         d=$JT_JOBS/$jid
@@ -217,9 +225,17 @@ jt_cancel() {
         done
         jt_line "$d/pid"
         pidline=$JT_LINE
-        if [ -f "$d/rc" ] || ! jt_alive "$pidline"; then
+        if [ -f "$d/rc" ]; then
             jt_rec cancel "$jid" finished
             continue
+        elif ! jt_alive "$pidline"; then
+            # No supervisor: ended (lost), or a job whose supervisor was killed,
+            # which nobody will record: then it is killed and recorded here.
+            jt_alive "$pidline" job || {
+                jt_rec cancel "$jid" finished
+                continue
+            }
+            orphans="$orphans $jid"
         fi
         : >"$d/cancelled.tmp" && mv -f "$d/cancelled.tmp" "$d/cancelled"
         pid=${pidline%% *}
@@ -244,6 +260,11 @@ jt_cancel() {
     for pid in $groups; do
         kill -s KILL -- "-$pid" 2>/dev/null
     done
+    for jid in $orphans; do
+        # Its exit status is not ours to know: 143, as for a run ended by TERM.
+        f=$JT_JOBS/$jid/rc
+        printf '143 %s cancelled\n' "$(date +%s)" >"$f.tmp" && mv -f "$f.tmp" "$f"
+    done
     # Return once each supervisor has recorded the end, so what follows (a cleanup,
     # a status) sees `cancelled`, not a run still finishing.
     for jid in $cancelled; do
@@ -264,8 +285,10 @@ jt_cleanup() {
         d=$JT_JOBS/$jid
         if [ ! -d "$d" ]; then
             jt_rec cleanup "$jid" missing
-        elif jt_line "$d/pid" && [ ! -f "$d/rc" ] && { [ -z "$JT_LINE" ] || jt_alive "$JT_LINE"; }; then
-            # Alive, or so new that its supervisor has not written its pid yet.
+        elif jt_line "$d/pid" && [ ! -f "$d/rc" ] &&
+            { [ -z "$JT_LINE" ] || jt_alive "$JT_LINE" || jt_alive "$JT_LINE" job; }; then
+            # Alive (the job, or at least its supervisor), or so new that its
+            # supervisor has not written its pid yet.
             jt_rec cleanup "$jid" running
         elif err=$(rm -rf -- "$d" 2>&1); then
             jt_rec cleanup "$jid" ok
