@@ -14,7 +14,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any, ParamSpec
 
 from jobtui.events import BatchStarted, Event, HostChanged, RunView
-from jobtui.model import RunState
+from jobtui.model import LOST_REASON, RunState
 from jobtui.ui.render import RunKey
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ def sample_runs() -> list[RunView]:
         ),
         _run("reindex", "web01", 0, "search", s.CANCELLED, ago=800, took=75, rc=143, attempt=1),
         _run("reindex", "db01", 0, "search", s.LOST, ago=5000, attempt=1, timeout=7200,
-             reason="the process is gone and no exit status was written (reboot? kill -9?)"),
+             reason=LOST_REASON),
     ]  # fmt: skip
     return runs
 
