@@ -35,6 +35,9 @@ __all__ = [
     "fleet_cpu",
     "header",
     "jobtui_bin",
+    "last_summary",
+    "percentile",
+    "process_cpu",
     "run_measured",
     "sshfleet",
     "summary_counts",
@@ -183,34 +186,52 @@ def run_measured(
         )
 
 
-def summary_problems(stdout: str) -> dict[str, int]:
-    """How many runs of the summary did not succeed, by ``state: reason``."""
-    problems: dict[str, int] = {}
+def last_summary(stdout: str) -> dict[str, Any]:
+    """The last ``{"event": "summary"}`` JSON line of a console's output, or {}."""
     for line in reversed(stdout.splitlines()):
         try:
             obj = json.loads(line)
         except ValueError:
             continue
         if isinstance(obj, dict) and obj.get("event") == "summary":
-            for run in obj.get("runs") or []:
-                if run.get("state") != "succeeded":
-                    key = f"{run.get('state')}: {run.get('reason') or ''}"[:160]
-                    problems[key] = problems.get(key, 0) + 1
-            break
+            return obj
+    return {}
+
+
+def summary_problems(stdout: str) -> dict[str, int]:
+    """How many runs of the summary did not succeed, by ``state: reason``."""
+    problems: dict[str, int] = {}
+    for run in last_summary(stdout).get("runs") or []:
+        if run.get("state") != "succeeded":
+            key = f"{run.get('state')}: {run.get('reason') or ''}"[:160]
+            problems[key] = problems.get(key, 0) + 1
     return problems
 
 
 def summary_counts(stdout: str) -> dict[str, Any]:
-    """The ``counts`` of the last ``{"event": "summary"}`` JSON line, or {}."""
-    for line in reversed(stdout.splitlines()):
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(obj, dict) and obj.get("event") == "summary":
-            counts = obj.get("counts")
-            return counts if isinstance(counts, dict) else {}
-    return {}
+    """The ``counts`` of the last summary line, or {}."""
+    counts = last_summary(stdout).get("counts")
+    return counts if isinstance(counts, dict) else {}
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100); nan for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(q / 100.0 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def _stat(raw: str) -> tuple[int, int]:
+    """(ppid, utime+stime+cutime+cstime in ticks) from a /proc/PID/stat line."""
+    fields = raw[raw.rfind(")") + 2 :].split()
+    return int(fields[1]), sum(int(x) for x in fields[11:15])
+
+
+def process_cpu(pid: int) -> float:
+    """Seconds of CPU of a process and of the children it has waited for."""
+    return _stat(Path(f"/proc/{pid}/stat").read_text())[1] / _TICK
 
 
 def _proc_stats() -> dict[int, tuple[int, int]]:
@@ -224,9 +245,8 @@ def _proc_stats() -> dict[int, tuple[int, int]]:
                 raw = fh.read().decode("ascii", "replace")
         except OSError:
             continue
-        fields = raw[raw.rfind(")") + 2 :].split()
         with contextlib.suppress(IndexError, ValueError):
-            stats[int(entry.name)] = (int(fields[1]), sum(int(x) for x in fields[11:15]))
+            stats[int(entry.name)] = _stat(raw)
     return stats
 
 

@@ -13,22 +13,15 @@ the subshell each answer runs in) over the round trips, divided by ROUNDS.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-from _common import header
+from _common import header, process_cpu
 
 from jobtui.model import Host, new_jid
 from jobtui.remote.protocol import LaunchRequest
 from jobtui.transport.local import LocalTransport
-
-
-def shell_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def measure(runs: int, rounds: int) -> float:
@@ -47,10 +40,10 @@ def measure(runs: int, rounds: int) -> float:
             session = t._session  # the shell that answers (for its CPU counters)
             assert session is not None
             pid = session.proc.pid  # type: ignore[attr-defined]
-            cpu0 = shell_cpu(pid)
+            cpu0 = process_cpu(pid)
             for _ in range(rounds):
                 t.status(jids)
-            return (shell_cpu(pid) - cpu0) / rounds
+            return (process_cpu(pid) - cpu0) / rounds
         finally:
             t.cancel(jids)
             t.close()

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _common import bench_fleet, header, sshfleet
+from _common import bench_fleet, header, percentile, sshfleet
 
 from jobtui.config import load_inventory
 from jobtui.engine import Engine
@@ -58,15 +58,6 @@ class Outcome:
     sessions: int = 0
     worst: list[str] = field(default_factory=list)
     """The slowest runs, explained: when launched, ended, nudged, polled."""
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100); nan for no values."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100.0 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
 
 
 def loadavg() -> float:

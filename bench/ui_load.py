@@ -57,7 +57,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _common import REPO, header
+from _common import REPO, header, percentile
 
 from jobtui.events import BatchStarted, Event, RunChanged, RunView
 from jobtui.model import RunState
@@ -219,11 +219,6 @@ def child(rows: int, seconds: float, status_fd: int, profile: bool) -> None:
 # -- the parent: a terminal that types ---------------------------------------------
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
-
-
 def measure(rows: int, seconds: float, samples: int, profile: bool) -> dict[str, Any]:
     master, slave = pty.openpty()
     cols, lines = SIZE
@@ -282,7 +277,7 @@ def report(res: dict[str, Any]) -> bool:
     latencies = [p - s for s, p in zip(sent, painted, strict=False)]
     missing = len(sent) - len(latencies)
     reads = [r - s for s, r in zip(sent, received, strict=False)]
-    p50, p95, worst = statistics.median(latencies), pct(latencies, 0.95), max(latencies)
+    p50, p95, worst = statistics.median(latencies), percentile(latencies, 95), max(latencies)
     ok = p95 < TARGET_P95 and not missing
     flushes = res["flushes"]
     cpu, wall = res["cpu"], res["wall"]
@@ -297,7 +292,7 @@ def report(res: dict[str, Any]) -> bool:
         ("key latency p50 (key written -> frame)", f"{p50 * 1000:.1f} ms"),
         ("key latency p95", f"{p95 * 1000:.1f} ms"),
         ("key latency max", f"{worst * 1000:.1f} ms"),
-        ("key read by the driver p95", f"{pct(reads, 0.95) * 1000:.1f} ms"),
+        ("key read by the driver p95", f"{percentile(reads, 95) * 1000:.1f} ms"),
         ("keys never painted", f"{missing}"),
         ("console CPU / wall", f"{cpu:.2f} s / {wall:.2f} s = {cpu / wall:.0%}"),
         ("  of which the source thread", f"{res['source_cpu']:.2f} s (all rounds)"),
