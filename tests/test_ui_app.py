@@ -9,10 +9,9 @@ import pytest
 from textual.widgets import Static
 
 from jobtui.events import BatchFinished, BatchStarted, Event, Notice, RunChanged, RunView
-from jobtui.model import RunState
+from jobtui.model import NoticeLevel, RunKey, RunState
 from jobtui.ui.app import ConsoleApp, OperatorApp, make_app
 from jobtui.ui.commands import ActionCommands
-from jobtui.ui.render import RunKey
 from jobtui.ui.sample import SAMPLE_NOW, RecordingSink, sample_app, sample_runs, settle, sync
 from jobtui.ui.screens.confirm import ConfirmScreen
 from jobtui.ui.screens.detail import DetailScreen
@@ -22,7 +21,7 @@ from jobtui.ui.widgets.runs_table import RunsTable
 from jobtui.ui.widgets.summary import StatusLine
 
 ACTION_KEYS = ("c", "x", "r", "space", "a", "u")
-FAILED_ROTATE: RunKey = ("rotate-logs", "web02", 0)
+FAILED_ROTATE: RunKey = RunKey("rotate-logs", "web02", 0)
 
 
 def table(app: ConsoleApp) -> RunsTable:
@@ -108,7 +107,7 @@ async def test_rows_update_in_place() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         order_before = table(app).shown_keys()
-        running = app.board.runs[("backup", "db02", 1)]
+        running = app.board.runs[RunKey("backup", "db02", 1)]
         app.buffer.push(RunChanged(_with(running, progress=77.0), RunState.RUNNING))
         app.flush_events()
         await pilot.pause()
@@ -136,7 +135,7 @@ async def test_the_detail_follows_the_run() -> None:
     app = sample_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        key: RunKey = ("backup", "db02", 1)
+        key: RunKey = RunKey("backup", "db02", 1)
         put_cursor(app, key)
         await pilot.press("enter")
         view = app.board.runs[key]
@@ -166,7 +165,7 @@ async def test_cancel_asks_first_and_sends_on_yes() -> None:
     app = sample_app(sink=sink)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        key: RunKey = ("backup", "db02", 1)
+        key: RunKey = RunKey("backup", "db02", 1)
         put_cursor(app, key)
         await pilot.press("c")
         assert isinstance(app.screen, ConfirmScreen)
@@ -302,10 +301,10 @@ async def test_notices_failures_and_the_end_of_the_batch_become_toasts(
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         toasts = record_toasts(app, monkeypatch)
-        running = app.board.runs[("backup", "db02", 1)]
+        running = app.board.runs[RunKey("backup", "db02", 1)]
         failed = _with(running, state=RunState.FAILED, rc=2)
         for event in (
-            Notice("db01 backup[users_db] is running: cleanup refused", "warning"),
+            Notice("db01 backup[users_db] is running: cleanup refused", NoticeLevel.WARNING),
             RunChanged(failed, RunState.RUNNING),
             BatchFinished("b", [failed], {"failed": 1}),
         ):
@@ -349,7 +348,7 @@ async def test_layout_holds_at_small_and_wide_sizes(size: tuple[int, int]) -> No
 
 def _view(i: int) -> RunView:
     return RunView(
-        key=("job", f"host{i % 100:03d}", i),
+        key=RunKey("job", f"host{i % 100:03d}", i),
         job="job",
         host=f"host{i % 100:03d}",
         item=f"item{i}",
@@ -385,7 +384,7 @@ async def test_elapsed_of_running_rows_moves_with_the_clock() -> None:
     app = sample_app(clock=lambda: now[0])
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        key: RunKey = ("backup", "db02", 1)
+        key: RunKey = RunKey("backup", "db02", 1)
         assert "5m12s/1h" in line_of(table(app), key)
         now[0] += 60
         app.main.tick()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from jobtui.defaults import EXIT_INTERRUPTED
 from jobtui.events import BatchFinished, BatchStarted, HostChanged, Notice, RunChanged, RunView
 from jobtui.model import RunState
-from jobtui.report import duration
-from jobtui.ui.board import EXIT_INTERRUPTED, Board
+from jobtui.text import duration, limit
+from jobtui.ui.board import Board
 from jobtui.ui.render import (
     COLUMNS,
     cell_pieces,
@@ -16,7 +17,6 @@ from jobtui.ui.render import (
     counts_text,
     elapsed_text,
     fit,
-    limit,
     matches,
     output_text,
     parse_filter,

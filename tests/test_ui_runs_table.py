@@ -11,9 +11,8 @@ import pytest
 from textual.strip import Strip
 
 from jobtui.events import BatchStarted, RunChanged, RunView
-from jobtui.model import RunState
+from jobtui.model import RunKey, RunState
 from jobtui.ui.app import ConsoleApp
-from jobtui.ui.render import RunKey
 from jobtui.ui.sample import SAMPLE_NOW, sample_app, settle, sync
 from jobtui.ui.screens.detail import DetailScreen
 from jobtui.ui.widgets.runs_table import RunsTable
@@ -24,7 +23,7 @@ SIZE = (160, 48)
 
 def run(i: int, **fields: Any) -> RunView:
     view = RunView(
-        key=("job", f"host{i // 50:03d}", i),
+        key=RunKey("job", f"host{i // 50:03d}", i),
         job="job",
         host=f"host{i // 50:03d}",
         item=f"item{i:04d}",
@@ -141,7 +140,7 @@ async def test_the_clock_redraws_only_the_lines_whose_elapsed_time_moved(
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         t = table(app)
-        key: RunKey = ("backup", "db02", 1)
+        key: RunKey = RunKey("backup", "db02", 1)
         assert "5m12s/1h" in line_of(t, key)
         drawn = count_lines(t, monkeypatch)
         now[0] += 60

@@ -18,18 +18,17 @@ from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 
-from jobtui import lifecycle
+from jobtui import defaults, lifecycle
 from jobtui.config import ConfigError, Inventory, load_inventory, load_jobs
+from jobtui.defaults import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from jobtui.engine import Engine
-from jobtui.events import BatchFinished, Event
+from jobtui.events import BatchFinished, Event, exit_code
 from jobtui.fleet import DiscoveryPoller, transports_for
 from jobtui.model import Host, InvalidJid, check_jid
 from jobtui.plan import Plan, build_plan, check_secrets, format_plan
-from jobtui.report import HumanReporter, JsonReporter, exit_code
+from jobtui.report import HumanReporter, JsonReporter
 from jobtui.runs import Run
 from jobtui.store import Store, StoreError
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class UsageError(Exception):
@@ -53,7 +52,11 @@ def _common(p: argparse.ArgumentParser, *, inventory: bool = False) -> None:
     if inventory:
         p.add_argument("-i", "--inventory", required=True, metavar="INVENTORY.yml")
     p.add_argument(
-        "--forks", type=int, default=50, metavar="N", help="runs in flight at once (default 50)"
+        "--forks",
+        type=int,
+        default=defaults.FORKS,
+        metavar="N",
+        help=f"runs in flight at once (default {defaults.FORKS})",
     )
     p.add_argument("--limit", metavar="PATTERN", help="further limit the hosts (Ansible pattern)")
     p.add_argument("--state-dir", metavar="DIR", help="where jobtui keeps its memory")
@@ -106,7 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     watch_p = sub.add_parser("watch", help="read-only console: every job on the hosts, live")
     watch_p.add_argument(
-        "--interval", type=float, default=2.0, metavar="S", help="seconds between looks"
+        "--interval",
+        type=float,
+        default=defaults.WATCH_INTERVAL,
+        metavar="S",
+        help="seconds between looks",
     )
     watch_p.add_argument("--no-bell", action="store_true", help="no terminal bell on alerts")
     _common(watch_p, inventory=True)

@@ -22,6 +22,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+from jobtui import defaults
 from jobtui.events import (
     BatchFinished,
     BatchStarted,
@@ -32,7 +33,9 @@ from jobtui.events import (
 )
 from jobtui.model import (
     CleanupPolicy,
+    NoticeLevel,
     RemoteStatus,
+    RunKey,
     RunSpec,
     RunState,
     item_label,
@@ -46,8 +49,8 @@ from jobtui.remote.protocol import (
     LaunchResult,
     run_progress,
 )
-from jobtui.report import label
-from jobtui.runs import RETRYABLE, Run
+from jobtui.runs import Run
+from jobtui.text import label
 from jobtui.transport.base import Transport, TransportError
 from jobtui.transport.push import PushHub
 
@@ -118,7 +121,7 @@ class Engine:
         transports: Mapping[str, Transport],
         *,
         batch: str,
-        forks: int = 50,
+        forks: int = defaults.FORKS,
         on_event: Callable[[Event], None] = lambda e: None,
         clock: Callable[[], float] = time.monotonic,
         batch_meta: Mapping[str, object] | None = None,
@@ -137,12 +140,12 @@ class Engine:
         """Where secret env values (`from_env`) are read at launch."""
         """Listen to each host's end watcher, to see an end before the next poll."""
         self._nudged: queue.SimpleQueue[str] = queue.SimpleQueue()
-        self._shown: frozenset[tuple[str, str, int]] = frozenset()
+        self._shown: frozenset[RunKey] = frozenset()
         """Called on the loop thread before a launch is sent (the store makes jids durable)."""
         self.runs = [r if isinstance(r, Run) else Run(r) for r in runs]
         self.hosts = {name: _Host(t) for name, t in transports.items()}
         self._stop = threading.Event()
-        self._requests: queue.SimpleQueue[tuple[str, list[tuple[str, str, int]]]] = (
+        self._requests: queue.SimpleQueue[tuple[str, list[RunKey]]] = (
             queue.SimpleQueue()
         )
         self._wake_lock = threading.Lock()
@@ -163,7 +166,7 @@ class Engine:
 
     # -- the loop -------------------------------------------------------------
 
-    def request(self, action: str, keys: Iterable[tuple[str, str, int]]) -> None:
+    def request(self, action: str, keys: Iterable[RunKey]) -> None:
         """Ask for `cancel`, `cleanup` or `retry` of runs (by key). Thread-safe.
 
         Done on the loop thread at its next turn; outcomes come back as events.
@@ -330,7 +333,7 @@ class Engine:
         while someone looks at the run (`show_output`)."""
         return bool(r.spec.job.progress) or r.spec.key in self._shown
 
-    def show_output(self, keys: Iterable[tuple[str, str, int]]) -> None:
+    def show_output(self, keys: Iterable[RunKey]) -> None:
         """Follow these runs' output live (the console's detail view). Thread-safe."""
         self._shown = frozenset(keys)
         self._wake()
@@ -502,7 +505,7 @@ class Engine:
         )
         if wanted and r.launched:
             self.hosts[r.spec.host.name].cleanup.append(r.jid)
-        if r.state in RETRYABLE and r.attempt <= job.retries:
+        if r.state.retryable and r.attempt <= job.retries:
             r.retry_at = now + job.retry_delay
             # Said, so that nobody takes it for the end (and `c` can call it off).
             when = f"retry {r.attempt + 1} of {job.retries + 1} in {job.retry_delay:g}s"
@@ -539,7 +542,9 @@ class Engine:
             self._update(r, reason="its retry was cancelled")
             self.on_event(Notice(f"{label}: retry cancelled (it stays {r.state.value})"))
         elif r.state.finished or (r.closed and not r.launched):
-            self.on_event(Notice(f"{label} has already ended ({r.state.value})", "warning"))
+            self.on_event(
+                Notice(f"{label} has already ended ({r.state.value})", NoticeLevel.WARNING)
+            )
         elif not r.launched and not r.sending:
             # Never sent to the host: nothing to kill.
             r.retry_at = None
@@ -555,10 +560,15 @@ class Engine:
     def _cleanup(self, r: Run) -> None:
         label = _label(r)
         if not r.launched:
-            self.on_event(Notice(f"{label} was never launched: nothing to clean up", "warning"))
+            self.on_event(
+                Notice(f"{label} was never launched: nothing to clean up", NoticeLevel.WARNING)
+            )
         elif not r.state.finished:
             self.on_event(
-                Notice(f"{label} is {r.state.value}: cleanup refused, cancel it first", "warning")
+                Notice(
+                    f"{label} is {r.state.value}: cleanup refused, cancel it first",
+                    NoticeLevel.WARNING,
+                )
             )
         elif not r.cleaned:
             self.hosts[r.spec.host.name].cleanup.append(r.jid)
@@ -570,13 +580,17 @@ class Engine:
             r.cleaned = True
             self.on_event(RunChanged(r.view(), r.state))
         elif outcome == "running":
-            self.on_event(Notice(f"{_label(r)} is running: cleanup refused by the host", "warning"))
+            self.on_event(
+                Notice(f"{_label(r)} is running: cleanup refused by the host", NoticeLevel.WARNING)
+            )
         else:
-            self.on_event(Notice(f"cleanup of {_label(r)} failed on the host", "error"))
+            self.on_event(Notice(f"cleanup of {_label(r)} failed on the host", NoticeLevel.ERROR))
 
     def _retry(self, r: Run, now: float) -> None:
         if r.state in (RunState.PENDING, RunState.RUNNING) and not r.closed:
-            self.on_event(Notice(f"{_label(r)} is {r.state.value}: nothing to retry", "warning"))
+            self.on_event(
+                Notice(f"{_label(r)} is {r.state.value}: nothing to retry", NoticeLevel.WARNING)
+            )
             return
         if r.state is RunState.SUCCEEDED:
             self.on_event(Notice(f"{_label(r)} succeeded: retrying it anyway"))

@@ -6,26 +6,19 @@ consumer on another thread can keep them.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from jobtui.model import RunState
-
-
-def iso(ts: float | None) -> str | None:
-    """Epoch seconds as ISO 8601 UTC (`2026-11-28T22:45:12Z`), None stays None."""
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+from jobtui import defaults
+from jobtui.model import NoticeLevel, RunKey, RunState
+from jobtui.text import iso, label
 
 
 @dataclass(frozen=True)
 class RunView:
     """One run as consumers see it."""
 
-    key: tuple[str, str, int]
+    key: RunKey
     job: str
     host: str
     item: str
@@ -52,10 +45,20 @@ class RunView:
     """The host's clock when this was read (for elapsed times of discovered runs)."""
 
     @property
-    def elapsed(self) -> float | None:
-        if self.started is None:
+    def label(self) -> str:
+        """`host job[item]`, as messages name the run."""
+        return label(self.host, self.job, self.item)
+
+    def elapsed(self, now: float) -> float | None:
+        """Seconds since the run started (until it finished); None before it started,
+        or for a run that ended at a time nobody recorded (lost).
+
+        `started`/`finished` come from the host's clock and `now` from the caller's: a
+        negative difference (clock skew) shows as 0.
+        """
+        if self.started is None or (self.finished is None and self.state.finished):
             return None
-        end = self.finished if self.finished is not None else (self.now or time.time())
+        end = self.finished if self.finished is not None else now
         return max(0.0, end - self.started)
 
     def summary(self) -> dict[str, Any]:
@@ -105,8 +108,7 @@ class Notice:
     """Something to tell the operator (an action refused, a cleanup failed)."""
 
     text: str
-    level: str = "info"
-    """info, warning or error."""
+    level: NoticeLevel = NoticeLevel.INFO
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,15 @@ class BatchFinished:
     counts: dict[str, int] = field(default_factory=dict)
     interrupted: bool = False
     """The console stopped following before the end (the runs go on on their hosts)."""
+
+
+def exit_code(runs: list[RunView]) -> int:
+    """0 when no run failed, timed out, was cancelled, lost or unreachable; else 1.
+
+    A run launched with `poll: 0` is still running when the console leaves: that is
+    success for fire-and-forget.
+    """
+    return defaults.EXIT_FAILED if any(v.state.failed for v in runs) else defaults.EXIT_OK
 
 
 Event = BatchStarted | RunChanged | HostChanged | Notice | BatchFinished

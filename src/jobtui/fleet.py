@@ -15,8 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from jobtui import defaults
 from jobtui.events import BatchStarted, Event, HostChanged, RunChanged, RunView
-from jobtui.model import Host, RemoteStatus, RunState
+from jobtui.model import Host, RemoteStatus, RunKey, RunState
 from jobtui.remote.protocol import run_progress
 from jobtui.transport import Transport, TransportError, make_transport
 
@@ -31,7 +32,7 @@ class HostAnswer(Generic[T]):
 
 
 def on_hosts(
-    transports: Iterable[Transport], fn: Callable[[Transport], T], forks: int = 50
+    transports: Iterable[Transport], fn: Callable[[Transport], T], forks: int = defaults.FORKS
 ) -> list[HostAnswer[T]]:
     """Call `fn` for every host's transport, at most `forks` at once; failures are kept."""
     ts = list(transports)
@@ -61,7 +62,7 @@ def view_of(host: Host, st: RemoteStatus, now: float) -> RunView:
     timeout = meta.get("timeout")
     attempt = meta.get("attempt")
     return RunView(
-        key=(str(meta.get("job", "?")), host.name, int(meta.get("index", 0) or 0)),
+        key=RunKey(str(meta.get("job", "?")), host.name, int(meta.get("index", 0) or 0)),
         job=str(meta.get("job", "?")),
         host=host.name,
         item=str(meta.get("item", "")),
@@ -90,7 +91,7 @@ class Discovery:
     """Host name -> why it could not be read."""
 
 
-def discover(transports: list[Transport], forks: int = 50) -> Discovery:
+def discover(transports: list[Transport], forks: int = defaults.FORKS) -> Discovery:
     """Every job on every host, in one round trip per host. Writes nothing."""
     runs: list[RunView] = []
     unreachable: dict[str, str] = {}
@@ -108,7 +109,7 @@ def act(
     transports: list[Transport],
     targets: dict[str, list[str]],
     action: str,
-    forks: int = 50,
+    forks: int = defaults.FORKS,
 ) -> dict[str, str]:
     """Cancel or clean up the given jids per host. Returns jid -> outcome (or `error: ...`)."""
     by_name = {t.host.name: t for t in transports if targets.get(t.host.name)}
@@ -133,7 +134,12 @@ class DiscoveryPoller:
     status round trip is the only one it ever sends.
     """
 
-    def __init__(self, transports: list[Transport], interval: float = 2.0, forks: int = 50):
+    def __init__(
+        self,
+        transports: list[Transport],
+        interval: float = defaults.WATCH_INTERVAL,
+        forks: int = defaults.FORKS,
+    ):
         self.transports = transports
         self.interval = interval
         self.forks = forks
@@ -162,7 +168,7 @@ class DiscoveryPoller:
             now_seen = set()
             for v in found.runs:
                 jid = v.jid or ""
-                view = dataclasses.replace(v, key=(jid, v.host, 0))
+                view = dataclasses.replace(v, key=RunKey.discovered(jid, v.host))
                 now_seen.add(jid)
                 old = seen.get(jid)
                 if old is None or _changed(old, view):

@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
 from jobtui.config import Inventory, select_hosts
-from jobtui.events import RunView, iso
+from jobtui.events import RunView
 from jobtui.fleet import act, discover, transports_for
 from jobtui.model import Host, RunState
-from jobtui.report import duration, run_label, sanitize
+from jobtui.text import duration, iso, limit, sanitize
 
 
 def select(inventory: Inventory, limit: str | None) -> list[Host]:
@@ -29,7 +30,7 @@ def status_fields(v: RunView) -> dict[str, object]:
     return {
         **v.summary(),
         "batch": v.batch,
-        "elapsed": None if v.elapsed is None else round(v.elapsed),
+        "elapsed": None if (elapsed := v.elapsed(v.now or time.time())) is None else round(elapsed),
         "timeout": v.timeout,
         "tail": last[-200:],
     }
@@ -84,7 +85,7 @@ def render_status(runs: list[RunView]) -> str:
                 v.state.value,
                 "-" if v.rc is None else str(v.rc),
                 progress[:30],
-                f"{_duration(v.elapsed)}/{_duration(v.timeout or None)}",
+                f"{_duration(v.elapsed(v.now or time.time()))}/{limit(v.timeout)}",
                 v.batch,
                 v.jid or "-",
                 sanitize(last[-60:]),
@@ -160,4 +161,4 @@ def _duration(seconds: float | None) -> str:
 
 
 def _label(v: RunView) -> str:
-    return f"{run_label(v)} {v.jid} ({iso(v.started) or 'not started'})"
+    return f"{v.label} {v.jid} ({iso(v.started) or 'not started'})"

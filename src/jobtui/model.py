@@ -10,7 +10,9 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
+
+from jobtui import defaults
 
 JID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 """Every jid is checked against this before it reaches a path or a shell."""
@@ -50,17 +52,82 @@ class RunState(Enum):
 
     @property
     def finished(self) -> bool:
-        """True for the states a run never leaves (unreachable is not one of them)."""
-        return self in FINISHED_STATES
+        """A state a run never leaves (unreachable is not one of them)."""
+        return self in _FINISHED
 
     @property
     def ok(self) -> bool:
         return self is RunState.SUCCEEDED
 
+    @property
+    def failed(self) -> bool:
+        """Makes the batch fail (exit 1): every end but success, and unreachable."""
+        return self in _FAILED
 
-FINISHED_STATES = frozenset(
+    @property
+    def alerting(self) -> bool:
+        """Entering it is worth a toast and the bell."""
+        return self in _ALERTING
+
+    @property
+    def retryable(self) -> bool:
+        """An attempt that ended so may be tried again (`retries:`)."""
+        return self in _RETRYABLE
+
+
+_FINISHED = frozenset(
     {RunState.SUCCEEDED, RunState.FAILED, RunState.TIMED_OUT, RunState.CANCELLED, RunState.LOST}
 )
+_RETRYABLE = frozenset({RunState.FAILED, RunState.TIMED_OUT, RunState.LOST})
+_ALERTING = _RETRYABLE
+_FAILED = (_FINISHED - {RunState.SUCCEEDED}) | {RunState.UNREACHABLE}
+
+
+class RunKey(NamedTuple):
+    """Identifies a run in what a console shows.
+
+    In a batch (`run`, `attach`, `demo`): the job, the host and the loop item's
+    index. In watch mode, where runs are discovered on the hosts whatever their
+    batch: the jid, the host and 0 (`RunKey.discovered`).
+    """
+
+    job: str
+    host: str
+    item_index: int
+    """The loop item's position (0 without a loop, or in watch mode)."""
+
+    @classmethod
+    def discovered(cls, jid: str, host: str) -> RunKey:
+        return cls(jid, host, 0)
+
+
+class Action(Enum):
+    """What an operator can ask of runs."""
+
+    CANCEL = "cancel"
+    CLEANUP = "cleanup"
+    RETRY = "retry"
+
+
+class Outcome(Enum):
+    """What a host answers for one jid of a cancel or a cleanup."""
+
+    OK = "ok"
+    MISSING = "missing"
+    """No such job directory (cleaned up, or never launched)."""
+    FINISHED = "finished"
+    """Cancel: the run had already ended."""
+    RUNNING = "running"
+    """Cleanup: refused, the run has not ended."""
+    ERROR = "error"
+
+
+class NoticeLevel(Enum):
+    """How loud a notice to the operator is."""
+
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
 
 
 class CleanupPolicy(Enum):
@@ -96,9 +163,9 @@ class Host:
     key_file: str | None = None
     connection: str = "ssh"
     """`ssh` or `local`."""
-    jobtui_dir: str = "~/.jobtui"
+    jobtui_dir: str = defaults.JOBTUI_DIR
     """The remote directory that holds `jobs/<jid>/`."""
-    connect_timeout: float = 10.0
+    connect_timeout: float = defaults.CONNECT_TIMEOUT
     """Seconds for connect, banner and auth (`ansible_ssh_timeout`, `ansible_timeout`)."""
     vars: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     """Every variable of the host (group vars merged), for templating."""
@@ -117,12 +184,12 @@ class JobSpec:
     command: str | None = None
     """Split into argv like Ansible's `command`; no shell."""
     loop: tuple[Any, ...] | None = None
-    timeout: int = 3600
-    poll: float = 5.0
+    timeout: int = defaults.TIMEOUT
+    poll: float = defaults.POLL
     progress: str | None = None
     """A regex over the output's last lines; group 1 is the percentage."""
     retries: int = 0
-    retry_delay: float = 10.0
+    retry_delay: float = defaults.RETRY_DELAY
     cleanup: CleanupPolicy = CleanupPolicy.NEVER
     env: dict[str, str] = field(default_factory=dict, hash=False)
     secret_env: dict[str, str] = field(default_factory=dict, hash=False)
@@ -159,9 +226,9 @@ class RunSpec:
         return item_label(self.item)
 
     @property
-    def key(self) -> tuple[str, str, int]:
+    def key(self) -> RunKey:
         """Identifies the run within a batch: job, host, item index."""
-        return (self.job.name, self.host.name, self.index)
+        return RunKey(self.job.name, self.host.name, self.index)
 
 
 def item_label(item: Any) -> str:

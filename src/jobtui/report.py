@@ -20,59 +20,7 @@ from jobtui.events import (
     RunView,
 )
 from jobtui.model import RunState
-
-FAILED_STATES = frozenset(
-    {
-        RunState.FAILED,
-        RunState.TIMED_OUT,
-        RunState.CANCELLED,
-        RunState.LOST,
-        RunState.UNREACHABLE,
-    }
-)
-
-
-def exit_code(runs: list[RunView]) -> int:
-    """0 when no run failed, timed out, was cancelled, lost or unreachable; else 1.
-
-    A run launched with `poll: 0` is still running when the console leaves: that is
-    success for fire-and-forget.
-    """
-    return 1 if any(v.state in FAILED_STATES for v in runs) else 0
-
-
-def label(host: str, job: str, item: str) -> str:
-    """`host job[item]`: a run as messages name it."""
-    return f"{host} {job}[{item}]" if item else f"{host} {job}"
-
-
-def run_label(v: RunView) -> str:
-    return label(v.host, v.job, v.item)
-
-
-def duration(seconds: float) -> str:
-    """Compact elapsed time: `45s`, `1m12s`, `2h05m`, `3d04h`."""
-    s = max(0, int(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
-
-
-def sanitize(text: str) -> str:
-    """Make job output inert for a terminal: control characters (escape sequences
-    included) become visible `\\xNN`, except newline and tab."""
-    out = []
-    for ch in text:
-        o = ord(ch)
-        if ch in "\n\t" or (o >= 0x20 and o != 0x7F and not 0x80 <= o < 0xA0):
-            out.append(ch)
-        else:
-            out.append(f"\\x{o:02x}")
-    return "".join(out)
+from jobtui.text import sanitize
 
 
 class HumanReporter:
@@ -106,7 +54,7 @@ class HumanReporter:
             self._summary(ev)
 
     def _describe(self, v: RunView) -> str:
-        text = f"{run_label(v)}: {v.state.value}"
+        text = f"{v.label}: {v.state.value}"
         if v.attempt > 1:
             text += f" (attempt {v.attempt})"
         if v.rc is not None and v.state is not RunState.SUCCEEDED:
@@ -134,7 +82,7 @@ class HumanReporter:
         else:
             self._say(f"batch {ev.batch} done: {counts}")
         for v in ev.runs:
-            if v.state in FAILED_STATES:
+            if v.state.failed:
                 tail = (v.stderr_tail or v.tail).strip().splitlines()[-3:]
                 detail = "".join(f"\n      | {sanitize(line)}" for line in tail)
                 print(f"  {self._describe(v)}{detail}", file=self.stream, flush=True)

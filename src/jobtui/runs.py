@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from jobtui.events import RunView
 from jobtui.model import RemoteStatus, RunSpec, RunState, item_label, new_jid
 
-RETRYABLE = frozenset({RunState.FAILED, RunState.TIMED_OUT, RunState.LOST})
-
 
 @dataclass
 class Run:

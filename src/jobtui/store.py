@@ -21,7 +21,7 @@ from typing import Any
 
 from jobtui.events import BatchFinished, Event, RunChanged, RunView
 from jobtui.model import CleanupPolicy, Host, JobSpec, RunSpec, RunState
-from jobtui.runs import RETRYABLE, Run
+from jobtui.runs import Run
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
@@ -267,7 +267,7 @@ class Store:
                 r.state = RunState.PENDING
             # Attaching means following: poll-0 runs too (polled every second).
             r.closed = st.finished
-            if st in RETRYABLE and attempt <= spec.job.retries:
+            if st.retryable and attempt <= spec.job.retries:
                 r.closed, r.retry_at = False, 0.0  # its retry was due when the console died
             runs.append(r)
         return runs

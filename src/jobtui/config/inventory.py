@@ -28,13 +28,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from jobtui import defaults
 from jobtui.config.errors import ConfigError, describe, did_you_mean
 from jobtui.config.yamlsrc import YMap, load_yaml, to_plain
 from jobtui.model import Host, Location
 
 GROUP_KEYS = ("hosts", "children", "vars")
 CONNECTIONS = {"ssh": "ssh", "local": "local", "smart": "ssh", "paramiko": "ssh"}
-DEFAULT_JOBTUI_DIR = "~/.jobtui"
 _RANGE_RE = re.compile(r"^(.*?)\[([0-9a-zA-Z]+):([0-9a-zA-Z]+)(?::([0-9]+))?\](.*)$")
 MAX_RANGE_HOSTS = 100_000
 
@@ -308,7 +308,9 @@ def make_host(
             f" got {describe(port)}",
             where.get("ansible_port"),
         )
-    timeout = merged.get("ansible_ssh_timeout", merged.get("ansible_timeout", 10))
+    timeout = merged.get(
+        "ansible_ssh_timeout", merged.get("ansible_timeout", defaults.CONNECT_TIMEOUT)
+    )
     if isinstance(timeout, str):
         with contextlib.suppress(ValueError):
             timeout = float(timeout)
@@ -334,7 +336,7 @@ def make_host(
         user=text("ansible_user", None),
         key_file=text("ansible_ssh_private_key_file", None),
         connection=CONNECTIONS[connection],
-        jobtui_dir=text("jobtui_dir", DEFAULT_JOBTUI_DIR) or DEFAULT_JOBTUI_DIR,
+        jobtui_dir=text("jobtui_dir", defaults.JOBTUI_DIR) or defaults.JOBTUI_DIR,
         connect_timeout=float(timeout),
         vars=merged,
         groups=groups,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from jobtui import defaults
 from jobtui.config.errors import ConfigError, describe, did_you_mean
 from jobtui.config.template import check_template
 from jobtui.config.yamlsrc import YMap, YSeq, load_yaml, to_plain
@@ -20,7 +21,6 @@ JOB_KEYS = (
     "retries", "retry_delay", "cleanup", "env", "chdir",
 )  # fmt: skip
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-DEFAULT_TIMEOUT = 3600
 
 
 def load_jobs(path: str) -> list[JobSpec]:
@@ -164,11 +164,11 @@ def _job(entry: Any, location: Location, index: int) -> JobSpec:
         shell=shell,
         command=command,
         loop=_loop(job),
-        timeout=job.integer(timeout_key, DEFAULT_TIMEOUT, 1),
-        poll=job.number("poll", 5.0),
+        timeout=job.integer(timeout_key, defaults.TIMEOUT, 1),
+        poll=job.number("poll", defaults.POLL),
         progress=progress,
         retries=job.integer("retries", 0, 0),
-        retry_delay=job.number("retry_delay", 10.0),
+        retry_delay=job.number("retry_delay", defaults.RETRY_DELAY),
         cleanup=_cleanup(job),
         env=env,
         secret_env=secret_env,

@@ -22,13 +22,11 @@ from enum import Enum
 from importlib import resources
 from typing import Any
 
+from jobtui import defaults
 from jobtui.model import Progress, RemoteStatus, RunState, check_jid
 
-GRACE_SECONDS = 5
-"""Between TERM and KILL, on timeout and on cancel."""
-
-TAIL_BYTES = 4096
-"""How much of each output file a status round trip brings back."""
+GRACE_SECONDS = defaults.GRACE
+TAIL_BYTES = defaults.TAIL_BYTES
 
 
 def _read(name: str) -> str:

@@ -14,10 +14,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from jobtui import defaults
 from jobtui.transport.base import Session, Transport, TransportError
-
-REOPEN_AFTER = 10.0
-"""Seconds before a watcher that failed or closed is opened again."""
 
 
 @dataclass
@@ -83,7 +81,7 @@ class PushHub:
         if not data:
             w.session.close()
             del self._watches[name]
-            self._retry_at[name] = time.monotonic() + REOPEN_AFTER
+            self._retry_at[name] = time.monotonic() + defaults.REOPEN_WATCH
             return
         buf = w.buf + data
         hits = buf.count(w.marker)

@@ -17,11 +17,9 @@ from pathlib import Path
 
 import paramiko
 
+from jobtui import defaults
 from jobtui.model import Host
 from jobtui.transport.base import Session, Transport, TransportError
-
-CONNECT_TIMEOUT = 10.0
-KEEPALIVE_SECONDS = 15
 
 # paramiko's reader threads log failures with tracebacks; Python would print them on
 # stderr (its last-resort handler). Every failure reaches the user through a
@@ -69,7 +67,7 @@ _known_hosts = _KnownHostsFiles()
 
 
 def known_hosts_path(host: Host) -> Path:
-    return Path(os.path.expanduser(str(host.vars.get("jobtui_known_hosts", "~/.ssh/known_hosts"))))
+    return Path(os.path.expanduser(str(host.vars.get("jobtui_known_hosts", defaults.KNOWN_HOSTS))))
 
 
 def host_key_name(host: Host) -> str:
@@ -186,7 +184,7 @@ class SshTransport(Transport):
             raise TransportError(f"cannot connect to {h.address}:{h.port}: {reason}") from e
         transport = client.get_transport()
         if transport is not None:
-            transport.set_keepalive(KEEPALIVE_SECONDS)
+            transport.set_keepalive(defaults.KEEPALIVE)
         self._client = client
         return client
 
@@ -233,7 +231,7 @@ class SshSession(Session):
 
     def send(self, data: bytes) -> None:
         try:
-            self.chan.settimeout(CONNECT_TIMEOUT)
+            self.chan.settimeout(defaults.CONNECT_TIMEOUT)
             self.chan.sendall(data)
         except (TimeoutError, paramiko.SSHException, OSError, EOFError) as e:
             self.on_broken()

@@ -28,11 +28,12 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
+from jobtui.defaults import EXIT_INTERRUPTED
 from jobtui.events import Notice, RunView
-from jobtui.report import run_label
-from jobtui.ui.board import EXIT_INTERRUPTED, Board, Changes
+from jobtui.model import NoticeLevel, RunKey
+from jobtui.ui.board import Board, Changes
 from jobtui.ui.commands import ActionCommands, ViewCommands
-from jobtui.ui.render import STATE_LOOK, RunKey
+from jobtui.ui.render import STATE_LOOK
 from jobtui.ui.screens.confirm import ConfirmScreen
 from jobtui.ui.screens.detail import DetailScreen
 from jobtui.ui.screens.help import HelpScreen
@@ -46,10 +47,10 @@ FLUSH_INTERVAL = 0.1
 """At most ten UI updates a second, whatever the rate of events."""
 MAX_TOASTS = 3
 """More alerts or notices than this in one update become a single toast."""
-SEVERITY: dict[str, SeverityLevel] = {
-    "info": "information",
-    "warning": "warning",
-    "error": "error",
+SEVERITY: dict[NoticeLevel, SeverityLevel] = {
+    NoticeLevel.INFO: "information",
+    NoticeLevel.WARNING: "warning",
+    NoticeLevel.ERROR: "error",
 }
 
 
@@ -328,7 +329,7 @@ class OperatorApp(ConsoleApp):
         for view in views[:6]:
             look = STATE_LOOK[view.state]
             body.append(f"{look.symbol} ", style=look.style)
-            body.append(f"{run_label(view)} ({look.label})\n")
+            body.append(f"{view.label} ({look.label})\n")
         if n > 6:
             body.append(f"…and {n - 6} more\n", style="italic")
         body.append("\n" + warning, style="grey70")
@@ -350,7 +351,7 @@ class OperatorApp(ConsoleApp):
 
 
 def _alert(view: RunView) -> str:
-    text = f"{run_label(view)}: {STATE_LOOK[view.state].label}"
+    text = f"{view.label}: {STATE_LOOK[view.state].label}"
     if view.rc is not None:
         text += f" (rc {view.rc})"
     return text

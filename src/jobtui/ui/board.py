@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from jobtui import defaults
 from jobtui.events import (
     BatchFinished,
     BatchStarted,
@@ -18,12 +19,9 @@ from jobtui.events import (
     Notice,
     RunChanged,
     RunView,
+    exit_code,
 )
-from jobtui.model import RunState
-from jobtui.report import exit_code
-from jobtui.ui.render import ALERT_STATES, RunKey
-
-EXIT_INTERRUPTED = 130
+from jobtui.model import RunKey, RunState
 
 
 @dataclass
@@ -71,7 +69,7 @@ class Board:
         for event in events:
             if isinstance(event, RunChanged):  # first: nearly every event is one
                 view = event.run
-                if view.state in ALERT_STATES and event.previous is not view.state:
+                if view.state.alerting and event.previous is not view.state:
                     changes.alerts.append(view)
                 if event.previous.finished and not view.state.finished:
                     self.settled = False
@@ -129,5 +127,5 @@ class Board:
     def exit_code(self) -> int:
         """The process exit code if the console ended now: 130 while runs are active."""
         if self.active:
-            return EXIT_INTERRUPTED
+            return defaults.EXIT_INTERRUPTED
         return exit_code(list(self.runs.values()))

@@ -18,9 +18,7 @@ from rich.text import Text
 
 from jobtui.events import RunView
 from jobtui.model import RunState
-from jobtui.report import duration, sanitize
-
-RunKey = tuple[str, str, int]
+from jobtui.text import duration, limit, sanitize
 
 
 @dataclass(frozen=True)
@@ -59,9 +57,6 @@ STATE_ORDER: dict[RunState, int] = {
     )
 }
 """Most urgent first: the order of the `state` sort and of the counts."""
-
-ALERT_STATES = frozenset({RunState.FAILED, RunState.TIMED_OUT, RunState.LOST})
-"""A run entering one of these is worth a toast."""
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("host", "Host"),
@@ -155,33 +150,9 @@ def truncate(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def limit(seconds: int) -> str:
-    """A time limit without its zero parts: `30s`, `1m`, `1m30s`, `1h`, `1h30m`."""
-    if seconds <= 0:
-        return "∞"
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if seconds >= size:
-            parts.append(f"{seconds // size}{unit}")
-            seconds %= size
-    return "".join(parts[:2])
-
-
-def elapsed_seconds(view: RunView, now: float) -> float | None:
-    """Seconds since the run started (until it finished); None before it started.
-
-    `started`/`finished` come from the host's clock and `now` from ours: a negative
-    difference (clock skew) shows as 0.
-    """
-    if view.started is None or (view.finished is None and view.state.finished):
-        return None  # not started, or ended at a time nobody recorded (lost)
-    end = view.finished if view.finished is not None else now
-    return max(0.0, end - view.started)
-
-
 def elapsed_pieces(view: RunView, now: float) -> list[Piece]:
     """`1m12s/1h`; orange past 90% of the limit while the run is still going."""
-    secs = elapsed_seconds(view, now)
+    secs = view.elapsed(now)
     shown = "–" if secs is None else duration(secs)
     style = ""
     if secs is not None and view.timeout and not view.state.finished:

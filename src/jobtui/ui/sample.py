@@ -14,8 +14,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any, ParamSpec
 
 from jobtui.events import BatchStarted, Event, HostChanged, RunView
-from jobtui.model import LOST_REASON, RunState
-from jobtui.ui.render import RunKey
+from jobtui.model import LOST_REASON, RunKey, RunState
 
 if TYPE_CHECKING:
     from textual.pilot import Pilot
@@ -45,7 +44,7 @@ def _run(
     finished = None if started is None or took is None else started + took
     timeout = int(str(fields.pop("timeout", 3600)))
     return RunView(
-        key=(job, host, index),
+        key=RunKey(job, host, index),
         job=job,
         host=host,
         item=item,

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from jobtui.events import Event, RunChanged
-from jobtui.ui.render import RunKey
+from jobtui.model import RunKey
 
 if TYPE_CHECKING:
     from jobtui.engine import Engine

@@ -14,10 +14,10 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from jobtui.events import RunView, iso
-from jobtui.report import duration
+from jobtui.events import RunView
+from jobtui.model import RunKey
+from jobtui.text import duration, iso
 from jobtui.ui.render import (
-    RunKey,
     elapsed_text,
     output_text,
     progress_text,

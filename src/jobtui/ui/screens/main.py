@@ -13,8 +13,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
+from jobtui.model import RunKey
 from jobtui.ui.board import Board, Changes
-from jobtui.ui.render import RunKey
 from jobtui.ui.widgets.runs_table import HEADER_SORTS, RunsTable
 from jobtui.ui.widgets.summary import HostSummary, JobSummary, StatusLine
 

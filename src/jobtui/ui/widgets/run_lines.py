@@ -11,11 +11,11 @@ from rich.style import Style
 from textual.strip import Strip
 
 from jobtui.events import RunView
+from jobtui.model import RunKey
 from jobtui.ui.render import (
     COLUMNS,
     RIGHT_ALIGNED,
     Piece,
-    RunKey,
     cell_pieces,
     elapsed_pieces,
     fit,

@@ -21,9 +21,9 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from jobtui.events import RunView
-from jobtui.model import RunState
+from jobtui.model import RunKey, RunState
 from jobtui.ui.board import Board
-from jobtui.ui.render import COLUMNS, RunKey, column_widths, matches, parse_filter, sort_key
+from jobtui.ui.render import COLUMNS, column_widths, matches, parse_filter, sort_key
 from jobtui.ui.widgets.run_lines import CURSOR, HOVER, MARKED, ODD, PAD, Lines, table_width
 
 SORT_MODES = ("host", "job", "state", "elapsed", "progress")
