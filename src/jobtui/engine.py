@@ -34,6 +34,7 @@ from jobtui.events import (
 from jobtui.model import (
     CleanupPolicy,
     NoticeLevel,
+    Outcome,
     RemoteStatus,
     RunKey,
     RunSpec,
@@ -42,7 +43,6 @@ from jobtui.model import (
     new_jid,
 )
 from jobtui.remote.protocol import (
-    GRACE_SECONDS,
     HostStatus,
     LaunchOutcome,
     LaunchRequest,
@@ -106,7 +106,7 @@ class _Result:
     launched: dict[str, LaunchResult] | None = None
     status: HostStatus | None = None
     polled: list[str] = field(default_factory=list)
-    cleaned: dict[str, str] = field(default_factory=dict)
+    cleaned: dict[str, Outcome] = field(default_factory=dict)
     error: str = ""
     unconfirmed: list[str] = field(default_factory=list)
     """Jids whose launch may have reached the host before the connection failed."""
@@ -131,7 +131,7 @@ class Engine:
     ) -> None:
         self.batch = batch
         self.forks = max(1, forks)
-        self.on_event = on_event
+        self._listeners: list[Callable[[Event], None]] = [on_event]
         self.clock = clock
         self.batch_meta = dict(batch_meta or {})
         self.before_launch = before_launch
@@ -145,9 +145,7 @@ class Engine:
         self.runs = [r if isinstance(r, Run) else Run(r) for r in runs]
         self.hosts = {name: _Host(t) for name, t in transports.items()}
         self._stop = threading.Event()
-        self._requests: queue.SimpleQueue[tuple[str, list[RunKey]]] = (
-            queue.SimpleQueue()
-        )
+        self._requests: queue.SimpleQueue[tuple[str, list[RunKey]]] = queue.SimpleQueue()
         self._wake_lock = threading.Lock()
         self._waker: Future[None] = Future()
         self._by_jid = {r.jid: r for r in self.runs}
@@ -158,6 +156,15 @@ class Engine:
             self._host_runs[r.spec.host.name].append(r)
         self._plans: dict[str, _Plan] = {}
         """Per host, what its runs want (see `_plan`); dropped whenever they change."""
+
+    def add_listener(self, listener: Callable[[Event], None]) -> None:
+        """Also deliver every event to `listener` (on the loop thread), from the next on."""
+        self._listeners.append(listener)
+
+    def on_event(self, event: Event) -> None:
+        """Deliver an event to every listener, in the order they were added."""
+        for listener in self._listeners:
+            listener(event)
 
     def stop(self) -> None:
         """Stop following (the runs go on on their hosts). Thread-safe."""
@@ -484,7 +491,7 @@ class Engine:
                     # Resent (same jid: started at most once) until it is confirmed,
                     # or until it would have timed out anyway.
                     self._update(r, reason=f"launch not confirmed yet: {reason}")
-                    limit = r.spec.job.timeout + GRACE_SECONDS + UNREACHABLE_MARGIN
+                    limit = r.spec.job.timeout + defaults.GRACE + UNREACHABLE_MARGIN
                     if now - r.first_sent > limit:
                         self._update(r, state=RunState.UNREACHABLE, reason=reason)
                         r.closed = True
@@ -493,7 +500,7 @@ class Engine:
                     r.closed = True
             elif r.launched:
                 self._update(r, state=RunState.UNREACHABLE, reason=reason)
-                if now - r.launched_at > r.spec.job.timeout + GRACE_SECONDS + UNREACHABLE_MARGIN:
+                if now - r.launched_at > r.spec.job.timeout + defaults.GRACE + UNREACHABLE_MARGIN:
                     r.closed = True
 
     def _closed_run(self, r: Run, now: float) -> None:

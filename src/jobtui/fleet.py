@@ -17,7 +17,7 @@ from typing import Generic, TypeVar
 
 from jobtui import defaults
 from jobtui.events import BatchStarted, Event, HostChanged, RunChanged, RunView
-from jobtui.model import Host, RemoteStatus, RunKey, RunState
+from jobtui.model import Host, Outcome, RemoteStatus, RunKey, RunState
 from jobtui.remote.protocol import run_progress
 from jobtui.transport import Transport, TransportError, make_transport
 
@@ -114,7 +114,7 @@ def act(
     """Cancel or clean up the given jids per host. Returns jid -> outcome (or `error: ...`)."""
     by_name = {t.host.name: t for t in transports if targets.get(t.host.name)}
 
-    def do(t: Transport) -> dict[str, str]:
+    def do(t: Transport) -> dict[str, Outcome]:
         jids = targets[t.host.name]
         return t.cancel(jids) if action == "cancel" else t.cleanup(jids)
 

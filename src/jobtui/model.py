@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any, NamedTuple
 
 from jobtui import defaults
@@ -109,8 +109,8 @@ class Action(Enum):
     RETRY = "retry"
 
 
-class Outcome(Enum):
-    """What a host answers for one jid of a cancel or a cleanup."""
+class Outcome(StrEnum):
+    """What a host answers for one jid of a cancel or a cleanup (a `str`: as printed)."""
 
     OK = "ok"
     MISSING = "missing"

@@ -25,9 +25,6 @@ from typing import Any
 from jobtui import defaults
 from jobtui.model import Progress, RemoteStatus, RunState, check_jid
 
-GRACE_SECONDS = defaults.GRACE
-TAIL_BYTES = defaults.TAIL_BYTES
-
 
 def _read(name: str) -> str:
     return resources.files("jobtui.remote").joinpath(name).read_text(encoding="utf-8")
@@ -78,6 +75,8 @@ class LaunchRequest:
     """Written to the job dir as JSON: batch, job, item, host, command, ..."""
     env: dict[str, str] = field(default_factory=dict)
     chdir: str | None = None
+    grace: int = defaults.GRACE
+    """Seconds between TERM and KILL when its time limit is reached."""
 
     def cmd_file(self) -> str:
         """The file the supervisor runs: environment, directory, then the command."""
@@ -93,7 +92,7 @@ def launch_script(jobtui_dir: str, requests: list[LaunchRequest], token: str) ->
     calls = []
     for r in requests:
         meta = json.dumps(r.meta, sort_keys=True, ensure_ascii=True)
-        args = [check_jid(r.jid), str(int(r.timeout)), str(GRACE_SECONDS), meta, r.cmd_file()]
+        args = [check_jid(r.jid), str(int(r.timeout)), str(int(r.grace)), meta, r.cmd_file()]
         calls.append("jt_launch " + " ".join(q(a) for a in args))
     body = "\n".join(calls)
     text = (
@@ -108,7 +107,7 @@ def status_script(
     jobtui_dir: str,
     jids: list[str] | None,
     token: str,
-    tail_bytes: int = TAIL_BYTES,
+    tail_bytes: int = defaults.TAIL_BYTES,
     full: frozenset[str] | set[str] = frozenset(),
 ) -> bytes:
     """Status of the given runs (all runs on the host, in full, when `jids` is None).
@@ -133,9 +132,11 @@ def watch_script(jobtui_dir: str, token: str) -> bytes:
     return f"JT_TOK={q(token)}\njt_root {q(jobtui_dir)}\njt_watch\n".encode()
 
 
-def cancel_script(jobtui_dir: str, jids: list[str], token: str) -> bytes:
+def cancel_script(
+    jobtui_dir: str, jids: list[str], token: str, grace: int = defaults.GRACE
+) -> bytes:
     args = " ".join(q(check_jid(j)) for j in jids)
-    return (_prelude(jobtui_dir, token) + f"jt_cancel {GRACE_SECONDS} {args}\n").encode()
+    return (_prelude(jobtui_dir, token) + f"jt_cancel {int(grace)} {args}\n").encode()
 
 
 def cleanup_script(jobtui_dir: str, jids: list[str], token: str) -> bytes:

@@ -8,8 +8,10 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
+from typing import Self
 
-from jobtui.model import Host
+from jobtui import defaults
+from jobtui.model import Host, Outcome
 from jobtui.remote import protocol
 from jobtui.remote.protocol import HostStatus, LaunchRequest, LaunchResult
 
@@ -86,7 +88,13 @@ class Transport(ABC):
         with self._lock:
             self._close_session()
 
-    def run(self, script: bytes, token: str, timeout: float = 60.0) -> bytes:
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def run(self, script: bytes, token: str, timeout: float = defaults.ROUND_TRIP_TIMEOUT) -> bytes:
         """Send one request (built with `token`) and return its answer, end record excluded."""
         with self._lock:
             if self._session is None:
@@ -134,21 +142,28 @@ class Transport(ABC):
         out = self.run(script, token)
         return protocol.parse_status(out, token)
 
-    def cancel(self, jids: list[str]) -> dict[str, str]:
+    def cancel(self, jids: list[str], grace: int = defaults.GRACE) -> dict[str, Outcome]:
         """TERM, grace, KILL to each run's process group. Returns jid -> ok|finished|missing."""
         token = protocol.new_token()
-        script = protocol.cancel_script(self.host.jobtui_dir, jids, token)
-        out = self.run(script, token, protocol.GRACE_SECONDS + 60.0)
+        script = protocol.cancel_script(self.host.jobtui_dir, jids, token, grace)
+        out = self.run(script, token, grace + defaults.ROUND_TRIP_TIMEOUT)
         return _outcomes(out, token, "cancel")
 
-    def cleanup(self, jids: list[str]) -> dict[str, str]:
+    def cleanup(self, jids: list[str]) -> dict[str, Outcome]:
         """Remove finished runs' job dirs. Returns jid -> ok|running|missing|error."""
         token = protocol.new_token()
         out = self.run(protocol.cleanup_script(self.host.jobtui_dir, jids, token), token)
         return _outcomes(out, token, "cleanup")
 
 
-def _outcomes(out: bytes, token: str, kind: str) -> dict[str, str]:
+def _outcomes(out: bytes, token: str, kind: str) -> dict[str, Outcome]:
     records = protocol.split_records(out, token)
     protocol.parse_hello(records)
-    return {r.args[0]: r.args[1] for r in records if r.kind == kind and len(r.args) == 2}
+    outcomes = {}
+    for r in records:
+        if r.kind == kind and len(r.args) == 2:
+            try:
+                outcomes[r.args[0]] = Outcome(r.args[1])
+            except ValueError:
+                outcomes[r.args[0]] = Outcome.ERROR  # a word this console does not know
+    return outcomes

@@ -51,14 +51,8 @@ class EngineSource:
         self._engine = engine
 
     def run(self, emit: Callable[[Event], None]) -> None:
-        # Keep the engine's own consumer (a store, a log) and add the console's.
-        previous = self._engine.on_event
-
-        def both(event: Event) -> None:
-            previous(event)
-            emit(event)
-
-        self._engine.on_event = both
+        # After the engine's own listeners (the store first: what is shown is saved).
+        self._engine.add_listener(emit)
         self._engine.run(linger=True)
 
     def stop(self) -> None:
