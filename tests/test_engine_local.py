@@ -10,7 +10,8 @@ from pathlib import Path
 from jobtui.engine import Engine
 from jobtui.events import BatchFinished, Event, Notice, RunChanged
 from jobtui.model import Host, JobSpec, RunSpec, RunState
-from jobtui.remote.protocol import LaunchRequest, LaunchResult
+from jobtui.remote.parse import LaunchResult
+from jobtui.remote.protocol import LaunchRequest
 from jobtui.transport.base import TransportError
 from jobtui.transport.local import LocalTransport
 from tests.helpers import wait_until

@@ -7,8 +7,9 @@ import re
 import pytest
 
 from jobtui.model import InvalidJid, RunState
-from jobtui.remote import protocol
-from jobtui.remote.protocol import LaunchOutcome, LaunchRequest
+from jobtui.remote import parse, protocol
+from jobtui.remote.parse import LaunchOutcome
+from jobtui.remote.protocol import LaunchRequest
 
 TOK = "@@jtdeadbeef"
 
@@ -23,14 +24,14 @@ def hello() -> str:
 
 def test_records_ignore_login_noise_before_the_first_record() -> None:
     out = ("Welcome to the host!\n" + hello() + rec("launch abcdefgh ok")).encode()
-    records = protocol.split_records(out, TOK)
+    records = parse.split_records(out, TOK)
     assert [r.kind for r in records] == ["hello", "launch"]
 
 
 def test_output_that_imitates_a_record_with_another_token_stays_output() -> None:
     forged = "\n@@jtOTHER run xxxxxxxx no\n"
     out = (hello() + run_rec("abcdefgh", "yes") + rec("tail stdout", "hello" + forged)).encode()
-    st = protocol.parse_status(out, TOK)
+    st = parse.parse_status(out, TOK)
     assert list(st.runs) == ["abcdefgh"]
     assert st.runs["abcdefgh"].tail == "hello" + forged
 
@@ -41,7 +42,7 @@ def run_rec(jid: str, alive: str, pid: str = "", rc: str = "", progress: str = "
 
 def test_status_with_rc_is_finished_with_that_rc() -> None:
     out = (hello() + run_rec("abcdefgh", "no", "12 10 1700 b", "3 1710 exited")).encode()
-    st = protocol.parse_status(out, TOK).runs["abcdefgh"]
+    st = parse.parse_status(out, TOK).runs["abcdefgh"]
     assert (st.state, st.rc, st.pid, st.started, st.finished) == (
         RunState.FAILED,
         3,
@@ -61,28 +62,28 @@ def test_status_with_rc_is_finished_with_that_rc() -> None:
 )
 def test_rc_file_says_how_the_run_ended(how: str, state: RunState) -> None:
     out = (hello() + run_rec("abcdefgh", "no", rc=f"0 1710 {how}")).encode()
-    assert protocol.parse_status(out, TOK).runs["abcdefgh"].state is state
+    assert parse.parse_status(out, TOK).runs["abcdefgh"].state is state
 
 
 def test_dead_supervisor_without_rc_is_lost() -> None:
     out = (hello() + run_rec("abcdefgh", "no", "12 10 1700 b")).encode()
-    assert protocol.parse_status(out, TOK).runs["abcdefgh"].state is RunState.LOST
+    assert parse.parse_status(out, TOK).runs["abcdefgh"].state is RunState.LOST
 
 
 def test_progress_line_of_the_run_record_is_read() -> None:
     out = (hello() + run_rec("abcdefgh", "yes", "12 10 1700 b", "", "3/12 tables")).encode()
-    p = protocol.parse_status(out, TOK).runs["abcdefgh"].progress
+    p = parse.parse_status(out, TOK).runs["abcdefgh"].progress
     assert (p.percent, p.message) == (25.0, "tables")
 
 
 def test_live_supervisor_without_rc_is_running() -> None:
     out = (hello() + run_rec("abcdefgh", "yes", "12 10 1700 b")).encode()
-    assert protocol.parse_status(out, TOK).runs["abcdefgh"].state is RunState.RUNNING
+    assert parse.parse_status(out, TOK).runs["abcdefgh"].state is RunState.RUNNING
 
 
 def test_missing_job_dirs_are_listed() -> None:
     out = (hello() + rec("run abcdefgh missing")).encode()
-    st = protocol.parse_status(out, TOK)
+    st = parse.parse_status(out, TOK)
     assert st.missing == ["abcdefgh"] and not st.runs
 
 
@@ -92,24 +93,24 @@ def test_invalid_utf8_in_output_becomes_replacement_characters() -> None:
         + f"\n{TOK} tail stdout\n".encode()
         + b"ok \xff\xfe end"
     )
-    assert protocol.parse_status(out, TOK).runs["abcdefgh"].tail == "ok \ufffd\ufffd end"
+    assert parse.parse_status(out, TOK).runs["abcdefgh"].tail == "ok \ufffd\ufffd end"
 
 
 def test_answer_without_greeting_is_a_protocol_error() -> None:
-    with pytest.raises(protocol.ProtocolError, match="greeting"):
-        protocol.parse_status(b"sh: not found\n", TOK)
+    with pytest.raises(parse.ProtocolError, match="greeting"):
+        parse.parse_status(b"sh: not found\n", TOK)
 
 
 def test_launch_without_an_answer_for_a_jid_is_an_error() -> None:
     out = (hello() + rec("launch aaaaaaaa ok")).encode()
-    res = protocol.parse_launch(out, TOK, ["aaaaaaaa", "bbbbbbbb"])
+    res = parse.parse_launch(out, TOK, ["aaaaaaaa", "bbbbbbbb"])
     assert res["aaaaaaaa"].outcome is LaunchOutcome.OK
     assert res["bbbbbbbb"].outcome is LaunchOutcome.ERROR
 
 
 def test_install_failure_is_the_reason_of_every_launch() -> None:
     out = (hello() + rec("install error", "cannot set up /x: Permission denied\n")).encode()
-    res = protocol.parse_launch(out, TOK, ["aaaaaaaa"])
+    res = parse.parse_launch(out, TOK, ["aaaaaaaa"])
     assert "Permission denied" in res["aaaaaaaa"].message
 
 
@@ -126,13 +127,13 @@ def test_install_failure_is_the_reason_of_every_launch() -> None:
     ],
 )
 def test_progress_file_formats(text: str, percent: float | None, message: str) -> None:
-    p = protocol.parse_progress_line(text)
+    p = parse.parse_progress_line(text)
     assert (p.percent, p.message) == (percent, message)
 
 
 def test_progress_regex_takes_the_last_match() -> None:
     pat = re.compile(r"(\d+)%")
-    p = protocol.progress_from_output(pat, "10% a\n20% b\nnoise\n35% c\n")
+    p = parse.progress_from_output(pat, "10% a\n20% b\nnoise\n35% c\n")
     assert p.percent == 35.0
 
 

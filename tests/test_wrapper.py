@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from jobtui.model import Host, RunState, new_jid
-from jobtui.remote import protocol
-from jobtui.remote.protocol import LaunchOutcome, LaunchRequest
+from jobtui.remote import parse, protocol
+from jobtui.remote.parse import LaunchOutcome
+from jobtui.remote.protocol import LaunchRequest
 from jobtui.transport.local import LocalTransport
 from tests.helpers import processes_matching, wait_until
 
@@ -234,7 +235,7 @@ def test_wrapper_works_under_nounset_and_a_stripped_environment(
     proc = subprocess.run(
         [shell, "-u", "-s"], input=script, capture_output=True, env=env, timeout=30, check=False
     )
-    res = protocol.parse_launch(proc.stdout, tok, [jid])
+    res = parse.parse_launch(proc.stdout, tok, [jid])
     assert res[jid].outcome is LaunchOutcome.OK, proc.stderr
     local = LocalTransport(
         Host(name="l", address="l", connection="local", jobtui_dir=str(host_dir))

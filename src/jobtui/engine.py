@@ -42,13 +42,8 @@ from jobtui.model import (
     item_label,
     new_jid,
 )
-from jobtui.remote.protocol import (
-    HostStatus,
-    LaunchOutcome,
-    LaunchRequest,
-    LaunchResult,
-    run_progress,
-)
+from jobtui.remote.parse import HostStatus, LaunchOutcome, LaunchResult, run_progress
+from jobtui.remote.protocol import LaunchRequest
 from jobtui.runs import Run
 from jobtui.text import label
 from jobtui.transport.base import Transport, TransportError

@@ -18,7 +18,7 @@ from typing import Generic, TypeVar
 from jobtui import defaults
 from jobtui.events import BatchStarted, Event, HostChanged, RunChanged, RunView
 from jobtui.model import Host, Outcome, RemoteStatus, RunKey, RunState
-from jobtui.remote.protocol import run_progress
+from jobtui.remote.parse import run_progress
 from jobtui.transport import Transport, TransportError, make_transport
 
 T = TypeVar("T")

@@ -12,8 +12,9 @@ from typing import Self
 
 from jobtui import defaults
 from jobtui.model import Host, Outcome
-from jobtui.remote import protocol
-from jobtui.remote.protocol import HostStatus, LaunchRequest, LaunchResult
+from jobtui.remote import parse, protocol
+from jobtui.remote.parse import HostStatus, LaunchResult
+from jobtui.remote.protocol import LaunchRequest
 
 MAX_OUTPUT = 64 * 1024 * 1024
 """An answer longer than this is refused: output tails are bounded, so only a broken
@@ -130,7 +131,7 @@ class Transport(ABC):
         """Start every run in one round trip. A jid whose job dir exists is not started again."""
         token = protocol.new_token()
         out = self.run(protocol.launch_script(self.host.jobtui_dir, requests, token), token)
-        return protocol.parse_launch(out, token, [r.jid for r in requests])
+        return parse.parse_launch(out, token, [r.jid for r in requests])
 
     def status(
         self, jids: list[str] | None = None, full: frozenset[str] | set[str] = frozenset()
@@ -140,7 +141,7 @@ class Transport(ABC):
         token = protocol.new_token()
         script = protocol.status_script(self.host.jobtui_dir, jids, token, full=full)
         out = self.run(script, token)
-        return protocol.parse_status(out, token)
+        return parse.parse_status(out, token)
 
     def cancel(self, jids: list[str], grace: int = defaults.GRACE) -> dict[str, Outcome]:
         """TERM, grace, KILL to each run's process group. Returns jid -> ok|finished|missing."""
@@ -157,8 +158,8 @@ class Transport(ABC):
 
 
 def _outcomes(out: bytes, token: str, kind: str) -> dict[str, Outcome]:
-    records = protocol.split_records(out, token)
-    protocol.parse_hello(records)
+    records = parse.split_records(out, token)
+    parse.parse_hello(records)
     outcomes = {}
     for r in records:
         if r.kind == kind and len(r.args) == 2:
