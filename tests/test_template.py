@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from jobtui.config.errors import ConfigError
@@ -160,7 +161,7 @@ def test_none_renders_as_empty_string() -> None:
         ("echo ${X:-{{ item }}}", "inside ${...}"),
         ("echo `echo {{ item }}`", "inside `...`"),
         ('echo "`echo {{ item }}`"', "inside `...`"),
-        ("echo $'{{ item }}'", "inside $'...'"),
+        ("echo $'{{ item }}'", "$'...' near"),
         ("echo $(( {{ item }} ))", "not an integer"),
         ("cat <<EOF\n{{ item }}\nEOF", "here-document"),
         ("cat <<'EOF'\n{{ item }}\nEOF", "here-document"),
@@ -239,3 +240,122 @@ def test_render_command_with_unbalanced_quote_is_an_error() -> None:
 def test_render_command_with_empty_program_is_an_error() -> None:
     with pytest.raises(ConfigError, match="is empty"):
         render_command("{{ x }}", {"x": ""}, WHERE)
+
+
+# Constructs that dash (Debian's /bin/sh) and bash (/bin/sh on RHEL) lex or evaluate
+# differently: a template quoted for one of them could run a value as code on the other.
+DIVERGENT = [
+    ("echo $'it\\'s' {{ item }}", "$'...'"),
+    ("echo $'a' {{ item }}", "$'...'"),
+    ("echo \"${x:-$'a'}\" {{ item }}", "$'...'"),
+    ("echo {{ item }} $'a'", "$'...'"),
+    ('echo "a$" {{ item }} "b"', '$"'),
+    ('echo "${x:-$"a"}" {{ item }}', '$"'),
+    ("(( {{ item }} ))", "not an integer"),
+    ("echo $[ {{ item }} ]", "not an integer"),
+    ('echo "$[ {{ item }} ]"', "not an integer"),
+    ("[[ {{ item }} -eq 1 ]]", "[[ ... ]]"),
+    ("[[ -n x && {{ item }} -eq 1 ]]", "[[ ... ]]"),
+    ("x=$([[ {{ item }} -eq 1 ]])", "[[ ... ]]"),
+]
+
+
+@pytest.mark.parametrize(("template", "reason"), DIVERGENT)
+def test_constructs_dash_and_bash_read_differently_are_refused(template: str, reason: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        render_shell(template, {"item": "x; id"}, WHERE, "'shell' of job 'j'")
+    assert reason in info.value.message
+    assert info.value.location == WHERE
+
+
+@pytest.mark.parametrize(
+    ("template", "value", "output"),
+    [
+        ("printf '%s\\n' $\"{{ item }}\"", "a$(id)", "$a$(id)"),  # dash; bash: a$(id)
+        ("printf '%s\\n' \"$'\" {{ item }}", "a b", "$'\na b"),  # in "...", $' is text
+        ("printf '%s\\n' {a,{{ item }}}", "b,c", "{a,b,c}"),  # dash; bash: a, b,c
+        ("printf '%s\\n' $(( {{ n }} + 1 )) \"$[ {{ n }} ]\"", "", "3\n$[ 2 ]"),  # dash
+        ("[[ 1 ]] || printf '%s\\n' {{ item }}", "a b", "a b"),  # no value inside [[ ]]
+        ("echo $'a'", "", "$a"),  # dash; no templated value: nothing to refuse
+    ],
+)
+def test_constructs_both_shells_agree_on_stay_allowed(
+    template: str, value: str, output: str, tmp_path: Path
+) -> None:
+    script = render_shell(template, {"item": value, "n": 2})
+    assert run("/bin/sh", script, tmp_path).decode() == output + "\n"
+
+
+def test_a_comma_in_a_value_is_quoted_against_brace_expansion(tmp_path: Path) -> None:
+    script = render_shell("printf '%s\\n' {a,{{ item }}}", {"item": "b,c"})
+    if shutil.which("bash"):
+        assert run("bash", script, tmp_path) == b"a\nb,c\n"
+
+
+PAYLOADS = [
+    "$(touch pwned)",
+    ";touch pwned;",
+    "';touch pwned;'",
+    "'; touch pwned; '",
+    '"; touch pwned; "',
+    '";touch pwned;"',
+    "`touch pwned`",
+    "a[$(touch pwned)]",
+    "\ntouch pwned\n",
+    "')\ntouch pwned\n#",
+    "'\ntouch pwned #",
+    '"\ntouch pwned #',
+]
+FRAGMENTS = [
+    "$'it\\'s'", "$'a'", "$'", "'", '"', "$\"", "\"a$\"", "$\"b\"", "((", "))", "$[", "]",
+    "[[", "]]", "-eq", "{a,", "}", "\\'", "$(", ")", "${x:-", "`", ";", " ", "\n", "#",
+    "x", "<<<", "case a in a)", "esac",
+]  # fmt: skip
+
+
+def _differential(prefix: list[str], suffix: list[str], payload: str, tmp: Path) -> None:
+    template = " ".join([*prefix, "{{ item }}", *suffix])
+    try:
+        script = render_shell(template, {"item": payload})
+    except ConfigError:
+        return  # refused: nothing runs
+    for shell in ("dash", "bash"):
+        if shutil.which(shell) is None:
+            continue
+        workdir = tmp / shell
+        workdir.mkdir()
+        subprocess.run(
+            [shell, "-c", script],
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            cwd=workdir,
+            timeout=10,
+            check=False,
+        )
+        assert list(workdir.iterdir()) == [], f"{shell} ran the value of {template!r}: {script!r}"
+
+
+@pytest.mark.parametrize(("template", "reason"), DIVERGENT)
+def test_divergent_constructs_never_run_the_value_in_dash_or_bash(
+    template: str, reason: str, tmp_path: Path
+) -> None:
+    before, after = template.split("{{ item }}")
+    for index, payload in enumerate(PAYLOADS):
+        (tmp_path / str(index)).mkdir()
+        _differential([before], [after], payload, tmp_path / str(index))
+
+
+@settings(max_examples=300, deadline=None)
+@example(prefix=["echo", "$'it\\'s'"], suffix=[], payload="\ntouch pwned\n")
+@example(prefix=["echo", '"a$"'], suffix=['"b"'], payload='"\ntouch pwned #')
+@example(prefix=["(("], suffix=["))"], payload="$(touch pwned)")
+@given(
+    prefix=st.lists(st.sampled_from(FRAGMENTS), max_size=5),
+    suffix=st.lists(st.sampled_from(FRAGMENTS), max_size=2),
+    payload=st.sampled_from(PAYLOADS),
+)
+def test_no_template_runs_a_value_in_dash_or_bash(
+    prefix: list[str], suffix: list[str], payload: str
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        _differential(prefix, suffix, payload, Path(tmp))

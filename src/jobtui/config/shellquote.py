@@ -2,13 +2,37 @@
 
 `quote_placeholders` gets a rendered command in which every templated value is a
 placeholder `\x00<nonce>_<index>\x00`. It scans the text with a small sh lexer
-(unquoted text, '...', "...", $(...), ${...}, `...`, $((...)), $'...', comments,
+(unquoted text, '...', "...", $(...), ${...}, `...`, $((...)), comments,
 here-documents) and replaces each placeholder by its value quoted for that
 context: unquoted -> one quoted word; '...' -> ' becomes '\\''; "..." -> $ ` " \\
 get a backslash; $((...)) -> integers only; a comment -> no newline. A quoted value
 never changes the lexer's state, so the scan stays right after it. Where no
-quoting is safe (inside ${...}, backquotes, $'...', a here-document, right after
-`$` or a backslash), it raises `Refused` rather than guess.
+quoting is safe (inside ${...}, backquotes, a here-document, right after `$` or a
+backslash), it raises `Refused` rather than guess.
+
+Which sh: jobs run under the host's /bin/sh, which is dash on Debian and Ubuntu,
+bash (in POSIX mode) on RHEL and its kin, and busybox ash on Alpine. A template is
+quoted once for all of them, so where they read the same text differently no
+quoting is right for both, and a template that has a templated value is refused:
+
+- `$'...'` is ANSI-C quoting in bash and ash, but in dash a `$` followed by an
+  ordinary '...' (where a backslash is literal): after `$'it\\'s'` dash is inside a
+  quote where bash is not, so a value quoted for one is code for the other.
+- `$"` inside "..." or "${...}": bash opens a locale string there, dash ends the
+  double quote.
+- bash's arithmetic contexts `((...))` and `$[...]` (plain text or nested
+  subshells in dash) expand `$(...)` even inside single quotes: integers only,
+  as in `$((...))`.
+- `[[ ... ]]` (bash only) evaluates the operands of `-eq` and its kin as
+  arithmetic, which runs a `$(...)` in an array subscript: no value inside.
+- A `,` is quoted (`'b,c'`), so a value inside bash's brace expansion `{a,...}`
+  stays one word.
+
+The constructs themselves stay allowed where no value is templated, and `$"..."`
+outside double quotes (a double-quoted string in both shells). A value given to a
+command that runs its arguments as code (`eval`, `sh -c`, `let`, `ssh`) arrives as
+one literal argument and is then run by that command: that is the template's
+choice, not something quoting can prevent.
 """
 
 from __future__ import annotations
@@ -23,7 +47,7 @@ class Refused(Exception):
 
 _TOP, _CMDSUB, _SINGLE, _DOUBLE, _PARAM, _BACKTICK, _ARITH, _ANSIC, _COMMENT = range(9)
 _UNQUOTED = (_TOP, _CMDSUB)
-_BARE_SAFE = re.compile(r"[A-Za-z0-9_@%+:,./-]+")
+_BARE_SAFE = re.compile(r"[A-Za-z0-9_@%+:./-]+")  # no `,`: bash brace expansion
 _RESERVED = frozenset(
     {"!", "{", "}", "[[", "]]", "case", "do", "done", "elif", "else", "esac", "fi", "for"}
     | {"function", "if", "in", "select", "then", "time", "until", "while"}
@@ -55,9 +79,10 @@ class _ShellQuoter:
         self.marker = re.compile("\x00" + nonce + r"_(\d+)\x00")
         self.i = 0
         self.out: list[str] = []
-        # Frames are [kind, n, case depth]; n is the paren depth in $(...) and $((...)),
-        # and 1 for a ${...} inside double quotes.
-        self.stack: list[list[int]] = [[_TOP, 0, 0]]
+        # Frames are [kind, n, m, in [[ ]]]; n is the paren depth in $(...) and
+        # $((...)) (the bracket depth in $[...]), and 1 for a ${...} inside double
+        # quotes; m is the case depth in $(...), and 1 for a $[...] (which ends at `]`).
+        self.stack: list[list[int]] = [[_TOP, 0, 0, 0]]
         self.word_start = True
         self.heredocs: list[tuple[str, bool]] = []
 
@@ -84,6 +109,11 @@ class _ShellQuoter:
 
     def quote(self, value: str) -> str:
         kind = self.stack[-1][0]
+        if kind in _UNQUOTED and self.stack[-1][3]:
+            raise Refused(
+                "a templated value inside [[ ... ]] (bash only, where -eq and the like run"
+                " a $(...) in the value) cannot be quoted safely (use [ ... ])"
+            )
         if kind in _UNQUOTED:
             self.word_start = False
             return quote_word(value)
@@ -97,7 +127,8 @@ class _ShellQuoter:
             return quote_word(value)
         where = {
             _PARAM: "inside ${...}", _BACKTICK: "inside `...` (use $(...))",
-            _ANSIC: "inside $'...'", _ARITH: "that is not an integer, inside $((...))",
+            _ANSIC: "inside $'...'",
+            _ARITH: "that is not an integer, inside $((...)), ((...)) or $[...]",
             _COMMENT: "with a newline, inside a # comment",
         }[kind]  # fmt: skip
         raise Refused(f"a templated value {where} cannot be quoted safely")
@@ -107,7 +138,7 @@ class _ShellQuoter:
         self.i += count
 
     def push(self, kind: int, count: int = 1) -> None:
-        self.stack.append([kind, 0, 0])
+        self.stack.append([kind, 0, 0, 0])
         self.emit(count)
 
     def pop(self, count: int = 1) -> None:
@@ -126,7 +157,21 @@ class _ShellQuoter:
         text, i = self.text, self.i
         if self.marker_at(1):
             raise Refused("a '$' right before {{ }}")
-        if text.startswith("$((", i):
+        kind = self.stack[-1][0]
+        if text.startswith("$'", i) and self.values and kind != _DOUBLE:
+            raise Refused(
+                "$'...' near a templated value (bash reads ANSI-C quoting, dash a '$' and a"
+                " '...' string: no quoting is safe for both)"
+            )
+        if text.startswith('$"', i) and self.values and kind not in _UNQUOTED:
+            raise Refused(
+                '$" inside "..." near a templated value (bash opens a locale string there,'
+                " dash ends the quote: write \\$ for a literal $)"
+            )
+        if text.startswith("$[", i):  # bash's old $((...)); in dash plain text
+            self.push(_ARITH, 2)
+            self.stack[-1][2] = 1
+        elif text.startswith("$((", i):
             self.push(_ARITH, 3)
         elif text.startswith("$(", i):
             self.push(_CMDSUB, 2)
@@ -136,7 +181,7 @@ class _ShellQuoter:
             in_double = outer[0] == _DOUBLE or (outer[0] == _PARAM and outer[1] == 1)
             self.push(_PARAM, 2)
             self.stack[-1][1] = int(in_double)
-        elif text.startswith("$'", i) and self.stack[-1][0] in _UNQUOTED:
+        elif text.startswith("$'", i) and kind in _UNQUOTED:
             self.push(_ANSIC, 2)
         else:
             self.emit()
@@ -156,6 +201,8 @@ class _ShellQuoter:
             self.dollar()
         elif char == "#" and starts_word:
             self.push(_COMMENT)
+        elif starts_word and self.text.startswith("((", self.i):
+            self.push(_ARITH, 2)  # bash's arithmetic command (nested subshells in dash)
         elif char == "\n":
             self.word_start = True
             self.emit()
@@ -173,6 +220,11 @@ class _ShellQuoter:
             self.word_start = True
             self.emit()
         else:
+            if starts_word:
+                # `[[ ... ]]`: bash's conditional; in dash a command named `[[`.
+                word = re.match(r"(\[\[|\]\])(?=[\s;&|)]|$)", self.text[self.i : self.i + 3])
+                if word:
+                    frame[3] = int(word.group(1) == "[[")
             if starts_word and frame[0] == _CMDSUB:
                 # `case x in a) ...` inside $(...): that `)` must not close the substitution.
                 word = re.match(r"(case|esac)(?=[\s;)]|$)", self.text[self.i : self.i + 5])
@@ -227,13 +279,16 @@ class _ShellQuoter:
 
     def arith(self, char: str) -> None:
         frame = self.stack[-1]
-        if char == "(":
+        opener, closer = "[]" if frame[2] else "()"
+        if char == opener:
             frame[1] += 1
             self.emit()
-        elif char == ")" and frame[1]:
+        elif char == closer and frame[1]:
             frame[1] -= 1
             self.emit()
-        elif self.text.startswith("))", self.i):
+        elif frame[2] and char == "]":
+            self.pop()
+        elif not frame[2] and self.text.startswith("))", self.i):
             self.pop(2)
         elif char in "\\$`":
             self.double(char)
