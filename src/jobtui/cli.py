@@ -257,7 +257,7 @@ def attach(args: argparse.Namespace) -> int:
             raise UsageError(f"no batch in {store.path}: launch one with jobtui run")
         runs = store.load_runs(batch)
         source = store.batch_info(batch)["source"]
-    check_secrets([r.spec for r in runs if not r.launched and not r.closed], os.environ)
+    check_secrets([r.spec for r in runs if r.open and not r.launched], os.environ)
     return follow(batch, runs, args, {**source, "attached": "true"}, f"jobtui attach {batch}")
 
 

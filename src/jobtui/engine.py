@@ -1,10 +1,11 @@
 """The engine: launches a batch's runs, follows them to the end, emits events.
 
-It owns the state machine and the scheduling (the `forks` limit, poll times,
-retries, backoff) and does no I/O of its own: every round trip goes through a
-host's `Transport`, in a thread pool, at most one at a time per host so polls
-never overlap. All state changes happen on the thread that calls `run()`, so the
-state needs no locks; worker threads only return values.
+It is the scheduler (the `forks` limit, poll times, retries, backoff) and the round
+trips; the rules of a run's life are the run's own (`runs.Run`), the operator's
+actions are decided in `actions`. It does no I/O of its own: every round trip goes
+through a host's `Transport`, in a thread pool, at most one at a time per host, so
+polls never overlap. All state changes happen on the thread that calls `run()`, so
+the state needs no locks; worker threads only return values.
 
 Exactly once: a run's jid is chosen before its launch is sent, and the wrapper
 creates the job dir with a plain `mkdir`, so resending a launch whose answer was
@@ -22,52 +23,26 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobtui import defaults
-from jobtui.events import (
-    BatchFinished,
-    BatchStarted,
-    Event,
-    HostChanged,
-    Notice,
-    RunChanged,
-)
-from jobtui.model import (
-    CleanupPolicy,
-    NoticeLevel,
-    Outcome,
-    RemoteStatus,
-    RunKey,
-    RunSpec,
-    RunState,
-    item_label,
-    new_jid,
-)
-from jobtui.remote.parse import HostStatus, LaunchOutcome, LaunchResult, run_progress
+from jobtui import actions, defaults
+from jobtui.events import BatchFinished, BatchStarted, Event, HostChanged, RunChanged, RunView
+from jobtui.model import Action, Outcome, RunKey, RunSpec, item_label, new_jid
+from jobtui.remote.parse import HostStatus, LaunchOutcome, LaunchResult
 from jobtui.remote.protocol import LaunchRequest
 from jobtui.runs import Run
-from jobtui.text import label
 from jobtui.transport.base import Transport, TransportError
 from jobtui.transport.push import PushHub
 
-LAUNCH_ATTEMPTS = 3
-"""Round trips tried before a run that could not be launched is given up as unreachable."""
-MAX_BACKOFF = 30.0
-UNREACHABLE_MARGIN = 120.0
-"""How long past its time limit a launched run on an unreachable host is still awaited."""
-STARTING_LIMIT = 60.0
-"""A run launched this long ago whose supervisor never wrote its pid is lost."""
-
 
 @dataclass
-class _Plan:
+class _HostPlan:
     """What one host's runs want from the loop (cached by `Engine._plan`)."""
 
     followed: bool
-    """Some run is launched and not at its end: the host is polled."""
+    """Some run is followed: the host is polled."""
     to_launch: bool
     """Some open run is not launched yet."""
     retries: list[Run]
-    """Runs waiting for their retry time."""
+    """Runs waiting for their next attempt."""
 
 
 @dataclass
@@ -103,12 +78,29 @@ class _Result:
     polled: list[str] = field(default_factory=list)
     cleaned: dict[str, Outcome] = field(default_factory=dict)
     error: str = ""
-    unconfirmed: list[str] = field(default_factory=list)
-    """Jids whose launch may have reached the host before the connection failed."""
+    maybe_delivered: bool = False
+    """The failed request may have reached the host before the failure."""
 
 
 class Engine:
-    """Runs a batch to the end. `run()` blocks; `stop()` may be called from any thread."""
+    """Runs a batch to the end. `run()` blocks; `stop()` may be called from any thread.
+
+    Args:
+        runs: The batch's runs (specs for a new batch, `Run`s to carry on with one).
+        transports: One per host of the runs, by host name.
+        batch: The batch id.
+        forks: At most this many followed runs in flight, and hosts contacted at once.
+        on_event: The first listener (see `add_listener`).
+        clock: Monotonic seconds (tests may pass their own).
+        batch_meta: Extra fields written into every run's metadata on its host.
+        before_launch: Called on the loop thread before a launch is sent (the store
+            makes the jids durable first).
+        push: Listen to each host's end watcher, to see an end before the next poll.
+        environ: Where secret env values (`from_env`) are read at launch.
+        new_attempt_jid: The jid of a run's next attempt (random by default).
+        grace: Seconds between TERM and KILL at a run's time limit and on cancel.
+        backoff: Seconds before a failed host is tried again (doubled each failure).
+    """
 
     def __init__(
         self,
@@ -123,34 +115,41 @@ class Engine:
         before_launch: Callable[[list[Run]], None] = lambda runs: None,
         push: bool = False,
         environ: Mapping[str, str] = os.environ,
+        new_attempt_jid: Callable[[Run], str] = lambda run: new_jid(),
+        grace: int = defaults.GRACE,
+        backoff: float = defaults.BACKOFF,
     ) -> None:
         self.batch = batch
         self.forks = max(1, forks)
-        self._listeners: list[Callable[[Event], None]] = [on_event]
         self.clock = clock
         self.batch_meta = dict(batch_meta or {})
         self.before_launch = before_launch
         self.push = push
         self.environ = environ
-        """Where secret env values (`from_env`) are read at launch."""
-        """Listen to each host's end watcher, to see an end before the next poll."""
+        self.new_attempt_jid = new_attempt_jid
+        self.grace = grace
+        self.backoff = backoff
+        self._listeners: list[Callable[[Event], None]] = [on_event]
         self._nudged: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._shown: frozenset[RunKey] = frozenset()
-        """Called on the loop thread before a launch is sent (the store makes jids durable)."""
         self.runs = [r if isinstance(r, Run) else Run(r) for r in runs]
         self.hosts = {name: _Host(t) for name, t in transports.items()}
         self._stop = threading.Event()
-        self._requests: queue.SimpleQueue[tuple[str, list[RunKey]]] = queue.SimpleQueue()
+        self._requests: queue.SimpleQueue[tuple[Action, list[RunKey]]] = queue.SimpleQueue()
         self._wake_lock = threading.Lock()
         self._waker: Future[None] = Future()
         self._by_jid = {r.jid: r for r in self.runs}
         self._by_key = {r.spec.key: r for r in self.runs}
-        self._to_launch = [r for r in self.runs if not (r.closed or r.launched)]
+        self._views: dict[RunKey, RunView] = {r.spec.key: r.view() for r in self.runs}
+        """What consumers were last told of each run."""
+        self._to_launch = [r for r in self.runs if r.due_to_launch]
         self._host_runs: dict[str, list[Run]] = {name: [] for name in self.hosts}
         for r in self.runs:
             self._host_runs[r.spec.host.name].append(r)
-        self._plans: dict[str, _Plan] = {}
+        self._plans: dict[str, _HostPlan] = {}
         """Per host, what its runs want (see `_plan`); dropped whenever they change."""
+
+    # -- listeners and requests (any thread) ------------------------------------------
 
     def add_listener(self, listener: Callable[[Event], None]) -> None:
         """Also deliver every event to `listener` (on the loop thread), from the next on."""
@@ -166,16 +165,12 @@ class Engine:
         self._stop.set()
         self._wake()
 
-    # -- the loop -------------------------------------------------------------
-
-    def request(self, action: str, keys: Iterable[RunKey]) -> None:
+    def request(self, action: Action | str, keys: Iterable[RunKey]) -> None:
         """Ask for `cancel`, `cleanup` or `retry` of runs (by key). Thread-safe.
 
         Done on the loop thread at its next turn; outcomes come back as events.
         """
-        if action not in ("cancel", "cleanup", "retry"):
-            raise ValueError(f"unknown action {action!r}")
-        self._requests.put((action, list(keys)))
+        self._requests.put((Action(action), list(keys)))
         self._wake()
 
     def nudge(self, host: str) -> None:
@@ -183,28 +178,22 @@ class Engine:
         self._nudged.put(host)
         self._wake()
 
-    def _take_nudges(self, now: float) -> None:
-        while True:
-            try:
-                name = self._nudged.get_nowait()
-            except queue.Empty:
-                return
-            h = self.hosts.get(name)
-            if h is not None and h.backoff_until <= now:
-                h.next_poll = now
-                # A round trip in flight may have read the host before this end:
-                # poll again when it is back, whatever its poll interval says.
-                h.poll_again = h.busy
+    def show_output(self, keys: Iterable[RunKey]) -> None:
+        """Follow these runs' output live (the console's detail view). Thread-safe."""
+        self._shown = frozenset(keys)
+        self._wake()
 
     def _wake(self) -> None:
         with self._wake_lock:
             if not self._waker.done():
                 self._waker.set_result(None)
 
+    # -- the loop -------------------------------------------------------------
+
     def run(self, linger: bool = False) -> BatchFinished:
         """Follow the batch to the end (with `linger`, until `stop()`: the console
         keeps the engine for actions on finished runs)."""
-        self.on_event(BatchStarted(self.batch, [r.view() for r in self.runs]))
+        self.on_event(BatchStarted(self.batch, list(self._views.values())))
         workers = max(1, min(self.forks, len(self.hosts)))
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jobtui-host")
         futures: dict[Future[_Result], str] = {}
@@ -223,9 +212,9 @@ class Engine:
                     if task.launch:
                         self.before_launch(task.launch)
                     for r in task.launch:
-                        r.sending = True
+                        r.sent()
                     futures[pool.submit(self._host_round_trip, name, task)] = name
-                if not futures and self._all_closed():
+                if not futures and not any(r.open for r in self.runs):
                     if not finished_sent:
                         finished_sent = True
                         if linger:
@@ -238,17 +227,12 @@ class Engine:
                     if self._waker.done():
                         self._waker = Future()
                     waker = self._waker
-                timeout = self._sleep_time(now)
                 waiting: list[Future[Any]] = [*futures, waker]
-                done, _ = wait(waiting, timeout=timeout, return_when=FIRST_COMPLETED)
+                done, _ = wait(waiting, timeout=self._sleep_time(now), return_when=FIRST_COMPLETED)
                 for fut in done:
-                    if fut is waker:
-                        continue
-                    name = futures.pop(fut)
-                    self.hosts[name].busy = False
-                    for r in self._host_runs[name]:
-                        r.sending = False
-                    self._apply(fut.result(), self.clock())
+                    if fut is not waker:
+                        self.hosts[futures.pop(fut)].busy = False
+                        self._apply(fut.result(), self.clock())
         finally:
             hub.stop()
             # On a stop, round trips in flight finish on their own and their results
@@ -256,26 +240,19 @@ class Engine:
             pool.shutdown(wait=not self._stop.is_set(), cancel_futures=True)
         return self._finish(interrupted=self._stop.is_set())
 
-    def _all_closed(self) -> bool:
-        return all(r.closed for r in self.runs)
-
-    def _plan(self, name: str) -> _Plan:
+    def _plan(self, name: str) -> _HostPlan:
         """What a host's runs want, worked out again only after they changed: the loop
         asks after every round trip, and with thousands of runs a scan of them all
         each time was most of a steady poll cycle's cost."""
         plan = self._plans.get(name)
         if plan is None:
-            runs = [r for r in self._host_runs[name] if not r.closed]
-            plan = self._plans[name] = _Plan(
-                followed=any(self._followed(r) for r in runs),
-                to_launch=any(not r.launched for r in runs),
-                retries=[r for r in self._host_runs[name] if r.retry_at is not None],
+            runs = self._host_runs[name]
+            plan = self._plans[name] = _HostPlan(
+                followed=any(r.followed for r in runs),
+                to_launch=any(r.due_to_launch for r in runs),
+                retries=[r for r in runs if r.retry_at is not None],
             )
         return plan
-
-    def _changed(self, r: Run) -> None:
-        """Something the loop plans by changed for this run (outside a result of its host)."""
-        self._plans.pop(r.spec.host.name, None)
 
     def _sleep_time(self, now: float) -> float:
         """Until the next poll, retry or end of a backoff; at most 1 s (to notice a stop)."""
@@ -297,19 +274,15 @@ class Engine:
         tasks: dict[str, _Task] = {}
         # Runs still to launch, in plan order (retries at the end); empty once all
         # are out, so a steady poll cycle costs nothing per run here.
-        self._to_launch = [r for r in self._to_launch if not (r.closed or r.launched)]
+        self._to_launch = [r for r in self._to_launch if r.open and not r.launched]
         slots = 0
         if self._to_launch:
-            slots = self.forks - sum(
-                1 for r in self.runs if r.follow and (r.launched or r.sending) and not r.closed
-            )
+            slots = self.forks - sum(1 for r in self.runs if r.in_flight)
         for r in self._to_launch:
             h = self.hosts[r.spec.host.name]
-            if r.closed or r.launched or r.sending or r.retry_at is not None:
+            if not r.due_to_launch or h.busy or h.backoff_until > now:
                 continue
-            if r.state is not RunState.PENDING or h.busy or h.backoff_until > now:
-                continue
-            if r.follow:
+            if r.spec.job.poll > 0:
                 if slots <= 0:
                     continue
                 slots -= 1
@@ -321,7 +294,7 @@ class Engine:
                 tasks.setdefault(name, _Task()).cancel, h.cancel = h.cancel, []
                 h.next_poll = now  # see the cancelled state right away
             if h.next_poll <= now:
-                followed = [r for r in self._host_runs[name] if self._followed(r)]
+                followed = [r for r in self._host_runs[name] if r.followed]
                 if followed:
                     task = tasks.setdefault(name, _Task())
                     task.poll = [r.jid for r in followed]
@@ -334,17 +307,6 @@ class Engine:
         """Output tails cost a process on the host: only for a `progress:` regex, or
         while someone looks at the run (`show_output`)."""
         return bool(r.spec.job.progress) or r.spec.key in self._shown
-
-    def show_output(self, keys: Iterable[RunKey]) -> None:
-        """Follow these runs' output live (the console's detail view). Thread-safe."""
-        self._shown = frozenset(keys)
-        self._wake()
-
-    @staticmethod
-    def _followed(r: Run) -> bool:
-        """Launched and not at its end: its host is polled for it. (An attempt that
-        ended and waits for its retry is not: polling it again would end it again.)"""
-        return r.launched and not r.closed and r.retry_at is None
 
     # -- worker side: I/O only, no state --------------------------------------
 
@@ -361,7 +323,7 @@ class Engine:
                     if r.follow and res.launched[r.jid].outcome is not LaunchOutcome.ERROR
                 ]
             if task.cancel:
-                t.cancel(task.cancel)
+                t.cancel(task.cancel, self.grace)
             if poll:
                 res.status = t.status(poll, task.full | {r.jid for r in task.launch})
                 res.polled = poll
@@ -369,8 +331,7 @@ class Engine:
                 res.cleaned = t.cleanup(task.cleanup)
         except TransportError as e:
             res.error = str(e)
-            if e.maybe_delivered and task.launch and res.launched is None:
-                res.unconfirmed = [r.jid for r in task.launch]
+            res.maybe_delivered = e.maybe_delivered
         return res
 
     def _launch_request(self, r: Run) -> LaunchRequest:
@@ -391,131 +352,76 @@ class Engine:
         # Secrets are read from the console's environment now, and go to the host in
         # the launch request only (its stdin, never argv); meta names no value.
         env = {**s.env, **{k: self.environ.get(src, "") for k, src in s.job.secret_env.items()}}
-        return LaunchRequest(r.jid, s.script, s.job.timeout, meta, env, s.chdir)
+        return LaunchRequest(r.jid, s.script, s.job.timeout, meta, env, s.chdir, self.grace)
 
     # -- applying results (loop thread) -----------------------------------------
 
     def _apply(self, res: _Result, now: float) -> None:
         self._plans.pop(res.host, None)
         h = self.hosts[res.host]
+        # What the host confirmed stands, whatever failed after it in the round trip.
+        for jid, lr in (res.launched or {}).items():
+            r = self._by_jid[jid]
+            r.on_launch(lr, now)
+            self._ended_or_changed(r)
         if res.error:
-            h.failures += 1
-            h.backoff_until = now + min(MAX_BACKOFF, 2.0 ** (h.failures - 1))
-            h.next_poll = h.backoff_until
-            if h.reachable is not False:
-                h.reachable = False
-                self.on_event(HostChanged(res.host, False, res.error))
-            for jid in res.unconfirmed:
-                r = self._by_jid[jid]
-                if r.first_sent is None:
-                    r.first_sent = now
-            self._host_failed(res.host, res.error, now)
+            self._host_down(h, res, now)
             return
         h.failures = 0
         if h.reachable is not True:
             h.reachable = True
             self.on_event(HostChanged(res.host, True))
-        for jid, lr in (res.launched or {}).items():
-            self._apply_launch(self._by_jid[jid], lr, now)
         if res.status is not None:
             for jid in res.polled:
                 r = self._by_jid[jid]
                 if jid in res.status.runs:
-                    self._apply_status(r, res.status.runs[jid], now)
+                    if r.on_status(res.status.runs[jid], now):
+                        self._ended_or_changed(r)
                 elif jid in res.status.missing:
-                    self._update(r, state=RunState.LOST, reason="its job directory is gone")
-                    self._closed_run(r, now)
+                    r.on_missing()
+                    self._emit(r)
         for jid, outcome in res.cleaned.items():
-            self._apply_cleanup(self._by_jid.get(jid), outcome)
-        # A poll-0 run followed after an action on it is polled every second.
-        polls = [r.spec.job.poll or 1.0 for r in self._host_runs[res.host] if self._followed(r)]
-        h.next_poll = now if h.poll_again else now + min(polls, default=5.0)
+            target = self._by_jid.get(jid)
+            if target is not None:
+                notice = actions.cleaned(target, outcome)
+                if notice is None:
+                    self._emit(target)
+                else:
+                    self.on_event(notice)
+        polls = [r.poll for r in self._host_runs[res.host] if r.followed]
+        h.next_poll = now if h.poll_again else now + min(polls, default=defaults.POLL)
         h.poll_again = False
 
-    def _apply_launch(self, r: Run, lr: LaunchResult, now: float) -> None:
-        if lr.outcome is LaunchOutcome.ERROR:
-            self._update(r, state=RunState.FAILED, reason=f"launch failed: {lr.message}")
-            self._closed_run(r, now)
-            return
-        r.launched = True
-        r.launched_at = now
-        self._update(r, state=RunState.RUNNING, reason="")
-        if not r.follow:
-            r.closed = True
+    def _host_down(self, h: _Host, res: _Result, now: float) -> None:
+        h.failures += 1
+        h.backoff_until = now + min(defaults.MAX_BACKOFF, self.backoff * 2.0 ** (h.failures - 1))
+        h.next_poll = h.backoff_until
+        if h.reachable is not False:
+            h.reachable = False
+            self.on_event(HostChanged(res.host, False, res.error))
+        delivered = res.maybe_delivered and res.launched is None
+        for r in self._host_runs[res.host]:
+            r.unanswered(now, delivered)
+            r.on_host_down(res.error, now, h.failures)
+            self._emit(r)
 
-    def _apply_status(self, r: Run, st: RemoteStatus, now: float) -> None:
-        # Runs with a `progress:` regex are always polled in full (`_wants_output`).
-        p = run_progress(st, r.spec.job.progress)
-        progress, message = p.percent, p.message
-        if st == r.seen and st.pid is not None and progress is None:
-            return  # what the host said last time, and nothing here depends on the time
-        eta = None
-        if progress is not None and st.state is RunState.RUNNING:
-            if r.first_progress is None or progress < r.first_progress[1]:
-                r.first_progress = (now, progress)
-            t0, p0 = r.first_progress
-            if progress > p0:
-                eta = (now - t0) * (100.0 - progress) / (progress - p0)
-        state, reason = st.state, st.reason
-        if state is RunState.RUNNING and st.pid is None and now - r.launched_at > STARTING_LIMIT:
-            state, reason = RunState.LOST, "its supervisor never started"
-        self._update(
-            r,
-            state=state,
-            rc=st.rc,
-            started=st.started,
-            finished=st.finished,
-            progress=100.0 if state is RunState.SUCCEEDED else progress,
-            eta=eta,
-            message=message,
-            tail=st.tail if st.full else r.tail,
-            stderr_tail=st.stderr_tail if st.full else r.stderr_tail,
-            reason=reason,
-        )
-        r.seen = st
-        if state.finished:
-            self._closed_run(r, now)
+    def _ended_or_changed(self, r: Run) -> None:
+        """After a transition: tell what changed; an end may ask for a cleanup."""
+        self._plans.pop(r.spec.host.name, None)
+        cleanup = self.hosts[r.spec.host.name].cleanup
+        if r.wants_cleanup() and r.jid not in cleanup:
+            cleanup.append(r.jid)
+        self._emit(r)
 
-    def _host_failed(self, host: str, reason: str, now: float) -> None:
-        for r in self._host_runs[host]:
-            if r.closed:
-                continue
-            if not r.launched and r.state is RunState.PENDING and r.retry_at is None:
-                if r.first_sent is not None:
-                    # Its launch went out and its answer was lost: it may be running.
-                    # Resent (same jid: started at most once) until it is confirmed,
-                    # or until it would have timed out anyway.
-                    self._update(r, reason=f"launch not confirmed yet: {reason}")
-                    limit = r.spec.job.timeout + defaults.GRACE + UNREACHABLE_MARGIN
-                    if now - r.first_sent > limit:
-                        self._update(r, state=RunState.UNREACHABLE, reason=reason)
-                        r.closed = True
-                elif self.hosts[host].failures >= LAUNCH_ATTEMPTS:
-                    self._update(r, state=RunState.UNREACHABLE, reason=reason)
-                    r.closed = True
-            elif r.launched:
-                self._update(r, state=RunState.UNREACHABLE, reason=reason)
-                if now - r.launched_at > r.spec.job.timeout + defaults.GRACE + UNREACHABLE_MARGIN:
-                    r.closed = True
+    def _emit(self, r: Run) -> None:
+        """One event if the run's view changed since consumers last heard of it."""
+        view = r.view()
+        old = self._views[r.spec.key]
+        if view != old:
+            self._views[r.spec.key] = view
+            self.on_event(RunChanged(view, old.state))
 
-    def _closed_run(self, r: Run, now: float) -> None:
-        """A run reached an end state: schedule its cleanup and, maybe, its retry."""
-        job = r.spec.job
-        policy = job.cleanup
-        wanted = policy is CleanupPolicy.ALWAYS or (
-            policy is CleanupPolicy.ON_SUCCESS and r.state is RunState.SUCCEEDED
-        )
-        if wanted and r.launched:
-            self.hosts[r.spec.host.name].cleanup.append(r.jid)
-        if r.state.retryable and r.attempt <= job.retries:
-            r.retry_at = now + job.retry_delay
-            # Said, so that nobody takes it for the end (and `c` can call it off).
-            when = f"retry {r.attempt + 1} of {job.retries + 1} in {job.retry_delay:g}s"
-            self._update(r, reason=f"{r.reason}; {when}" if r.reason else when)
-        else:
-            r.closed = True
-
-    # -- operator actions (loop thread) -----------------------------------------
+    # -- operator actions and retries (loop thread) ------------------------------
 
     def _take_requests(self, now: float) -> None:
         while True:
@@ -527,122 +433,40 @@ class Engine:
                 r = self._by_key.get(key)
                 if r is None:
                     continue
-                self._changed(r)
-                if action == "cancel":
-                    self._cancel(r)
-                elif action == "cleanup":
-                    self._cleanup(r)
-                else:
-                    self._retry(r, now)
+                self._plans.pop(r.spec.host.name, None)
+                r.seen = None
+                step = actions.decide(action, r, now)
+                host = self.hosts[r.spec.host.name]
+                if step.send is Action.CANCEL:
+                    host.cancel.append(r.jid)
+                elif step.send is Action.CLEANUP:
+                    host.cleanup.append(r.jid)
+                if step.notice is not None:
+                    self.on_event(step.notice)
+                self._emit(r)
 
-    def _cancel(self, r: Run) -> None:
-        label = _label(r)
-        if r.retry_at is not None and r.state.finished:
-            # Its attempt has ended and another was due: that one is called off.
-            r.retry_at = None
-            r.closed = True
-            self._update(r, reason="its retry was cancelled")
-            self.on_event(Notice(f"{label}: retry cancelled (it stays {r.state.value})"))
-        elif r.state.finished or (r.closed and not r.launched):
-            self.on_event(
-                Notice(f"{label} has already ended ({r.state.value})", NoticeLevel.WARNING)
-            )
-        elif not r.launched and not r.sending:
-            # Never sent to the host: nothing to kill.
-            r.retry_at = None
-            self._update(r, state=RunState.CANCELLED, reason="cancelled before launch")
-            r.closed = True
-        else:
-            # Followed until the host reports it cancelled; never retried.
-            self.hosts[r.spec.host.name].cancel.append(r.jid)
-            r.closed = False
-            r.retry_at = None
-            self.on_event(Notice(f"cancelling {label}"))
-
-    def _cleanup(self, r: Run) -> None:
-        label = _label(r)
-        if not r.launched:
-            self.on_event(
-                Notice(f"{label} was never launched: nothing to clean up", NoticeLevel.WARNING)
-            )
-        elif not r.state.finished:
-            self.on_event(
-                Notice(
-                    f"{label} is {r.state.value}: cleanup refused, cancel it first",
-                    NoticeLevel.WARNING,
-                )
-            )
-        elif not r.cleaned:
-            self.hosts[r.spec.host.name].cleanup.append(r.jid)
-
-    def _apply_cleanup(self, r: Run | None, outcome: str) -> None:
-        if r is None:
-            return
-        if outcome in ("ok", "missing"):
-            r.cleaned = True
-            self.on_event(RunChanged(r.view(), r.state))
-        elif outcome == "running":
-            self.on_event(
-                Notice(f"{_label(r)} is running: cleanup refused by the host", NoticeLevel.WARNING)
-            )
-        else:
-            self.on_event(Notice(f"cleanup of {_label(r)} failed on the host", NoticeLevel.ERROR))
-
-    def _retry(self, r: Run, now: float) -> None:
-        if r.state in (RunState.PENDING, RunState.RUNNING) and not r.closed:
-            self.on_event(
-                Notice(f"{_label(r)} is {r.state.value}: nothing to retry", NoticeLevel.WARNING)
-            )
-            return
-        if r.state is RunState.SUCCEEDED:
-            self.on_event(Notice(f"{_label(r)} succeeded: retrying it anyway"))
-        r.retry_at = now
-        r.closed = False
+    def _take_nudges(self, now: float) -> None:
+        while True:
+            try:
+                name = self._nudged.get_nowait()
+            except queue.Empty:
+                return
+            h = self.hosts.get(name)
+            if h is not None and h.backoff_until <= now:
+                h.next_poll = now
+                # A round trip in flight may have read the host before this end:
+                # poll again when it is back, whatever its poll interval says.
+                h.poll_again = h.busy
 
     def _start_retries(self, now: float) -> None:
-        due = [
-            r
-            for name in self.hosts
-            for r in self._plan(name).retries
-            if r.retry_at is not None and r.retry_at <= now
-        ]
+        due = [r for name in self.hosts for r in self._plan(name).retries if r.retry_due(now)]
         for r in due:
-            self._changed(r)
+            self._plans.pop(r.spec.host.name, None)
             del self._by_jid[r.jid]
-            r.jid = new_jid()
+            r.next_attempt(self.new_attempt_jid(r))
             self._by_jid[r.jid] = r
-            r.retry_at = None
-            r.launched = False
-            r.cleaned = False
-            r.attempt += 1
             self._to_launch.append(r)
-            self._update(
-                r,
-                state=RunState.PENDING,
-                rc=None,
-                started=None,
-                finished=None,
-                progress=None,
-                message="",
-                eta=None,
-                first_progress=None,
-                tail="",
-                stderr_tail="",
-                reason="",
-            )
-
-    def _update(self, r: Run, **changes: object) -> None:
-        """Apply changes; one event (one view built) only if something changed."""
-        for k, v in changes.items():
-            if getattr(r, k) != v:
-                break
-        else:
-            return
-        previous = r.state
-        for k, v in changes.items():
-            setattr(r, k, v)
-        r.seen = None
-        self.on_event(RunChanged(r.view(), previous))
+            self._emit(r)
 
     def _finish(self, interrupted: bool) -> BatchFinished:
         views = [r.view() for r in self.runs]
@@ -652,7 +476,3 @@ class Engine:
         ev = BatchFinished(self.batch, views, counts, interrupted)
         self.on_event(ev)
         return ev
-
-
-def _label(r: Run) -> str:
-    return label(r.spec.host.name, r.spec.job.name, item_label(r.spec.item))

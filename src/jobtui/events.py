@@ -41,8 +41,9 @@ class RunView:
     cleaned: bool = False
     """Its job directory was removed from the host."""
     batch: str = ""
-    now: float | None = None
-    """The host's clock when this was read (for elapsed times of discovered runs)."""
+    now: float | None = field(default=None, compare=False)
+    """The host's clock when this was read (for elapsed times of discovered runs);
+    not part of what a view says, so two reads of an unchanged run compare equal."""
 
     @property
     def label(self) -> str:

@@ -18,7 +18,6 @@ from typing import Generic, TypeVar
 from jobtui import defaults
 from jobtui.events import BatchStarted, Event, HostChanged, RunChanged, RunView
 from jobtui.model import Host, Outcome, RemoteStatus, RunKey, RunState
-from jobtui.remote.parse import run_progress
 from jobtui.transport import Transport, TransportError, make_transport
 
 T = TypeVar("T")
@@ -56,9 +55,9 @@ def transports_for(hosts: Iterable[Host], accept_new_host_keys: bool = False) ->
 def view_of(host: Host, st: RemoteStatus, now: float) -> RunView:
     """A discovered run as the reporters and the console show it."""
     meta = st.meta
-    p = run_progress(
-        st, meta.get("progress_re") if isinstance(meta.get("progress_re"), str) else None
-    )
+    # Only what the job wrote to its progress file: a pattern that came from a host
+    # is never evaluated (it could take forever).
+    p = st.progress
     timeout = meta.get("timeout")
     attempt = meta.get("attempt")
     return RunView(
@@ -171,7 +170,7 @@ class DiscoveryPoller:
                 view = dataclasses.replace(v, key=RunKey.discovered(jid, v.host))
                 now_seen.add(jid)
                 old = seen.get(jid)
-                if old is None or _changed(old, view):
+                if old != view:
                     seen[jid] = view
                     emit(RunChanged(view, old.state if old else view.state))
             for jid, old in list(seen.items()):
@@ -182,8 +181,3 @@ class DiscoveryPoller:
             self._stop.wait(self.interval)
         for t in self.transports:
             t.close()
-
-
-def _changed(a: RunView, b: RunView) -> bool:
-    fields = ("state", "rc", "finished", "progress", "message", "tail", "stderr_tail", "started")
-    return any(getattr(a, f) != getattr(b, f) for f in fields)

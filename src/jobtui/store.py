@@ -256,20 +256,20 @@ class Store:
                 env=json.loads(env),
                 chdir=chdir,
             )
-            st = RunState(state)
-            r = Run(spec, jid=jid, state=st, attempt=attempt)
-            r.rc, r.started, r.finished, r.progress, r.reason = rest
-            # Pending or unreachable: maybe never confirmed, so (re)launched with the
-            # same jid: the host starts it only if it never got it, and answers
-            # `exists` otherwise. Nothing is started twice, nothing is forgotten.
-            r.launched = st is RunState.RUNNING or st.finished
-            if st is RunState.UNREACHABLE:
-                r.state = RunState.PENDING
-            # Attaching means following: poll-0 runs too (polled every second).
-            r.closed = st.finished
-            if st.retryable and attempt <= spec.job.retries:
-                r.closed, r.retry_at = False, 0.0  # its retry was due when the console died
-            runs.append(r)
+            rc, started, finished, progress, reason = rest
+            runs.append(
+                Run.resume(
+                    spec,
+                    jid,
+                    RunState(state),
+                    attempt,
+                    rc=rc,
+                    started=started,
+                    finished=finished,
+                    progress=progress,
+                    reason=reason,
+                )
+            )
         return runs
 
 
