@@ -11,6 +11,7 @@ from jobtui.model import RunState
 from jobtui.text import duration, limit
 from jobtui.ui.board import Board
 from jobtui.ui.render import (
+    COLUMN,
     COLUMNS,
     cell_pieces,
     column_widths,
@@ -115,7 +116,7 @@ def test_state_text_has_symbol_label_and_colour() -> None:
 def test_cell_pieces_cover_every_column_and_mark() -> None:
     widths = column_widths(120, {"host": 4, "job": 6, "item": 8})
     v = view(rc=3, state=RunState.FAILED)
-    cells = {c: "".join(p for p, _ in cell_pieces(c, v, NOW, widths, True)) for c, _ in COLUMNS}
+    cells = {c: "".join(p for p, _ in cell_pieces(c, v, NOW, widths, True)) for c in COLUMN}
     assert cells["host"].startswith("●")
     assert cells["rc"] == "3"
     assert cells["state"] == "✘ failed"

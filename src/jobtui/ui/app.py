@@ -288,15 +288,12 @@ class OperatorApp(ConsoleApp):
         if key is not None:
             self.main.table.toggle_mark(key)
             self.main.table.action_cursor_down()
-            self.main.refresh_info()
 
     def action_mark_all(self) -> None:
         self.main.table.mark_shown()
-        self.main.refresh_info()
 
     def action_clear_marks(self) -> None:
         self.main.table.clear_marks()
-        self.main.refresh_info()
 
     def action_cancel(self) -> None:
         self._confirm(

@@ -10,7 +10,7 @@ parse markup, so escape sequences and `[markup]` in job output stay inert.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
@@ -58,21 +58,6 @@ STATE_ORDER: dict[RunState, int] = {
 }
 """Most urgent first: the order of the `state` sort and of the counts."""
 
-COLUMNS: tuple[tuple[str, str], ...] = (
-    ("host", "Host"),
-    ("job", "Job"),
-    ("item", "Item"),
-    ("state", "State"),
-    ("progress", "Progress"),
-    ("elapsed", "Elapsed"),
-    ("rc", "rc"),
-    ("attempt", "#"),
-)
-"""The run table's columns: key and label, in order."""
-
-FIXED_WIDTHS = {"state": 13, "elapsed": 12, "rc": 3, "attempt": 2}
-MIN_WIDTHS = {"host": 6, "job": 6, "item": 5, "progress": 10}
-MAX_WIDTHS = {"host": 24, "job": 24, "item": 30, "progress": 48}
 MARK = "● "
 """Prefix of the host cell of a marked run (the host column reserves its width)."""
 
@@ -215,59 +200,116 @@ def host_pieces(view: RunView, width: int, marked: bool = False) -> list[Piece]:
     ]
 
 
-RIGHT_ALIGNED = frozenset({"rc"})
-"""Columns whose cells are right-justified (their labels too, and the attempt's)."""
+def _rc_pieces(view: RunView, now: float, width: int, marked: bool) -> list[Piece]:
+    return [("" if view.rc is None else str(view.rc), "green3" if view.rc == 0 else "bold red1")]
+
+
+def _attempt_pieces(view: RunView, now: float, width: int, marked: bool) -> list[Piece]:
+    return [(str(view.attempt), "grey62" if view.attempt == 1 else "bold")]
+
+
+CellPainter = Callable[[RunView, float, int, bool], list[Piece]]
+"""A cell's content from the run, the time, the column's width and whether the run
+is marked (before it is fitted to the width)."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the run table: its header, its width and how a cell is drawn.
+
+    A column has a fixed `width`, or is sized by `column_widths`: to its longest
+    value (plus `reserve`) within `min_width` and `max_width`, or, with `fill`, to
+    what the others leave.
+    """
+
+    key: str
+    label: str
+    cell: CellPainter
+    width: int = 0
+    """Fixed width in cells (0: sized by `column_widths`)."""
+    min_width: int = 0
+    max_width: int = 0
+    fill: bool = False
+    """Takes the width the other columns leave."""
+    reserve: int = 0
+    """Cells added to the longest value (the host's mark)."""
+    right: bool = False
+    """Cells and label right-justified."""
+    right_label: bool = False
+    """The label right-justified (even if the cells are not)."""
+    sort: str | None = None
+    """The sort mode a click on the label picks (None: not sortable)."""
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column(
+        "host", "Host", lambda v, now, w, marked: host_pieces(v, w, marked),
+        min_width=6, max_width=24, reserve=len(MARK), sort="host",
+    ),
+    Column(
+        "job", "Job", lambda v, now, w, marked: [(truncate(v.job, w), "")],
+        min_width=6, max_width=24, sort="job",
+    ),
+    Column(
+        "item", "Item", lambda v, now, w, marked: [(truncate(v.item, w), "italic")],
+        min_width=5, max_width=30, sort="host",
+    ),
+    Column(
+        "state", "State", lambda v, now, w, marked: [state_piece(v.state)],
+        width=13, sort="state",
+    ),
+    Column(
+        "progress", "Progress", lambda v, now, w, marked: progress_pieces(v, w),
+        min_width=10, max_width=48, fill=True, sort="progress",
+    ),
+    Column(
+        "elapsed", "Elapsed", lambda v, now, w, marked: elapsed_pieces(v, now),
+        width=12, sort="elapsed",
+    ),
+    Column("rc", "rc", _rc_pieces, width=3, right=True),
+    Column("attempt", "#", _attempt_pieces, width=2, right_label=True),
+)  # fmt: skip
+"""The run table's columns, in order: what the header, the widths and the painter
+are made from."""
+COLUMN = {column.key: column for column in COLUMNS}
 
 
 def cell_pieces(
     column: str, view: RunView, now: float, widths: Mapping[str, int], marked: bool = False
 ) -> list[Piece]:
     """One cell of the run table, before it is fitted to its column's width."""
-    if column == "host":
-        return host_pieces(view, widths["host"], marked)
-    if column == "state":
-        return [state_piece(view.state)]
-    if column == "progress":
-        return progress_pieces(view, widths["progress"])
-    if column == "elapsed":
-        return elapsed_pieces(view, now)
-    if column == "rc":
-        style = "green3" if view.rc == 0 else "bold red1"
-        return [("" if view.rc is None else str(view.rc), style)]
-    if column == "attempt":
-        return [(str(view.attempt), "grey62" if view.attempt == 1 else "bold")]
-    if column == "job":
-        return [(truncate(view.job, widths["job"]), "")]
-    if column == "item":
-        return [(truncate(view.item, widths["item"]), "italic")]
-    raise ValueError(f"unknown column {column!r}")
+    spec = COLUMN.get(column)
+    if spec is None:
+        raise ValueError(f"unknown column {column!r}")
+    return spec.cell(view, now, widths[column], marked)
 
 
 def column_widths(total: int, longest: Mapping[str, int], padding: int = 1) -> dict[str, int]:
     """Widths of the run table's columns for a table `total` cells wide.
 
-    Host, job and item get what their longest value needs (within bounds), the
-    progress column gets the rest; when that does not fit, the progress column and
+    Columns sized by content get what their longest value needs (within bounds),
+    the fill column gets the rest; when that does not fit, the fill column and
     then the longest of the others shrink, down to their minimums.
     """
-    free = total - 2 * padding * len(COLUMNS) - sum(FIXED_WIDTHS.values())
+    fixed = [c for c in COLUMNS if c.width]
+    sized = [c for c in COLUMNS if not c.width and not c.fill]
+    fills = [c for c in COLUMNS if c.fill]
+    free = total - 2 * padding * len(COLUMNS) - sum(c.width for c in fixed)
     widths = {
-        "host": longest.get("host", 0) + len(MARK),
-        "job": longest.get("job", 0),
-        "item": longest.get("item", 0),
+        c.key: min(c.max_width, max(c.min_width, longest.get(c.key, 0) + c.reserve)) for c in sized
     }
-    widths = {k: min(MAX_WIDTHS[k], max(MIN_WIDTHS[k], v)) for k, v in widths.items()}
-    widths["progress"] = min(
-        MAX_WIDTHS["progress"], max(MIN_WIDTHS["progress"], free - sum(widths.values()))
-    )
+    rest = free - sum(widths.values())
+    for c in fills:
+        widths[c.key] = min(c.max_width, max(c.min_width, rest // len(fills)))
     over = sum(widths.values()) - free
     while over > 0:
-        name = max(("host", "job", "item"), key=lambda k: widths[k] - MIN_WIDTHS[k])
-        if widths[name] <= MIN_WIDTHS[name]:
+        widest = max(sized, key=lambda c: widths[c.key] - c.min_width)
+        if widths[widest.key] <= widest.min_width:
             break
-        widths[name] -= 1
+        widths[widest.key] -= 1
         over -= 1
-    return {**widths, **FIXED_WIDTHS}
+    widths |= {c.key: c.width for c in fixed}
+    return {c.key: widths[c.key] for c in COLUMNS}
 
 
 def matches(view: RunView, terms: list[str]) -> bool:

@@ -15,11 +15,14 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from jobtui.model import RunKey
 from jobtui.ui.board import Board, Changes
-from jobtui.ui.widgets.runs_table import HEADER_SORTS, RunsTable
+from jobtui.ui.render import COLUMN
+from jobtui.ui.widgets.runs_table import RunsTable
 from jobtui.ui.widgets.summary import HostSummary, JobSummary, StatusLine
 
 WIDE = 140
 """From this width on, the summaries sit in a side panel instead of a top strip."""
+INFO_SETTINGS = ("terms", "hide_finished", "sort_mode", "marks")
+"""The table's settings the info label shows (it follows them as they change)."""
 
 
 class MainScreen(Screen[None]):
@@ -77,6 +80,8 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.table.focus()
+        for setting in INFO_SETTINGS:
+            self.watch(self.table, setting, self._refresh_info, init=False)
         self._refresh_info()
         self.ready = True
 
@@ -97,7 +102,7 @@ class MainScreen(Screen[None]):
         if status != self._status_shown:
             self._status_shown = status
             self.status.refresh_counts()
-        self._refresh_info()
+        self._refresh_info()  # the number of runs shown, or in all
 
     def _status_inputs(self) -> tuple[object, ...]:
         """What the status line shows: most updates (progress) change none of it."""
@@ -108,6 +113,7 @@ class MainScreen(Screen[None]):
         self.table.tick()
 
     def _refresh_info(self) -> None:
+        """The label right of the filter box: rows shown, sort, finished, marks."""
         table = self.table
         text = Text(no_wrap=True, style="grey70")
         text.append(f"{table.row_count}/{len(self.board.runs)} shown")
@@ -122,9 +128,6 @@ class MainScreen(Screen[None]):
             self.info.update(text, layout=shown is None or text.cell_len != shown.cell_len)
             self._info_shown = text
 
-    def refresh_info(self) -> None:
-        self._refresh_info()
-
     # -- user actions --------------------------------------------------------------
 
     def action_filter(self) -> None:
@@ -132,11 +135,9 @@ class MainScreen(Screen[None]):
 
     def action_toggle_finished(self) -> None:
         self.table.toggle_finished()
-        self._refresh_info()
 
     def action_cycle_sort(self) -> None:
         self.table.cycle_sort()
-        self._refresh_info()
 
     def action_escape(self) -> None:
         box = self.filter_box
@@ -148,7 +149,6 @@ class MainScreen(Screen[None]):
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.table.set_filter(event.value)
-        self._refresh_info()
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self) -> None:
@@ -160,10 +160,9 @@ class MainScreen(Screen[None]):
 
     @on(RunsTable.HeaderSelected, "#runs")
     def _header_selected(self, event: RunsTable.HeaderSelected) -> None:
-        mode = HEADER_SORTS.get(event.column)
+        mode = COLUMN[event.column].sort
         if mode:
             self.table.set_sort(mode)
-            self._refresh_info()
 
     @on(DataTable.RowSelected, "#hosts")
     def _host_selected(self, event: DataTable.RowSelected) -> None:

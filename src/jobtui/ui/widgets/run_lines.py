@@ -1,4 +1,4 @@
-"""The run table's lines as strips: cells from `render.cell_pieces` turned into
+"""The run table's lines as strips: cells from `render.COLUMNS` turned into
 segments with styles combined once per kind of line, and each row's strip kept until
 its run, its look or its elapsed time changes."""
 
@@ -12,21 +12,12 @@ from textual.strip import Strip
 
 from jobtui.events import RunView
 from jobtui.model import RunKey
-from jobtui.ui.render import (
-    COLUMNS,
-    RIGHT_ALIGNED,
-    Piece,
-    cell_pieces,
-    elapsed_pieces,
-    fit,
-)
+from jobtui.ui.render import COLUMNS, Piece, elapsed_pieces, fit
 
 CURSOR, HOVER, MARKED, ODD, HEADER = 1, 2, 4, 8, 16
 """Bits of a line's look."""
 PAD = " "
 """The blank on each side of a cell."""
-RIGHT_LABELS = RIGHT_ALIGNED | {"attempt"}
-"""Columns whose labels are right-justified."""
 
 Cell = tuple[str, list[Piece], int, bool]
 """A cell's column, content, width and whether it is right-justified."""
@@ -131,8 +122,8 @@ class Lines:
         strip = self._header.get(kind)
         if strip is None:
             cells = [
-                (key, [(label, "")], self.widths[key], key in RIGHT_LABELS)
-                for key, label in COLUMNS
+                (c.key, [(c.label, "")], self.widths[c.key], c.right or c.right_label)
+                for c in COLUMNS
             ]
             strip = self._header[kind] = paint(self.look(kind), cells, self.width)
         return strip
@@ -146,12 +137,12 @@ class Lines:
         widths, marked = self.widths, bool(kind & MARKED)
         cells = [
             (
-                column,
-                elapsed if column == "elapsed" else cell_pieces(column, view, now, widths, marked),
-                widths[column],
-                column in RIGHT_ALIGNED,
+                c.key,
+                elapsed if c.key == "elapsed" else c.cell(view, now, widths[c.key], marked),
+                widths[c.key],
+                c.right,
             )
-            for column, _ in COLUMNS
+            for c in COLUMNS
         ]
         strip = paint(self.look(kind & ~MARKED), cells, self.width)
         self._rows[view.key] = (view, kind, elapsed, strip)

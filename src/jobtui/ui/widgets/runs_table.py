@@ -8,7 +8,6 @@ in which 5,000 runs change costs the few lines on screen, not 5,000 cell updates
 
 from __future__ import annotations
 
-from bisect import insort
 from collections.abc import Callable, Collection, Iterable
 from typing import ClassVar
 
@@ -17,20 +16,16 @@ from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Region, Size
 from textual.message import Message
+from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from jobtui.events import RunView
-from jobtui.model import RunKey, RunState
+from jobtui.model import RunKey
 from jobtui.ui.board import Board
-from jobtui.ui.render import COLUMNS, column_widths, matches, parse_filter, sort_key
+from jobtui.ui.order import SORT_MODES, RunOrder, next_sort
+from jobtui.ui.render import COLUMNS, column_widths, parse_filter
 from jobtui.ui.widgets.run_lines import CURSOR, HOVER, MARKED, ODD, PAD, Lines, table_width
-
-SORT_MODES = ("host", "job", "state", "elapsed", "progress")
-DYNAMIC_SORTS = frozenset({"state", "progress", "elapsed"})
-"""Sort modes whose order can change when a run changes."""
-HEADER_SORTS = {"host": "host", "job": "job", "item": "host", "state": "state"}
-HEADER_SORTS |= {"progress": "progress", "elapsed": "elapsed"}
 
 
 class RunsTable(ScrollView, can_focus=True):
@@ -98,6 +93,14 @@ class RunsTable(ScrollView, can_focus=True):
         Binding("end,ctrl+end", "cursor_bottom", "Bottom", show=False),
     ]
 
+    terms: var[list[str]] = var(list, always_update=True, init=False)
+    """The filter's terms (`set_filter`); always rebuilds, as typing in the box did."""
+    hide_finished: var[bool] = var(False, init=False)
+    sort_mode: var[str] = var("host", always_update=True, init=False)
+    """One of `SORT_MODES`; setting it sorts again (even to the same mode)."""
+    marks: var[frozenset[RunKey]] = var(frozenset(), init=False)
+    """The marked runs (replaced, never changed in place, so watchers see it)."""
+
     class Selected(Message):
         """Enter, or a click on the cursor's row: the operator wants this run."""
 
@@ -126,20 +129,10 @@ class RunsTable(ScrollView, can_focus=True):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.board = board
         self.clock = clock
-        self.terms: list[str] = []
-        self.hide_finished = False
-        self.sort_mode = "host"
-        self.marks: set[RunKey] = set()
+        self.order = RunOrder(board.runs)
         self.cursor_row = 0
         self.widths: dict[str, int] = column_widths(80, {})
         self._longest = {"host": 0, "job": 0, "item": 0}
-        self._order: list[RunKey] = []
-        """The shown runs, in table order."""
-        self._sort_keys: dict[RunKey, tuple[object, ...]] = {}
-        """Each shown run's place in the order (`sort_key` in the current mode)."""
-        self._matched: dict[RunKey, tuple[RunState, bool]] = {}
-        """The filter's verdict per run and the state it was given for (host, job and
-        item never change, so a run's verdict only changes with its state)."""
         self._hover: int | None = None
         """The row under the mouse (-1: the header), None when the keyboard moved last."""
         self._lines = Lines(lambda name: self.get_component_rich_style(f"runs-table--{name}"))
@@ -149,25 +142,19 @@ class RunsTable(ScrollView, can_focus=True):
     # -- what is shown --------------------------------------------------------
 
     def shows(self, view: RunView) -> bool:
-        if self.hide_finished and view.state.finished:
-            return False
-        if not self.terms:
-            return True
-        verdict = self._matched.get(view.key)
-        if verdict is None or verdict[0] is not view.state:
-            verdict = self._matched[view.key] = (view.state, matches(view, self.terms))
-        return verdict[1]
+        return self.order.shows(view)
 
     @property
     def row_count(self) -> int:
-        return len(self._order)
+        return len(self.order)
 
     def shown_keys(self) -> list[RunKey]:
         """The runs shown, in table order."""
-        return list(self._order)
+        return list(self.order.keys)
 
     def cursor_key(self) -> RunKey | None:
-        return self._order[self.cursor_row] if self._order else None
+        keys = self.order.keys
+        return keys[self.cursor_row] if keys else None
 
     def targets(self) -> list[RunKey]:
         """The runs an action applies to: the marked ones, else the cursor's."""
@@ -180,50 +167,56 @@ class RunsTable(ScrollView, can_focus=True):
 
     def set_filter(self, text: str) -> None:
         self.terms = parse_filter(text)
-        self._matched.clear()
-        self.rebuild()
 
     def toggle_finished(self) -> None:
         self.hide_finished = not self.hide_finished
-        self.rebuild()
 
     def set_sort(self, mode: str) -> None:
         self.sort_mode = mode
-        self.rebuild()
 
     def cycle_sort(self) -> None:
-        self.set_sort(SORT_MODES[(SORT_MODES.index(self.sort_mode) + 1) % len(SORT_MODES)])
+        self.sort_mode = next_sort(self.sort_mode)
 
     def toggle_mark(self, key: RunKey) -> None:
-        self.marks.symmetric_difference_update({key})
-        row = self._on_screen().get(key)
-        if row is not None:
-            self._refresh_rows(row)
+        self.marks = self.marks ^ {key}
 
     def mark_shown(self) -> None:
         """Mark every shown run; if they all are already, unmark them."""
-        shown = set(self._order)
-        if shown - self.marks:
-            self.marks |= shown
-        else:
-            self.marks -= shown
-        self.refresh()
+        shown = frozenset(self.order.keys)
+        self.marks = self.marks | shown if shown - self.marks else self.marks - shown
 
     def clear_marks(self) -> None:
-        self.marks = set()
-        self.refresh()
+        self.marks = frozenset()
+
+    def validate_sort_mode(self, mode: str) -> str:
+        if mode not in SORT_MODES:
+            raise ValueError(f"unknown sort mode {mode!r}")
+        return mode
+
+    def watch_terms(self, terms: list[str]) -> None:
+        self.order.terms = terms
+        self.rebuild()
+
+    def watch_hide_finished(self, hide: bool) -> None:
+        self.order.hide_finished = hide
+        self.rebuild()
+
+    def watch_sort_mode(self, mode: str) -> None:
+        self.order.sort_mode = mode
+        self.rebuild()
+
+    def watch_marks(self, old: frozenset[RunKey], new: frozenset[RunKey]) -> None:
+        """Repaint the lines on screen whose mark changed."""
+        on_screen = self._on_screen()
+        self._refresh_rows(*(on_screen[k] for k in old ^ new if k in on_screen))
 
     # -- the order ----------------------------------------------------------------
 
     def rebuild(self) -> None:
         """Filter and sort every run again (keeping the cursor on its run)."""
         keep = self.cursor_key()
-        mode = self.sort_mode
-        self._sort_keys = {
-            k: sort_key(v, mode) for k, v in self.board.runs.items() if self.shows(v)
-        }
-        self._order = sorted(self._sort_keys, key=self._sort_keys.__getitem__)
-        if keep not in self._sort_keys:
+        self.order.rebuild()
+        if keep not in self.order:
             self.cursor_row = 0  # its run is gone: back to the top (as DataTable did)
         self.scroll_to(y=0, animate=False, force=True)
         self._reshaped(keep, follow=True)
@@ -234,65 +227,24 @@ class RunsTable(ScrollView, can_focus=True):
         only for the lines on screen whose run changed, or when the order did."""
         if added and self._widen(added):
             self.relayout()
-        runs, sort_keys, mode = self.board.runs, self._sort_keys, self.sort_mode
-        dynamic = mode in DYNAMIC_SORTS
-        filtering = self.hide_finished or bool(self.terms)
-        on_screen = self._on_screen()
-        leave: set[RunKey] = set()
-        enter: set[RunKey] = set()
-        lines: list[int] = []
-        for key in keys:
-            shown = key in sort_keys
-            if filtering:
-                show = self.shows(runs[key])
-                if not show:
-                    if shown:
-                        leave.add(key)
-                    continue
-            if not shown:
-                enter.add(key)
-            elif dynamic and sort_key(runs[key], mode) != sort_keys[key]:
-                leave.add(key)
-                enter.add(key)
-            elif key in on_screen:
-                lines.append(on_screen[key])
-        if (leave or enter) and self._reorder(leave, enter):
-            self.refresh()  # the lines on screen moved
-        elif lines:
-            self._refresh_rows(*lines)
-
-    def _reorder(self, leave: set[RunKey], enter: set[RunKey]) -> bool:
-        """Take runs out of the order and put runs (back) in at their place.
-
-        Returns:
-            Whether the lines on screen changed.
-        """
         keep, before = self.cursor_key(), self._visible()
-        order, sort_keys, runs, mode = self._order, self._sort_keys, self.board.runs, self.sort_mode
-        if leave:
-            order = [k for k in order if k not in leave]
-            for key in leave - enter:
-                del sort_keys[key]
-        for key in enter:
-            sort_keys[key] = sort_key(runs[key], mode)
-        if len(enter) > 64:  # many: one sort of a mostly sorted list beats many inserts
-            order.extend(enter)
-            order.sort(key=sort_keys.__getitem__)
-        else:
-            for key in enter:
-                insort(order, key, key=sort_keys.__getitem__)
-        self._order = order
-        self._reshaped(keep)
-        return self._visible() != before
+        update = self.order.apply(keys)
+        if update.moved:
+            self._reshaped(keep)
+            if self._visible() != before:
+                self.refresh()  # the lines on screen moved
+                return
+        on_screen = self._on_screen()
+        self._refresh_rows(*(on_screen[k] for k in update.shown if k in on_screen))
 
     def _reshaped(self, keep: RunKey | None, follow: bool = False) -> None:
         """After the order changed: the cursor stays on its run (and the view follows
         it if it moved, or if `follow`), the height follows the number of rows."""
         before = self.cursor_row
-        if keep is not None and keep in self._sort_keys:
-            self.cursor_row = self._order.index(keep)
-        self.cursor_row = max(0, min(self.cursor_row, len(self._order) - 1))
-        self.virtual_size = Size(self._table_width(), len(self._order) + 1)
+        if keep is not None and keep in self.order:
+            self.cursor_row = self.order.index(keep)
+        self.cursor_row = max(0, min(self.cursor_row, len(self.order) - 1))
+        self.virtual_size = Size(self._table_width(), len(self.order) + 1)
         if follow or self.cursor_row != before:
             self._scroll_to_cursor()
 
@@ -314,7 +266,7 @@ class RunsTable(ScrollView, can_focus=True):
         if widths != self.widths:
             self.widths = widths
             self.refresh()
-        self.virtual_size = Size(self._table_width(), len(self._order) + 1)
+        self.virtual_size = Size(self._table_width(), len(self.order) + 1)
         self._scroll_to_cursor()
 
     def _widen(self, keys: Iterable[RunKey]) -> bool:
@@ -336,7 +288,7 @@ class RunsTable(ScrollView, can_focus=True):
 
     def _visible(self) -> list[RunKey]:
         top = self.scroll_offset.y
-        return self._order[top : top + self._rows_in_view()]
+        return self.order.keys[top : top + self._rows_in_view()]
 
     def _on_screen(self) -> dict[RunKey, int]:
         """The rows on screen, by run: their index in the order."""
@@ -361,7 +313,7 @@ class RunsTable(ScrollView, can_focus=True):
 
     def move_cursor(self, row: int, scroll: bool = True) -> None:
         """Put the cursor on this row; repaint only the two lines that change."""
-        row = max(0, min(row, len(self._order) - 1))
+        row = max(0, min(row, len(self.order) - 1))
         old, self.cursor_row = self.cursor_row, row
         if row != old:
             self._refresh_rows(old, row)
@@ -408,7 +360,7 @@ class RunsTable(ScrollView, can_focus=True):
 
     def action_cursor_bottom(self) -> None:
         self._keyboard()
-        self.move_cursor(len(self._order) - 1)
+        self.move_cursor(len(self.order) - 1)
 
     def action_select_cursor(self) -> None:
         key = self.cursor_key()
@@ -425,14 +377,14 @@ class RunsTable(ScrollView, can_focus=True):
         if offset.y == 0:
             return -1
         row = self.scroll_offset.y + offset.y - 1
-        return row if row < len(self._order) else None
+        return row if row < len(self.order) else None
 
     def _column_at(self, x: int) -> str | None:
         x += self.scroll_offset.x
-        for key, _ in COLUMNS:
-            x -= self.widths[key] + 2 * len(PAD)
+        for column in COLUMNS:
+            x -= self.widths[column.key] + 2 * len(PAD)
             if x < 0:
-                return key
+                return column.key
         return None
 
     def on_click(self, event: events.Click) -> None:
@@ -483,9 +435,9 @@ class RunsTable(ScrollView, can_focus=True):
             strip = self._lines.header(self._hover == -1)
         else:
             row = top + y - 1
-            if row >= len(self._order):
+            if row >= len(self.order):
                 return Strip.blank(width, self._blank)
-            key = self._order[row]
+            key = self.order.keys[row]
             kind = (
                 (CURSOR if row == self.cursor_row else 0)
                 | (HOVER if row == self._hover else 0)
