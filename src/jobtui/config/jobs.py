@@ -12,6 +12,7 @@ from typing import Any
 
 from jobtui import defaults
 from jobtui.config.errors import ConfigError, describe, did_you_mean
+from jobtui.config.progress import check_progress
 from jobtui.config.template import check_template
 from jobtui.config.yamlsrc import YMap, YSeq, load_yaml, to_plain
 from jobtui.model import CleanupPolicy, JobSpec, Location
@@ -149,14 +150,7 @@ def _job(entry: Any, location: Location, index: int) -> JobSpec:
     timeout_key = "async" if "async" in entry else "timeout"
     progress = job.text("progress")
     if progress is not None:
-        try:
-            re.compile(progress)
-        except re.error as e:
-            raise ConfigError(
-                f"'progress' in {label} is not a valid regex: {e}",
-                entry.value_loc["progress"],
-                "in YAML, write regexes in single quotes: '(\\d+)%'",
-            ) from None
+        check_progress(progress, entry.value_loc["progress"], label)
     env, secret_env = _env(job)
     return JobSpec(
         name=name,
