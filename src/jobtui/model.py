@@ -6,6 +6,9 @@ turns them into `RunSpec`s, and the engine tracks each one as a `Run`.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -31,8 +34,25 @@ def check_jid(jid: str) -> str:
 
 
 def new_jid() -> str:
-    """A random, unguessable jid (128 bits, URL-safe base64: 22 characters)."""
-    return secrets.token_urlsafe(16)
+    """A random, unguessable jid (128 bits, URL-safe base64: 22 characters), never
+    starting with `-` (a command line would take it for an option)."""
+    while True:
+        jid = secrets.token_urlsafe(16)
+        if not jid.startswith("-"):
+            return jid
+
+
+def attempt_jid(secret: bytes, key: RunKey, attempt: int) -> str:
+    """The jid of one attempt of a run, derived under a secret of its batch.
+
+    Two consoles that follow one batch (a race, or one the lock did not stop) name
+    an attempt alike, so the host's `mkdir` of its job directory starts it once;
+    nobody without the secret can guess it. 128 bits, never starting with `-`.
+    """
+    message = f"{key.job}\0{key.host}\0{key.item_index}\0{attempt}".encode()
+    digest = hmac.new(secret, message, hashlib.sha256).digest()[:16]
+    jid = base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+    return "_" + jid[1:] if jid.startswith("-") else jid
 
 
 class RunState(Enum):
@@ -273,15 +293,26 @@ class RemoteStatus:
     """The last bytes of stdout, decoded with replacement characters."""
     stderr_tail: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    """The run's metadata as `remote.parse.read_meta` validated it: known keys only,
+    each typed and bounded (never `progress_re`)."""
     full: bool = False
     """The answer included metadata and output tails (else `tail` says nothing)."""
     unsupervised: bool = False
     """Its supervisor is gone but the job still runs (`running`, not `lost`): a retry
     now would run the same work twice at once."""
+    problem: str = ""
+    """What of its files could not be read (`unreadable metadata: index is not an
+    integer`): the job can rewrite them. The state is then what could still be read,
+    `lost` if nothing could; `meta` holds no value of an unreadable file."""
+
+    def add_problem(self, text: str) -> None:
+        self.problem = f"{self.problem}; {text}" if self.problem else text
 
     @property
     def reason(self) -> str:
         """Why the state is what it is, when that is not plain."""
+        if self.problem:
+            return self.problem
         if self.state is RunState.LOST:
             return LOST_REASON
         if self.unsupervised:

@@ -9,11 +9,54 @@ those bytes into typed values.
 from __future__ import annotations
 
 import json
+import math
 import re
+import time
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
-from jobtui.model import Progress, RemoteStatus, RunState
+from jobtui.model import InvalidJid, Progress, RemoteStatus, RunState, check_jid
+
+TIME_MAX = 2**33
+"""Times from a host (epoch seconds) are within 0..2^33 (the year 2242), or unreadable."""
+RC_MIN, RC_MAX = -(2**31), 2**31 - 1
+"""An exit status is 0..255; what the wrapper writes fits a 32-bit int, the rest is garbage."""
+PID_MAX = 2**31 - 1
+COUNT_MAX = 2**31 - 1
+"""Loop indexes, time limits and attempts: what a 32-bit int holds (the store's columns)."""
+MAX_META = 1 << 20
+"""A meta line longer than this is not one jobtui wrote."""
+MAX_MESSAGE = 1000
+SKEW_LIMIT = 300.0
+"""A host clock further off than this (seconds) from the console's is said to be off."""
+
+_STRINGS = {"batch": 256, "job": 1024, "host": 1024, "item": 4096, "command": 256 * 1024}
+"""Meta keys read as strings, with their longest length."""
+_COUNTS = {"index": 0, "timeout": 0, "attempt": 1}
+"""Meta keys read as integers, with their smallest value (the largest is COUNT_MAX)."""
+_TIMES = ("launched", "started", "finished")
+"""Meta keys read as times. Every other key (`progress_re` above all: a host's regex is
+never evaluated, a planted `(a+)+$` would hang the reader) is dropped."""
+
+
+class Unreadable(ValueError):
+    """One value from a host is not what jobtui writes; `str()` says why, for people."""
+
+
+_DIGITS = re.compile(r"-?[0-9]+")
+
+
+def _integer(name: str, text: str, lo: int, hi: int) -> int:
+    """An ASCII decimal integer within lo..hi (`²`, `١` and 5,000 digits are not)."""
+    if not _DIGITS.fullmatch(text):
+        raise Unreadable(f"{name} is not an integer")
+    if len(text.lstrip("-")) > 20:
+        raise Unreadable(f"{name} is out of range")
+    value = int(text)
+    if not lo <= value <= hi:
+        raise Unreadable(f"{name} is out of range")
+    return value
 
 
 @dataclass
@@ -52,13 +95,16 @@ class Hello:
 
 
 def parse_hello(records: list[Record]) -> Hello:
+    """The round trip's greeting. A clock that is no time (`inf`, 400 digits) is a
+    greeting nobody can read: every elapsed time would be garbage."""
     for r in records:
         if r.kind == "hello":
             parts = r.body.decode("ascii", "replace").split()
             try:
-                return Hello(float(parts[0]), parts[1] if len(parts) > 1 else "")
-            except (IndexError, ValueError) as e:
+                now = _integer("now", parts[0], 0, TIME_MAX)
+            except (IndexError, Unreadable) as e:
                 raise ProtocolError(f"unreadable greeting from host: {r.body[:80]!r}") from e
+            return Hello(float(now), parts[1][:64] if len(parts) > 1 else "")
     raise ProtocolError("the host did not run the jobtui wrapper (no greeting); is /bin/sh there?")
 
 
@@ -88,18 +134,20 @@ def parse_launch(out: bytes, token: str, jids: list[str]) -> dict[str, LaunchRes
                 outcome = LaunchOutcome(r.args[1])
             except ValueError:
                 outcome = LaunchOutcome.ERROR
-            msg = r.body.decode("utf-8", "replace").strip()
+            msg = r.body.decode("utf-8", "replace").strip()[:MAX_MESSAGE]
             results[r.args[0]] = LaunchResult(r.args[0], outcome, msg)
     for jid in jids:
         if jid not in results:
             reason = "no answer from the wrapper"
             if install_error is not None:
-                reason = install_error.body.decode("utf-8", "replace").strip()
+                reason = install_error.body.decode("utf-8", "replace").strip()[:MAX_MESSAGE]
             results[jid] = LaunchResult(jid, LaunchOutcome.ERROR, reason)
     return results
 
 
-_NUM = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%?\s*(?:/\s*(\d+(?:\.\d+)?))?\s*(.*)$")
+_NUMBER = r"([0-9]{1,15}(?:\.[0-9]{1,6})?)(?![0-9.])"
+_NUM = re.compile(rf"^\s*{_NUMBER}\s*%?\s*(?:/\s*{_NUMBER})?\s*(.*)$")
+"""ASCII digits, bounded: a 400-digit `percent` is a message, not a number."""
 
 
 def parse_progress_line(text: str) -> Progress:
@@ -121,15 +169,21 @@ def parse_progress_line(text: str) -> Progress:
             message = f"{m.group(1)}/{total}"
     else:
         percent = value
-    if percent is not None:
-        percent = max(0.0, min(100.0, percent))
-    return Progress(percent, message)
+    return Progress(_percent(percent), message)
+
+
+def _percent(value: float | None) -> float | None:
+    """Within 0..100, or None for what is no number (`nan`, `inf`)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return max(0.0, min(100.0, value))
 
 
 def progress_from_output(pattern: re.Pattern[str], tail: str) -> Progress:
     """Apply a job's `progress:` regex to its latest output: the last match counts.
 
     Group 1 (or the whole match) is the percentage; named group `msg`, if any, the message.
+    The regex must be the console's own (the job file's), never one a host sent.
     """
     last = None
     for line in tail.splitlines()[-50:]:
@@ -139,7 +193,7 @@ def progress_from_output(pattern: re.Pattern[str], tail: str) -> Progress:
         return Progress()
     raw = last.group(1) if last.groups() else last.group(0)
     try:
-        percent: float | None = max(0.0, min(100.0, float(raw)))
+        percent = _percent(float(raw))
     except (TypeError, ValueError):
         percent = None
     msg = last.groupdict().get("msg") or ""
@@ -147,7 +201,10 @@ def progress_from_output(pattern: re.Pattern[str], tail: str) -> Progress:
 
 
 def run_progress(st: RemoteStatus, regex: str | None) -> Progress:
-    """What the job wrote to $JOBTUI_PROGRESS, else its `progress:` regex over the output."""
+    """What the job wrote to $JOBTUI_PROGRESS, else its `progress:` regex over the output.
+
+    `regex` comes from the console's job file: a host's meta never carries one here.
+    """
     if st.progress.percent is None and regex:
         p = progress_from_output(re.compile(regex), st.tail)
         return Progress(p.percent, p.message or st.progress.message)
@@ -159,16 +216,92 @@ def decode_output(data: bytes) -> str:
     return data.decode("utf-8", "replace")
 
 
-def _state_from_rc(text: str) -> tuple[RunState, int | None, float | None]:
+_ENDINGS = {"exited": None, "timed_out": RunState.TIMED_OUT, "cancelled": RunState.CANCELLED}
+
+
+def _state_from_rc(text: str) -> tuple[RunState, int, int | None]:
+    """The rc line: `RC FINISHED HOW`, as the supervisor (or a cancel) writes it.
+
+    Raises:
+        Unreadable: a field is not what the wrapper writes.
+    """
     parts = text.split()
-    rc = int(parts[0]) if parts and parts[0].lstrip("-").isdigit() else None
-    finished = float(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+    if len(parts) > 3:
+        raise Unreadable("more fields than an exit status has")
+    rc = _integer("rc", parts[0], RC_MIN, RC_MAX)
+    finished = _integer("finished", parts[1], 0, TIME_MAX) if len(parts) > 1 else None
     how = parts[2] if len(parts) > 2 else "exited"
-    if how == "timed_out":
-        return RunState.TIMED_OUT, rc, finished
-    if how == "cancelled":
-        return RunState.CANCELLED, rc, finished
-    return (RunState.SUCCEEDED if rc == 0 else RunState.FAILED), rc, finished
+    if how not in _ENDINGS:
+        raise Unreadable(f"unknown ending {how[:20]!r}")
+    state = _ENDINGS[how] or (RunState.SUCCEEDED if rc == 0 else RunState.FAILED)
+    return state, rc, finished
+
+
+def _pid_line(text: str) -> tuple[int, int | None]:
+    """The pid line: `JOBPID SUPERVISORPID STARTED BOOTID`; returns the pid and start.
+
+    Raises:
+        Unreadable: a field is not what the supervisor writes.
+    """
+    parts = text.split()
+    if len(parts) > 4:
+        raise Unreadable("more fields than a pid line has")
+    pid = _integer("pid", parts[0], 1, PID_MAX)
+    if len(parts) > 1:
+        _integer("supervisor pid", parts[1], 1, PID_MAX)
+    started = _integer("started", parts[2], 0, TIME_MAX) if len(parts) > 2 else None
+    return pid, started
+
+
+def read_meta(body: bytes) -> dict[str, Any]:
+    """A run's meta JSON, validated: the known keys, typed and bounded; no other key.
+
+    A key that is absent or null is left out.
+
+    Raises:
+        Unreadable: the meta is not a JSON object, or a key holds the wrong type or an
+            out-of-range value: the whole meta is then unreadable.
+    """
+    if len(body) > MAX_META:
+        raise Unreadable("too large")
+    try:
+        raw = json.loads(body.decode("utf-8", "replace"))
+    except (ValueError, RecursionError) as e:
+        # RecursionError: `[[[[...` nested deeper than the decoder's stack.
+        raise Unreadable("not JSON") from e
+    if not isinstance(raw, dict):
+        raise Unreadable("not a JSON object")
+    meta: dict[str, Any] = {}
+    for key, longest in _STRINGS.items():
+        value = raw.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise Unreadable(f"{key} is not a string")
+        if len(value) > longest:
+            raise Unreadable(f"{key} is too long")
+        meta[key] = value
+    for key, lo in _COUNTS.items():
+        value = raw.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise Unreadable(f"{key} is not an integer")
+        if not lo <= value <= COUNT_MAX:
+            raise Unreadable(f"{key} is out of range")
+        meta[key] = value
+    for key in _TIMES:
+        value = raw.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise Unreadable(f"{key} is not a number")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise Unreadable(f"{key} is not a finite number")
+        if not 0 <= value <= TIME_MAX:
+            raise Unreadable(f"{key} is out of range")
+        meta[key] = float(value)
+    return meta
 
 
 @dataclass
@@ -179,23 +312,57 @@ class HostStatus:
     runs: dict[str, RemoteStatus]
     missing: list[str]
     """Jids asked for whose job dir does not exist (cleaned up, or never launched)."""
+    skew: float = 0.0
+    """The host's clock minus the console's (seconds, whole-second precision): times
+    from the host are in its clock; compare them with `hello.now`, not the local one."""
+
+    @property
+    def clock_off(self) -> bool:
+        return clock_is_off(self.skew)
 
 
-def parse_status(out: bytes, token: str) -> HostStatus:
+def clock_is_off(skew: float) -> bool:
+    """A skew worth telling the operator about (beyond `SKEW_LIMIT`)."""
+    return abs(skew) > SKEW_LIMIT
+
+
+_UNITS = (("y", 365 * 86400), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+
+
+def skew_text(skew: float) -> str:
+    """`host clock is 10y ahead` / `... 6m behind`: the largest unit, rounded down."""
+    size = abs(skew)
+    amount, unit = next(((int(size // n), u) for u, n in _UNITS if size >= n), (0, "s"))
+    return f"host clock is {amount}{unit} {'ahead' if skew > 0 else 'behind'}"
+
+
+def parse_status(out: bytes, token: str, local_now: float | None = None) -> HostStatus:
     """Read a status answer: per run, a `run JID ALIVE` record whose body holds its
     pid line, rc line and progress line; in full mode, `file meta` and `tail` records
-    follow it."""
+    follow it.
+
+    A run whose files hold garbage is reported with its `problem` (and what could
+    still be read); it never makes the answer, or another run, unreadable.
+
+    Args:
+        local_now: the console's clock when the answer came (default: now), for `skew`.
+    """
     records = split_records(out, token)
     hello = parse_hello(records)
+    local = time.time() if local_now is None else local_now
     runs: dict[str, RemoteStatus] = {}
     missing: list[str] = []
     cur: RemoteStatus | None = None
     for r in records:
         if r.kind == "run" and len(r.args) == 2:
             jid, flag = r.args
+            cur = None
+            try:
+                check_jid(jid)
+            except InvalidJid:
+                continue  # not from the wrapper, which checks every jid it names
             if flag == "missing":
                 missing.append(jid)
-                cur = None
                 continue
             cur = runs[jid] = _run_status(jid, flag, r.body)
         elif cur is None:
@@ -203,17 +370,17 @@ def parse_status(out: bytes, token: str) -> HostStatus:
         elif r.kind == "file" and r.args and r.args[0] == "meta":
             cur.full = True
             try:
-                meta = json.loads(r.body.decode("utf-8", "replace"))
-                cur.meta = meta if isinstance(meta, dict) else {}
-            except ValueError:
+                cur.meta = read_meta(r.body)
+            except Unreadable as e:
                 cur.meta = {}
+                cur.add_problem(f"unreadable metadata: {e}")
         elif r.kind == "tail" and r.args:
             text = decode_output(r.body)
             if r.args[0] == "stdout":
                 cur.tail = text
             else:
                 cur.stderr_tail = text
-    return HostStatus(hello, runs, missing)
+    return HostStatus(hello, runs, missing, hello.now - local)
 
 
 def _run_status(jid: str, alive: str, body: bytes) -> RemoteStatus:
@@ -221,13 +388,23 @@ def _run_status(jid: str, alive: str, body: bytes) -> RemoteStatus:
     the job is not)."""
     pidline, rcline, progress = ([*body.decode("utf-8", "replace").split("\n", 3), "", ""])[:3]
     st = RemoteStatus(jid=jid, state=RunState.RUNNING)
-    parts = pidline.split()
-    if parts and parts[0].isdigit():
-        st.pid = int(parts[0])
-    if len(parts) > 2 and parts[2].isdigit():
-        st.started = float(parts[2])
+    if pidline.strip():
+        try:
+            st.pid, started = _pid_line(pidline)
+            st.started = None if started is None else float(started)
+        except Unreadable as e:
+            st.add_problem(f"unreadable pid line: {e}")
     if rcline.strip():
-        st.state, st.rc, st.finished = _state_from_rc(rcline)
+        try:
+            st.state, st.rc, finished = _state_from_rc(rcline)
+            st.finished = None if finished is None else float(finished)
+        except Unreadable as e:
+            # It ended (the rc file is there), nobody can say how.
+            st.add_problem(f"unreadable exit status: {e}")
+            st.state = RunState.LOST
+    elif st.problem:
+        # No rc and a pid line that says nothing: whether it runs cannot be known.
+        st.state = RunState.LOST
     elif alive == "orphan":
         st.unsupervised = True
     elif alive != "yes" and st.pid is not None:
