@@ -41,7 +41,9 @@ def test_a_launch_whose_answer_was_lost_is_resent_and_runs_exactly_once(tmp_path
     script = f"echo x >> {count}"
     job = JobSpec(name="once", hosts="all", shell=script, poll=0.2, timeout=30)
     transport = LosesLaunchAnswers(host)
-    engine = Engine([RunSpec(job, host, None, 0, script)], {"h": transport}, batch="b")
+    engine = Engine(
+        [RunSpec(job, host, None, 0, script)], {"h": transport}, batch="b", backoff=0.1
+    )
     (view,) = engine.run().runs
     transport.close()
     assert view.state is RunState.SUCCEEDED

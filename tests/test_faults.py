@@ -28,7 +28,8 @@ def run_engine(inventory: Path, script: str, poll: float = 0.3) -> tuple[list[Ev
     runs = [RunSpec(job, h, None, 0, script) for h in inv.hosts.values()]
     transports = {r.host.name: make_transport(r.host) for r in runs}
     events: list[Event] = []
-    engine = Engine(runs, transports, batch="b", on_event=events.append)
+    # A host that fails is tried again after 0.2, 0.4, 0.8 ... s (the default starts at 1 s).
+    engine = Engine(runs, transports, batch="b", on_event=events.append, backoff=0.2)
     return events, engine
 
 

@@ -20,11 +20,11 @@ from pathlib import Path
 
 from jobtui import defaults, lifecycle
 from jobtui.config import ConfigError, Inventory, load_inventory, load_jobs
-from jobtui.defaults import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from jobtui.defaults import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from jobtui.engine import Engine
 from jobtui.events import BatchFinished, Event, exit_code
 from jobtui.fleet import DiscoveryPoller, transports_for
-from jobtui.model import Host, InvalidJid, check_jid
+from jobtui.model import Host, InvalidJid, attempt_jid, check_jid
 from jobtui.plan import Plan, build_plan, check_secrets, format_plan
 from jobtui.report import HumanReporter, JsonReporter
 from jobtui.runs import Run
@@ -158,15 +158,16 @@ def demo_plan(args: argparse.Namespace) -> Plan:
 
 
 def start_batch(
-    plan: Plan, args: argparse.Namespace, source: dict[str, str]
+    plan: Plan, args: argparse.Namespace, source: dict[str, str], store: Store
 ) -> tuple[str, list[Run]]:
-    """Record a new batch (every run with its jid) before anything is launched."""
+    """Record a new batch (every run with its jid) before anything is launched, this
+    console its one follower from the start."""
     if not plan.runs:
         raise UsageError("no run to launch: the job patterns and --limit select no host")
     batch = new_batch_id()
+    store.follow(batch, f"jobtui {args.command}")
     runs = [Run(spec) for spec in plan.runs]
-    with open_store(args) as store:
-        store.create_batch(batch, runs, source, args.forks)
+    store.create_batch(batch, runs, source, args.forks)
     return batch, runs
 
 
@@ -175,18 +176,22 @@ def open_store(args: argparse.Namespace) -> Store:
 
 
 def follow(
-    batch: str, runs: list[Run], args: argparse.Namespace, source: dict[str, str], title: str
+    store: Store,
+    batch: str,
+    runs: list[Run],
+    args: argparse.Namespace,
+    source: dict[str, str],
+    title: str,
 ) -> int:
     """Launch what is pending and follow every run to the end: in the console, or
-    headless (asked for, or when stdout is not a terminal)."""
-    if args.forks < 1:
-        raise UsageError("--forks must be at least 1")
+    headless (asked for, or when stdout is not a terminal). The store is this
+    console's: it follows the batch (`Store.follow`)."""
     headless = args.headless
     if not headless and not sys.stdout.isatty():
         print("jobtui: stdout is not a terminal: running headless", file=sys.stderr)
         headless = True
-    store = open_store(args)
     record = store.listener(batch)
+    secret = store.batch_secret(batch)
     report: Callable[[Event], None] | None = None
     if headless:
         report = JsonReporter(batch_fields=source) if args.json else HumanReporter()
@@ -206,6 +211,7 @@ def follow(
         on_event=on_event,
         before_launch=lambda rs: store.before_launch(batch, rs),
         push=True,
+        new_attempt_jid=lambda key, attempt: attempt_jid(secret, key, attempt),
     )
     try:
         if headless:
@@ -217,12 +223,19 @@ def follow(
     finally:
         for t in transports.values():
             t.close()
-        store.close()
 
 
 def _headless(engine: Engine, batch: str) -> int:
     result: list[BatchFinished] = []
-    worker = threading.Thread(target=lambda: result.append(engine.run()), name="jobtui-engine")
+    failed: list[StoreError] = []
+
+    def follow_batch() -> None:
+        try:
+            result.append(engine.run())
+        except StoreError as e:  # the store could not be written: stop following
+            failed.append(e)
+
+    worker = threading.Thread(target=follow_batch, name="jobtui-engine")
     worker.start()
     try:
         while worker.is_alive():
@@ -236,6 +249,14 @@ def _headless(engine: Engine, batch: str) -> int:
         engine.stop()
         worker.join()
         return EXIT_INTERRUPTED
+    if failed:
+        print(
+            f"jobtui: error: {failed[0]}\njobtui: stopped following batch {batch}: the jobs"
+            " already launched go on on their hosts, and none is launched before its jid is"
+            f" stored; once the store can be written again: jobtui attach {batch}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     return exit_code(result[0].runs) if result else EXIT_INTERRUPTED
 
 
@@ -255,10 +276,12 @@ def attach(args: argparse.Namespace) -> int:
         batch = args.batch or store.latest_batch()
         if batch is None:
             raise UsageError(f"no batch in {store.path}: launch one with jobtui run")
-        runs = store.load_runs(batch)
         source = store.batch_info(batch)["source"]
-    check_secrets([r.spec for r in runs if r.open and not r.launched], os.environ)
-    return follow(batch, runs, args, {**source, "attached": "true"}, f"jobtui attach {batch}")
+        store.follow(batch, "jobtui attach")
+        runs = store.load_runs(batch)
+        check_secrets([r.spec for r in runs if r.open and not r.launched], os.environ)
+        source = {**source, "attached": "true"}
+        return follow(store, batch, runs, args, source, f"jobtui attach {batch}")
 
 
 def _jids(args: argparse.Namespace) -> list[str] | None:
@@ -273,6 +296,8 @@ def _jids(args: argparse.Namespace) -> list[str] | None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "forks", 1) < 1:
+            raise UsageError("--forks must be at least 1")
         if args.command == "check":
             plan = load_plan(args.jobs, args.inventory, args.limit)
             print(format_plan(plan))
@@ -283,8 +308,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 source = {"jobs": args.jobs, "inventory": args.inventory}
             else:
                 plan, source = demo_plan(args), {"jobs": "demo"}
-            batch, runs = start_batch(plan, args, source)
-            return follow(batch, runs, args, source, f"jobtui {args.command}")
+            with open_store(args) as store:
+                batch, runs = start_batch(plan, args, source, store)
+                return follow(store, batch, runs, args, source, f"jobtui {args.command}")
         if args.command == "attach":
             return attach(args)
         jids = _jids(args)

@@ -97,7 +97,8 @@ class Engine:
             makes the jids durable first).
         push: Listen to each host's end watcher, to see an end before the next poll.
         environ: Where secret env values (`from_env`) are read at launch.
-        new_attempt_jid: The jid of a run's next attempt (random by default).
+        new_attempt_jid: The jid of attempt N of a run (random by default; the CLI
+            derives it under the batch's secret: `model.attempt_jid`).
         grace: Seconds between TERM and KILL at a run's time limit and on cancel.
         backoff: Seconds before a failed host is tried again (doubled each failure).
     """
@@ -115,7 +116,7 @@ class Engine:
         before_launch: Callable[[list[Run]], None] = lambda runs: None,
         push: bool = False,
         environ: Mapping[str, str] = os.environ,
-        new_attempt_jid: Callable[[Run], str] = lambda run: new_jid(),
+        new_attempt_jid: Callable[[RunKey, int], str] = lambda key, attempt: new_jid(),
         grace: int = defaults.GRACE,
         backoff: float = defaults.BACKOFF,
     ) -> None:
@@ -463,7 +464,7 @@ class Engine:
         for r in due:
             self._plans.pop(r.spec.host.name, None)
             del self._by_jid[r.jid]
-            r.next_attempt(self.new_attempt_jid(r))
+            r.next_attempt(self.new_attempt_jid(r.spec.key, r.attempt + 1))
             self._by_jid[r.jid] = r
             self._to_launch.append(r)
             self._emit(r)

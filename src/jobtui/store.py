@@ -10,12 +10,18 @@ were at launch, so `jobtui attach` needs nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import json
+import os
+import re
+import secrets
+import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +37,8 @@ CREATE TABLE IF NOT EXISTS batches (
     forks INTEGER NOT NULL,
     hosts TEXT NOT NULL,
     jobs TEXT NOT NULL,
-    finished REAL
+    finished REAL,
+    secret TEXT
 );
 CREATE TABLE IF NOT EXISTS runs (
     batch TEXT NOT NULL REFERENCES batches(id),
@@ -69,7 +76,31 @@ CREATE TABLE IF NOT EXISTS attempts (
 
 
 class StoreError(Exception):
-    """The store cannot be opened or does not hold what was asked."""
+    """The store cannot be opened, read or written, or does not hold what was asked."""
+
+
+class BatchBusy(StoreError):
+    """Another console follows the batch (and may act on it)."""
+
+
+_BATCH_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def _db_error(path: Path, doing: str, e: sqlite3.Error) -> str:
+    """What went wrong with the store, and what to do, for people."""
+    text = str(e)
+    if "full" in text:
+        hint = "free some space there"
+    elif "malformed" in text or "not a database" in text:
+        hint = (
+            f"the file is damaged: move it away (mv {path} {path}.broken) and start again;"
+            " the jobs on the hosts are not affected (`jobtui status -i INVENTORY` lists them)"
+        )
+    elif "locked" in text or "readonly" in text:
+        hint = "another process holds it, or it cannot be written: check the file and its disk"
+    else:
+        hint = "check the file and its disk"
+    return f"cannot {doing} the state store {path}: {text}; {hint}"
 
 
 def _host_dict(h: Host) -> dict[str, Any]:
@@ -110,15 +141,33 @@ class Store:
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA busy_timeout=10000")
             self.db.executescript(SCHEMA)
-        except (OSError, sqlite3.Error) as e:
+            columns = {row[1] for row in self.db.execute("PRAGMA table_info(batches)")}
+            if "secret" not in columns:  # a store made before batches had a secret
+                self.db.execute("ALTER TABLE batches ADD COLUMN secret TEXT")
+        except sqlite3.Error as e:
+            raise StoreError(_db_error(path, "open", e)) from e
+        except OSError as e:
             raise StoreError(f"cannot open the state store {path}: {e}") from e
         self._lock = threading.Lock()
+        self._follow_fd: int | None = None
+
+    @contextlib.contextmanager
+    def _guard(self, doing: str) -> Iterator[None]:
+        """SQLite's failures (a full disk, a damaged file) as a StoreError that says
+        what to do."""
+        try:
+            yield
+        except sqlite3.Error as e:
+            raise StoreError(_db_error(self.path, doing, e)) from e
 
     @classmethod
     def open(cls, state_dir: Path) -> Store:
         return cls(state_dir / "jobtui.db")
 
     def close(self) -> None:
+        if self._follow_fd is not None:
+            os.close(self._follow_fd)  # the lock goes with it
+            self._follow_fd = None
         self.db.close()
 
     def __enter__(self) -> Store:
@@ -134,12 +183,21 @@ class Store:
         hosts = {r.spec.host.name: _host_dict(r.spec.host) for r in runs}
         jobs = {r.spec.job.name: _job_dict(r.spec.job) for r in runs}
         now = time.time()
-        with self._lock, self.db:
+        secret = secrets.token_hex(32)
+        with self._guard("write"), self._lock, self.db:
             self.db.execute("BEGIN IMMEDIATE")
             self.db.execute(
-                "INSERT INTO batches (id, created, source, forks, hosts, jobs)"
-                " VALUES (?,?,?,?,?,?)",
-                (batch, now, json.dumps(source), forks, json.dumps(hosts), json.dumps(jobs)),
+                "INSERT INTO batches (id, created, source, forks, hosts, jobs, secret)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (
+                    batch,
+                    now,
+                    json.dumps(source),
+                    forks,
+                    json.dumps(hosts),
+                    json.dumps(jobs),
+                    secret,
+                ),
             )
             self.db.executemany(
                 "INSERT INTO runs (batch, job, host, idx, item, script, env, chdir, jid, attempt,"
@@ -167,7 +225,7 @@ class Store:
         """Called before a launch is sent: the jid (maybe a retry's new one) is durable
         first, so a crash between the two can only lead to a relaunch of the same jid."""
         now = time.time()
-        with self._lock, self.db:
+        with self._guard("write"), self._lock, self.db:
             self.db.execute("BEGIN IMMEDIATE")
             self.db.executemany(
                 "UPDATE runs SET jid=?, attempt=?, sent=1, updated=? "
@@ -182,7 +240,7 @@ class Store:
 
     def record(self, batch: str, v: RunView) -> None:
         now = time.time()
-        with self._lock, self.db:
+        with self._guard("write"), self._lock, self.db:
             self.db.execute(
                 "UPDATE runs SET jid=?, attempt=?, state=?, rc=?, started=?, finished=?, "
                 "progress=?, reason=?, updated=? WHERE batch=? AND job=? AND host=? AND idx=?",
@@ -206,7 +264,7 @@ class Store:
             )
 
     def finish_batch(self, batch: str) -> None:
-        with self._lock, self.db:
+        with self._guard("write"), self._lock, self.db:
             self.db.execute("UPDATE batches SET finished=? WHERE id=?", (time.time(), batch))
 
     def listener(self, batch: str) -> _Listener:
@@ -216,14 +274,61 @@ class Store:
     # -- reading ------------------------------------------------------------------
 
     def latest_batch(self) -> str | None:
-        row = self.db.execute("SELECT id FROM batches ORDER BY created DESC LIMIT 1").fetchone()
+        with self._guard("read"):
+            row = self.db.execute("SELECT id FROM batches ORDER BY created DESC LIMIT 1").fetchone()
         return None if row is None else str(row[0])
 
+    def batch_secret(self, batch: str) -> bytes:
+        """The batch's secret, under which its retries' jids are derived (made now, once,
+        for a batch of a store older than secrets)."""
+        with self._guard("read"), self._lock, self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute(
+                "UPDATE batches SET secret=? WHERE id=? AND secret IS NULL",
+                (secrets.token_hex(32), batch),
+            )
+            row = self.db.execute("SELECT secret FROM batches WHERE id=?", (batch,)).fetchone()
+        if row is None:
+            raise StoreError(f"no batch {batch!r} in {self.path}")
+        return bytes.fromhex(str(row[0]))
+
+    def follow(self, batch: str, command: str) -> None:
+        """Become the one console that follows (and may act on) the batch, for as long as
+        this store is open (a lock the system drops when the process dies, even by
+        kill -9).
+
+        Raises:
+            BatchBusy: another console follows it; the message says which.
+        """
+        if not _BATCH_RE.match(batch):
+            raise StoreError(f"invalid batch id {batch!r}")
+        locks = self.path.parent / "locks"
+        try:
+            locks.mkdir(mode=0o700, exist_ok=True)
+            fd = os.open(locks / f"{batch}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as e:
+            raise StoreError(f"cannot lock batch {batch} in {locks}: {e.strerror}") from e
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip() or "another process"
+            os.close(fd)
+            raise BatchBusy(
+                f"batch {batch} is followed by another console ({holder}); only one console"
+                " may act on a batch: stop that one first, or look without acting with"
+                " `jobtui watch -i INVENTORY`"
+            ) from None
+        who = f"pid {os.getpid()} on {socket.gethostname()}, {command}, since {time.ctime()}"
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, who.encode(), 0)
+        self._follow_fd = fd
+
     def batch_info(self, batch: str) -> dict[str, Any]:
-        row = self.db.execute(
-            "SELECT source, forks, hosts, jobs, created, finished FROM batches WHERE id=?",
-            (batch,),
-        ).fetchone()
+        with self._guard("read"):
+            row = self.db.execute(
+                "SELECT source, forks, hosts, jobs, created, finished FROM batches WHERE id=?",
+                (batch,),
+            ).fetchone()
         if row is None:
             raise StoreError(f"no batch {batch!r} in {self.path}")
         return {
@@ -240,11 +345,13 @@ class Store:
         info = self.batch_info(batch)
         hosts = {n: _host_from(d) for n, d in info["hosts"].items()}
         jobs = {n: _job_from(d) for n, d in info["jobs"].items()}
-        rows = self.db.execute(
-            "SELECT job, host, idx, item, script, env, chdir, jid, attempt, state, sent, rc,"
-            " started, finished, progress, reason FROM runs WHERE batch=? ORDER BY rowid",
-            (batch,),
-        ).fetchall()
+        with self._guard("read"):
+            rows = self.db.execute(
+                "SELECT job, host, idx, item, script, env, chdir, jid, attempt, state, sent,"
+                " rc, started, finished, progress, reason FROM runs WHERE batch=?"
+                " ORDER BY rowid",
+                (batch,),
+            ).fetchall()
         runs = []
         for job, host, idx, item, script, env, chdir, jid, attempt, state, _sent, *rest in rows:
             spec = RunSpec(
