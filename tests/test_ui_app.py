@@ -12,32 +12,21 @@ from jobtui.events import BatchFinished, BatchStarted, Event, Notice, RunChanged
 from jobtui.model import NoticeLevel, RunKey, RunState
 from jobtui.ui.app import ConsoleApp, OperatorApp, make_app
 from jobtui.ui.commands import ActionCommands
-from jobtui.ui.sample import SAMPLE_NOW, RecordingSink, sample_app, sample_runs, settle, sync
+from jobtui.ui.sample import SAMPLE_NOW, RecordingSink, sample_app, sample_runs, settle
 from jobtui.ui.screens.confirm import ConfirmScreen
 from jobtui.ui.screens.detail import DetailScreen
 from jobtui.ui.screens.help import HelpScreen
 from jobtui.ui.screens.main import MainScreen
-from jobtui.ui.widgets.runs_table import RunsTable
 from jobtui.ui.widgets.summary import StatusLine
+from tests.uitools import line_of, sync, table
 
 ACTION_KEYS = ("c", "x", "r", "space", "a", "u")
 FAILED_ROTATE: RunKey = RunKey("rotate-logs", "web02", 0)
 
 
-def table(app: ConsoleApp) -> RunsTable:
-    return app.main.table
-
-
 def put_cursor(app: ConsoleApp, key: RunKey) -> None:
     t = table(app)
     t.move_cursor(t.shown_keys().index(key))
-
-
-def line_of(t: RunsTable, key: RunKey) -> str:
-    """The text of a run's line as the table draws it now (it must be on screen)."""
-    y = t.shown_keys().index(key) - t.scroll_offset.y + 1
-    assert 1 <= y < t.scrollable_content_region.height, "the run is not on screen"
-    return t.render_line(y).text
 
 
 def record_toasts(app: ConsoleApp, monkeypatch: pytest.MonkeyPatch) -> list[str]:

@@ -19,9 +19,9 @@ from jobtui.model import RunState
 from jobtui.plan import Plan
 from jobtui.transport import make_transport
 from jobtui.ui.app import ConsoleApp, make_app
-from jobtui.ui.sample import sync
 from jobtui.ui.screens.confirm import ConfirmScreen
 from jobtui.ui.screens.help import HelpScreen
+from tests.uitools import sync
 
 SLEEPER = """\
 jobs:

@@ -13,9 +13,10 @@ from textual.strip import Strip
 from jobtui.events import BatchStarted, RunChanged, RunView
 from jobtui.model import RunKey, RunState
 from jobtui.ui.app import ConsoleApp
-from jobtui.ui.sample import SAMPLE_NOW, sample_app, settle, sync
+from jobtui.ui.sample import SAMPLE_NOW, sample_app, settle
 from jobtui.ui.screens.detail import DetailScreen
 from jobtui.ui.widgets.runs_table import RunsTable
+from tests.uitools import line_of, sync, table
 
 MANY = 5000
 SIZE = (160, 48)
@@ -48,10 +49,6 @@ def change(app: ConsoleApp, views: list[RunView], **fields: Any) -> None:
     app.flush_events()
 
 
-def table(app: ConsoleApp) -> RunsTable:
-    return app.main.table
-
-
 def count_lines(t: RunsTable, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The lines the table draws from now on (each `render_line` call)."""
     drawn: list[int] = []
@@ -63,13 +60,6 @@ def count_lines(t: RunsTable, monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(t, "render_line", render_line)
     return drawn
-
-
-def line_of(t: RunsTable, key: RunKey) -> str:
-    """The text of a run's line as the table draws it now (it must be on screen)."""
-    y = t.shown_keys().index(key) - t.scroll_offset.y + 1
-    assert 1 <= y < t.scrollable_content_region.height, "the run is not on screen"
-    return t.render_line(y).text
 
 
 def on_screen(t: RunsTable) -> int:
@@ -285,3 +275,21 @@ async def test_clicking_the_progress_header_sorts_by_progress() -> None:
         progress = [app.board.runs[k].progress for k in t.shown_keys()]
         assert progress[:3] == [100.0, 100.0, 100.0]
         assert progress[-1] is None
+
+
+@sync
+async def test_a_run_that_changes_its_sort_key_but_keeps_its_place_is_drawn_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    views = many_runs()
+    app = sample_app([BatchStarted("b", views)])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        t = table(app)
+        t.set_sort("progress")  # every run at 10%: host order
+        await pilot.pause()
+        drawn = count_lines(t, monkeypatch)
+        change(app, [views[0]], progress=11.0)  # first still
+        await pilot.pause()
+        assert t.shown_keys()[0] == views[0].key
+        assert drawn == [1]

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, ClassVar
 from rich.text import Text
 from textual import work
 from textual.app import App
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
@@ -33,6 +33,7 @@ from jobtui.events import Notice, RunView
 from jobtui.model import NoticeLevel, RunKey
 from jobtui.ui.board import Board, Changes
 from jobtui.ui.commands import ActionCommands, ViewCommands
+from jobtui.ui.keys import Scope, bindings
 from jobtui.ui.render import STATE_LOOK
 from jobtui.ui.screens.confirm import ConfirmScreen
 from jobtui.ui.screens.detail import DetailScreen
@@ -66,10 +67,7 @@ class ConsoleApp(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "jobtui"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit", id="jobtui.quit"),
-        Binding("question_mark", "help", "Keys", id="jobtui.help"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(Scope.APP)
     COMMANDS = App.COMMANDS | {ViewCommands}
 
     def __init__(
@@ -243,14 +241,7 @@ class ConsoleApp(App[int]):
 class OperatorApp(ConsoleApp):
     """The operator console: the read-only console plus actions on runs."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "toggle_mark", "Mark", id="jobtui.mark"),
-        Binding("a", "mark_all", "Mark shown", show=False, id="jobtui.mark_all"),
-        Binding("u", "clear_marks", "Unmark all", show=False, id="jobtui.clear_marks"),
-        Binding("c", "cancel", "Cancel", id="jobtui.cancel"),
-        Binding("x", "cleanup", "Clean up", id="jobtui.cleanup"),
-        Binding("r", "retry", "Retry", id="jobtui.retry"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(Scope.APP, operator=True)
     COMMANDS = ConsoleApp.COMMANDS | {ActionCommands}
 
     def __init__(self, source: EventSource, actions: ActionSink, **kwargs: object) -> None:

@@ -1,4 +1,5 @@
-"""A fixed, deterministic batch, and helpers, for the UI tests and screenshots.
+"""A fixed, deterministic batch, and a console on it, for screenshots, snapshots
+and benchmarks (the tests' own helpers are in tests/uitools.py).
 
 Every time is relative to `SAMPLE_NOW`; pass `clock=lambda: SAMPLE_NOW` to the app
 so elapsed times do not move. One run's output holds an escape sequence and Rich
@@ -7,11 +8,9 @@ markup, to show they stay inert.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import zlib
-from collections.abc import Callable, Coroutine, Iterable
-from typing import TYPE_CHECKING, Any, ParamSpec
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from jobtui.events import BatchStarted, Event, HostChanged, RunView
 from jobtui.model import LOST_REASON, RunKey, RunState
@@ -20,8 +19,7 @@ if TYPE_CHECKING:
     from textual.pilot import Pilot
 
     from jobtui.ui.app import ConsoleApp
-
-P = ParamSpec("P")
+    from jobtui.ui.source import ActionSink
 
 SAMPLE_NOW = 1_795_900_000.0
 SAMPLE_BATCH = "20261128-224512-3f9a1c"
@@ -128,7 +126,8 @@ def sample_events() -> list[Event]:
 
 
 class RecordingSink:
-    """An action sink that records the requests (tests and screenshots never act)."""
+    """The sample console's action sink: it records the requests and never acts
+    (the tests read them; screenshots and benchmarks only need it to act on nothing)."""
 
     def __init__(self) -> None:
         self.requests: list[tuple[str, list[RunKey]]] = []
@@ -145,7 +144,7 @@ def sample_app(
     events: list[Event] | None = None,
     *,
     read_only: bool = False,
-    sink: RecordingSink | None = None,
+    sink: ActionSink | None = None,
     clock: Callable[[], float] = lambda: SAMPLE_NOW,
 ) -> ConsoleApp:
     """A console on a replayed batch (the sample by default), with a frozen clock."""
@@ -165,13 +164,3 @@ async def settle(app: ConsoleApp, pilot: Pilot[int]) -> None:
     await pilot.pause()
     app.flush_events()
     await pilot.pause()
-
-
-def sync(test: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
-    """Run an async Pilot test with `asyncio.run` (no pytest async plugin needed)."""
-
-    @functools.wraps(test)
-    def run(*args: P.args, **kwargs: P.kwargs) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return run

@@ -7,19 +7,18 @@ from typing import ClassVar
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
+
+from jobtui.ui.keys import Scope, bindings
 
 
 class ConfirmScreen(ModalScreen[bool]):
     """Asks a question; dismisses with True (yes) or False (no, escape)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Yes", id="jobtui.confirm.yes"),
-        Binding("n,escape", "answer(False)", "No", id="jobtui.confirm.no"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(Scope.CONFIRM)
 
     def __init__(self, title: str, body: Text, yes: str = "Yes") -> None:
         super().__init__()

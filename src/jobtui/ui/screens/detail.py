@@ -9,7 +9,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
@@ -17,6 +17,7 @@ from textual.widgets import Footer, Static
 from jobtui.events import RunView
 from jobtui.model import RunKey
 from jobtui.text import duration, iso
+from jobtui.ui.keys import Scope, bindings
 from jobtui.ui.render import (
     elapsed_text,
     output_text,
@@ -66,10 +67,7 @@ def fields(view: RunView, now: float, width: int = 40) -> Table:
 class DetailScreen(Screen[None]):
     """One run, following its updates (the app calls `show` when it changes)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "close", "Back", id="jobtui.back"),
-        Binding("backspace", "close", "Back", show=False, id="jobtui.back2"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(Scope.DETAIL)
 
     def action_close(self) -> None:
         """Back to the list (dismiss, so the app hears the detail closed)."""

@@ -7,10 +7,12 @@ from typing import ClassVar
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from jobtui.ui.keys import Scope, bindings
 
 MOUSE = (
     ("click", "move the cursor; click the same row again to open its details"),
@@ -35,9 +37,7 @@ def keys_table(keys: list[tuple[str, str]]) -> Table:
 class HelpScreen(ModalScreen[None]):
     """Lists the keys it is given (taken from the bindings, so remaps show)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,question_mark,q", "app.pop_screen", "Close", id="jobtui.help.close"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(Scope.HELP)
 
     def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]], read_only: bool) -> None:
         super().__init__()

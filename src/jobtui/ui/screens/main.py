@@ -8,13 +8,14 @@ from typing import ClassVar
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from jobtui.model import RunKey
 from jobtui.ui.board import Board, Changes
+from jobtui.ui.keys import Scope, bindings
 from jobtui.ui.render import COLUMN
 from jobtui.ui.widgets.runs_table import RunsTable
 from jobtui.ui.widgets.summary import HostSummary, JobSummary, StatusLine
@@ -28,12 +29,7 @@ INFO_SETTINGS = ("terms", "hide_finished", "sort_mode", "marks")
 class MainScreen(Screen[None]):
     """Every run of the batch, live, with the summaries."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "filter", "Filter", id="jobtui.filter"),
-        Binding("f", "toggle_finished", "Finished", id="jobtui.toggle_finished"),
-        Binding("s", "cycle_sort", "Sort", id="jobtui.sort"),
-        Binding("escape", "escape", "Clear filter", show=False, id="jobtui.escape"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(Scope.MAIN)
 
     def __init__(
         self,

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from rich.style import Style
 from textual import events
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import var
@@ -23,6 +23,7 @@ from textual.strip import Strip
 from jobtui.events import RunView
 from jobtui.model import RunKey
 from jobtui.ui.board import Board
+from jobtui.ui.keys import Scope, bindings
 from jobtui.ui.order import SORT_MODES, RunOrder, next_sort
 from jobtui.ui.render import COLUMNS, column_widths, parse_filter
 from jobtui.ui.widgets.run_lines import CURSOR, HOVER, MARKED, ODD, PAD, Lines, table_width
@@ -83,15 +84,7 @@ class RunsTable(ScrollView, can_focus=True):
         }
     }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "select_cursor", "Details", show=False, id="jobtui.details"),
-        Binding("up", "cursor_up", "Cursor up", show=False),
-        Binding("down", "cursor_down", "Cursor down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home,ctrl+home", "cursor_top", "Top", show=False),
-        Binding("end,ctrl+end", "cursor_bottom", "Bottom", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(Scope.TABLE)
 
     terms: var[list[str]] = var(list, always_update=True, init=False)
     """The filter's terms (`set_filter`); always rebuilds, as typing in the box did."""
