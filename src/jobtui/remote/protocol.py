@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 import secrets
 import shlex
 from dataclasses import dataclass, field
@@ -72,17 +73,36 @@ class LaunchRequest:
     meta: dict[str, Any]
     """Written to the job dir as JSON: batch, job, item, host, command, ..."""
     env: dict[str, str] = field(default_factory=dict)
+    """Exported to the job; written in its `cmd` file on the host."""
     chdir: str | None = None
     grace: int = defaults.GRACE
     """Seconds between TERM and KILL when its time limit is reached."""
+    secret_env: dict[str, str] = field(default_factory=dict)
+    """Exported to the job too (after `env`, so a secret wins), but written to no file
+    and no argv on the host: the launch hands them to the supervisor on its stdin, and
+    the supervisor exports them for the job alone."""
 
     def cmd_file(self) -> str:
         """The file the supervisor runs: environment, directory, then the command."""
-        lines = [f"export {k}={q(v)}" for k, v in self.env.items()]
+        lines = [f"export {_env_name(k)}={q(v)}" for k, v in self.env.items()]
         if self.chdir:
             lines.append(f"cd -- {q(self.chdir)} || exit 127")
         lines.append(self.script)
         return "\n".join(lines)
+
+    def secret_exports(self) -> str:
+        """What the supervisor reads on its stdin: `export NAME=VALUE` lines."""
+        return "".join(f"export {_env_name(k)}={q(v)}\n" for k, v in self.secret_env.items())
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _env_name(name: str) -> str:
+    """An environment variable's name, checked before it reaches a shell."""
+    if not _ENV_NAME.fullmatch(name):
+        raise ValueError(f"not a valid environment variable name: {name!r}")
+    return name
 
 
 def launch_script(jobtui_dir: str, requests: list[LaunchRequest], token: str) -> bytes:
@@ -91,6 +111,8 @@ def launch_script(jobtui_dir: str, requests: list[LaunchRequest], token: str) ->
     for r in requests:
         meta = json.dumps(r.meta, sort_keys=True, ensure_ascii=True)
         args = [check_jid(r.jid), str(int(r.timeout)), str(int(r.grace)), meta, r.cmd_file()]
+        if r.secret_env:
+            args.append(r.secret_exports())
         calls.append("jt_launch " + " ".join(q(a) for a in args))
     body = "\n".join(calls)
     text = (

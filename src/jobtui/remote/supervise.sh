@@ -1,16 +1,25 @@
 # jobtui supervisor: one per run, detached in its own session by the launcher.
 # POSIX sh (dash, busybox ash). Usage: sh supervise.sh JOBDIR TIMEOUT GRACE [STARTED]
+# with the run's secrets (`export NAME=VALUE` lines, maybe none) on its stdin.
 #
 # It starts the job in a session and process group of its own, records the pid,
-# enforces the time limit itself (TERM to the whole group, a grace period, then
-# KILL) so the limit holds with no console connected, and records the exit
-# status atomically. Every file it writes is 0600 (umask), written to a temp
+# enforces the time limit itself (TERM to every process of the run, a grace
+# period, then KILL) so the limit holds with no console connected, and records the
+# exit status atomically. Every file it writes is 0600 (umask), written to a temp
 # name first and renamed, so a reader never sees half a file.
+#
+# Every process of the run carries its marker, JOBTUI_RUN=<jid>, in its
+# environment: a child that left the job's process group (`setsid cmd &`) is still
+# found (through /proc/*/environ) and ended. One that also scrubs its environment
+# escapes on a host without cgroups: the limit of what a shell can track.
 #
 # A fleet launches hundreds of these at once, on hosts that have work of their
 # own: every process start here counts. Builtins where they do (read, not cat).
 umask 077
+IFS=' 	
+'
 d=$1
+jid=${d##*/}
 limit=$2
 grace=$3
 started=${4:-} # the host clock when the launch began (epoch seconds)
@@ -19,18 +28,40 @@ jt_put() { # FILE CONTENT: atomic write
     printf '%s\n' "$2" >"$d/$1.tmp" && mv -f "$d/$1.tmp" "$d/$1"
 }
 
-# Kill a process group: TERM, wait up to GRACE seconds for it to go, then KILL.
-jt_kill_group() {
-    kill -s TERM -- "-$1" 2>/dev/null || return 0
+# jt_signal SIG: the job's process group ($pid is our own child: provably the run's)
+# and every process that carries the run's marker, wherever it went. `kill -SIG`:
+# dash, bash and busybox all take it (busybox refuses `--`, and fails with it).
+jt_signal() {
+    kill -"$1" -"$pid" 2>/dev/null
+    jt_marked
+    [ -n "$JT_PIDS" ] && kill -"$1" $JT_PIDS 2>/dev/null
+}
+
+jt_marked() { # JT_PIDS: the live processes with the run's marker (never pid 1)
+    JT_PIDS=''
+    for f in $(grep -lsxz -e "JOBTUI_RUN=$jid" /proc/[0-9]*/environ 2>/dev/null); do
+        p=${f#/proc/}
+        p=${p%/environ}
+        [ "$p" -gt 1 ] 2>/dev/null && JT_PIDS="$JT_PIDS $p"
+    done
+}
+
+# End the run: TERM, wait up to GRACE seconds for all of it to go, then KILL.
+jt_end() {
+    jt_signal TERM
     # Most jobs end at once on TERM: look again after a tenth of a second (where
     # `sleep` takes fractions, as GNU's and busybox's do), then every second.
     sleep 0.1 2>/dev/null
     i=0
-    while [ "$i" -lt "$grace" ] && kill -s 0 -- "-$1" 2>/dev/null; do
+    while [ "$i" -lt "$grace" ]; do
+        if ! kill -0 -"$pid" 2>/dev/null; then
+            jt_marked
+            [ -n "$JT_PIDS" ] || break
+        fi
         sleep 1
         i=$((i + 1))
     done
-    kill -s KILL -- "-$1" 2>/dev/null
+    jt_signal KILL
     return 0
 }
 
@@ -39,8 +70,8 @@ jt_kill_group() {
 # miss it. Bounded, in case setsid misbehaves.
 jt_await_group() {
     i=0
-    while [ "$i" -lt 100000 ] && ! kill -s 0 -- "-$1" 2>/dev/null &&
-        kill -s 0 "$1" 2>/dev/null; do
+    while [ "$i" -lt 100000 ] && ! kill -0 -"$1" 2>/dev/null &&
+        kill -0 "$1" 2>/dev/null; do
         i=$((i + 1))
     done
 }
@@ -49,14 +80,37 @@ boot=''
 [ -r /proc/sys/kernel/random/boot_id ] && IFS= read -r boot </proc/sys/kernel/random/boot_id
 [ -n "$started" ] || started=$(date +%s)
 
+# The secrets: kept in this shell's memory and given to the job's environment only.
+sec=''
+while IFS= read -r l; do
+    sec="$sec$l
+"
+done
+sec="$sec$l"
+exec </dev/null
+
+if [ ! -O "$d" ] || [ ! -O "$d/cmd" ] || [ -h "$d/cmd" ]; then
+    # The launch made both a moment ago (mkdir, umask 077): not ours means planted.
+    printf 'refusing %s: not written by this user\n' "$d/cmd" >"$d/stderr"
+    jt_put rc "126 $(date +%s) exited"
+    exit 0
+fi
+
 JOBTUI_PROGRESS="$d/progress"
 JOBTUI_JOB_DIR=$d
 export JOBTUI_PROGRESS JOBTUI_JOB_DIR
 # setsid: the job gets its own session and process group (pgid = its pid), so a
 # signal to the group reaches every child it starts, and nothing of the SSH
-# session that launched us is attached to it.
-setsid sh "$d/cmd" </dev/null >"$d/stdout" 2>"$d/stderr" &
+# session that launched us is attached to it. The subshell (a fork, no process
+# start) exports the secrets and the run's marker for the job alone, then becomes it.
+(
+    [ -z "$sec" ] || eval "$sec"
+    JOBTUI_RUN=$jid
+    export JOBTUI_RUN
+    exec setsid sh "$d/cmd"
+) >"$d/stdout" 2>"$d/stderr" &
 pid=$!
+sec=''
 jt_await_group "$pid"
 jt_put pid "$pid $$ $started $boot"
 
@@ -69,7 +123,7 @@ if [ "$limit" -gt 0 ]; then
     (
         sleep "$limit" || exit 0
         : >"$d/timed_out.tmp" && mv -f "$d/timed_out.tmp" "$d/timed_out"
-        jt_kill_group "$pid"
+        jt_end
     ) </dev/null >/dev/null 2>&1 &
     wpid=$!
 fi
@@ -84,7 +138,7 @@ if [ -e "$d/timed_out" ]; then
     wait "$wpid"
 elif [ -e "$d/cancelled" ]; then
     how=cancelled
-    jt_kill_group "$pid"
+    jt_end
 fi
 if [ -n "$wpid" ]; then
     # The watchdog and its sleep: nothing of ours outlives the run. This shell
@@ -93,9 +147,9 @@ if [ -n "$wpid" ]; then
     # the signals pending in its parent, so a `sleep` being started as the first
     # signal came would miss it; once the watchdog is gone, nothing starts any more.
     trap '' TERM
-    kill -s TERM -- "-$$" 2>/dev/null
+    kill -TERM -$$ 2>/dev/null
     wait "$wpid"
-    kill -s TERM -- "-$$" 2>/dev/null
+    kill -TERM -$$ 2>/dev/null
 fi
 jt_put rc "$rc $(date +%s) $how"
 

@@ -10,6 +10,9 @@ umask 077
 # Whatever options a login script or an exported SHELLOPTS turned on: not ours.
 set +eu
 unset CDPATH
+# Field splitting (of pid lines, of grep's output) by blanks, whatever IFS came in.
+IFS=' 	
+'
 
 jt_rec() { # KIND ARGS...: start a record
     printf '\n%s %s\n' "$JT_TOK" "$*"
@@ -44,6 +47,27 @@ jt_hello() { # print what the console needs to know about the host
     printf '%s %s\n' "$JT_NOW" "$JT_BOOT"
 }
 
+# jt_trusted PATH...: each is owned by this user and writable by nobody else (as
+# sshd's StrictModes asks of ~/.ssh): jobtui runs nothing that another user could
+# have written or replaced. In a shared directory the supervisor's name, a public
+# hash, could otherwise be planted first. Symlinks are followed: their targets count.
+jt_trusted() {
+    for p in "$@"; do
+        [ -O "$p" ] && continue
+        jt_rec install error
+        printf 'refusing %s: it is not owned by %s but by %s; jobtui runs nothing from a directory or file another user controls\n' \
+            "$p" "$(id -un 2>/dev/null)" "$(ls -ldL -- "$p" 2>/dev/null | awk '{ print $3 }')"
+        return 1
+    done
+    # One `find` for all: it prints the paths whose group or others may write.
+    bad=$(find -L "$@" -prune \( -perm -0020 -o -perm -0002 \) -print 2>/dev/null)
+    [ -z "$bad" ] && return 0
+    jt_rec install error
+    printf 'refusing %s: it is writable by its group or by others (%s); make it writable by you only (chmod go-w)\n' \
+        "$bad" "$(ls -ldL -- "$bad" 2>/dev/null | awk '{ print $1 }')"
+    return 1
+}
+
 jt_install() { # NAME: write the supervisor ($JT_SUP) once, content-addressed
     JT_SUPERVISOR=$JT_ROOT/$1
     if ! command -v setsid >/dev/null 2>&1; then
@@ -51,9 +75,21 @@ jt_install() { # NAME: write the supervisor ($JT_SUP) once, content-addressed
         printf '%s\n' "setsid not found on this host (util-linux or busybox provides it)"
         return 1
     fi
-    [ -f "$JT_SUPERVISOR" ] && return 0
-    err=$(mkdir -p "$JT_JOBS" 2>&1 && chmod 700 "$JT_ROOT" "$JT_JOBS" 2>&1 &&
-        printf '%s' "$JT_SUP" >"$JT_SUPERVISOR.$$" 2>&1 &&
+    if [ -f "$JT_SUPERVISOR" ]; then
+        jt_trusted "$JT_ROOT" "$JT_JOBS" "$JT_SUPERVISOR"
+        return
+    fi
+    err=''
+    if [ ! -d "$JT_JOBS" ]; then
+        err=$(mkdir -p "$JT_JOBS" 2>&1) || {
+            jt_rec install error
+            printf '%s\n' "cannot set up $JT_ROOT: $err"
+            return 1
+        }
+    fi
+    # Checked before anything is written there (a chmod would hide what was wrong).
+    jt_trusted "$JT_ROOT" "$JT_JOBS" || return 1
+    err=$(printf '%s' "$JT_SUP" >"$JT_SUPERVISOR.$$" 2>&1 &&
         mv -f "$JT_SUPERVISOR.$$" "$JT_SUPERVISOR" 2>&1)
     if [ -n "$err" ] || [ ! -f "$JT_SUPERVISOR" ]; then
         jt_rec install error
@@ -63,10 +99,13 @@ jt_install() { # NAME: write the supervisor ($JT_SUP) once, content-addressed
     fi
 }
 
-# jt_launch JID TIMEOUT GRACE META CMD
+# jt_launch JID TIMEOUT GRACE META CMD [SECRETS]
 # Creates jobs/JID with mkdir (never -p): if it exists, the run was launched
 # before and is NOT started again. That is what makes a relaunch after a crash
-# safe: a jid is recorded by the console before its launch is sent.
+# safe: a jid is recorded by the console before its launch is sent. The mkdir is
+# the only test, so a console that made the dir a moment before us wins cleanly.
+# SECRETS (`export NAME=VALUE` lines) go to the supervisor on its stdin, never
+# into a file or an argv.
 jt_launch() {
     jid=$1
     if ! jt_valid "$jid"; then
@@ -74,13 +113,13 @@ jt_launch() {
         return 0
     fi
     d=$JT_JOBS/$jid
-    if [ -e "$d" ]; then
-        jt_rec launch "$jid" exists
-        return 0
-    fi
     err=$(mkdir "$d" 2>&1) || {
-        jt_rec launch "$jid" error
-        printf '%s\n' "$err"
+        if [ -e "$d" ]; then
+            jt_rec launch "$jid" exists
+        else
+            jt_rec launch "$jid" error
+            printf '%s\n' "$err"
+        fi
         return 0
     }
     # meta is read by status requests, so it appears whole (rename); cmd is read
@@ -100,7 +139,8 @@ jt_launch() {
     fi
     # Detach: own session, no stdin, no ties to this SSH session. The subshell
     # exits at once (and is reaped), so the supervisor is nobody's zombie here.
-    (setsid sh "$JT_SUPERVISOR" "$d" "$2" "$3" "${JT_NOW:-}" </dev/null >/dev/null 2>&1 &)
+    (printf '%s' "${6:-}" | setsid sh "$JT_SUPERVISOR" "$d" "$2" "$3" "${JT_NOW:-}" \
+        >/dev/null 2>&1 &)
     jt_rec launch "$jid" ok
 }
 
@@ -201,13 +241,51 @@ jt_status_one() {
     done
 }
 
-# jt_cancel JID...: TERM every run's process group, then KILL what is left
-# after the grace period. The supervisor sees the marker and records
-# `cancelled`.
+# jt_marked JID...: JT_PIDS, the live processes that carry the marker of any of
+# these runs (JOBTUI_RUN=<jid> in their environment, set by the supervisor for the
+# job and inherited by all it starts, in its process group or not). The only
+# processes a cancel signals: a pid file is the job's to write, so it is never
+# believed. One `grep` for all of them; never pid 1, never this shell.
+jt_marked() {
+    JT_PIDS=''
+    [ "$#" -gt 0 ] || return 0
+    n=$#
+    while [ "$n" -gt 0 ]; do
+        set -- "$@" -e "JOBTUI_RUN=$1"
+        shift
+        n=$((n - 1))
+    done
+    for f in $(grep -lsxz "$@" /proc/[0-9]*/environ 2>/dev/null); do
+        p=${f#/proc/}
+        p=${p%/environ}
+        [ "$p" -gt 1 ] 2>/dev/null && [ "$p" != "$$" ] && JT_PIDS="$JT_PIDS $p"
+    done
+}
+
+# jt_signal SIG JID...: every marked process of these runs; and the process group
+# of a run's job whose leader is one of them (the pid file names it, and is
+# believed only when that pid carries the run's marker).
+jt_signal() {
+    sig=$1
+    shift
+    jt_marked "$@"
+    [ -n "$JT_PIDS" ] || return 1
+    # `kill -SIG PID`: dash, bash and busybox all take it; busybox refuses `--`.
+    kill -"$sig" $JT_PIDS 2>/dev/null
+    for jt_j in "$@"; do
+        jt_line "$JT_JOBS/$jt_j/pid"
+        p=${JT_LINE%% *}
+        case " $JT_PIDS " in *" $p "*) kill -"$sig" -"$p" 2>/dev/null ;; esac
+    done
+    return 0
+}
+
+# jt_cancel GRACE JID...: TERM every process of each run, then KILL what is left
+# after the grace period. The supervisor sees the marker file and records
+# `cancelled` (and ends its job's process group itself).
 jt_cancel() {
     grace=$1
     shift
-    groups=''
     cancelled=''
     orphans=''
     for jid in "$@"; do
@@ -231,35 +309,28 @@ jt_cancel() {
         elif ! jt_alive "$pidline"; then
             # No supervisor: ended (lost), or a job whose supervisor was killed,
             # which nobody will record: then it is killed and recorded here.
-            jt_alive "$pidline" job || {
+            jt_marked "$jid"
+            [ -n "$JT_PIDS" ] || {
                 jt_rec cancel "$jid" finished
                 continue
             }
             orphans="$orphans $jid"
         fi
         : >"$d/cancelled.tmp" && mv -f "$d/cancelled.tmp" "$d/cancelled"
-        pid=${pidline%% *}
-        kill -s TERM -- "-$pid" 2>/dev/null
-        groups="$groups $pid"
         cancelled="$cancelled $jid"
         jt_rec cancel "$jid" ok
     done
+    [ -n "$cancelled" ] || return 0
+    jt_signal TERM $cancelled
     # Most jobs end at once on TERM: look again after a tenth of a second (where
     # `sleep` takes fractions, as GNU's and busybox's do), then every second.
-    [ -n "$groups" ] && jt_nap
+    jt_nap
     i=0
-    while [ "$i" -lt "$grace" ]; do
-        left=''
-        for pid in $groups; do
-            kill -s 0 -- "-$pid" 2>/dev/null && left="$left $pid"
-        done
-        [ -z "$left" ] && break
+    while [ "$i" -lt "$grace" ] && jt_marked $cancelled && [ -n "$JT_PIDS" ]; do
         sleep 1
         i=$((i + 1))
     done
-    for pid in $groups; do
-        kill -s KILL -- "-$pid" 2>/dev/null
-    done
+    jt_signal KILL $cancelled
     for jid in $orphans; do
         # Its exit status is not ours to know: 143, as for a run ended by TERM.
         f=$JT_JOBS/$jid/rc
@@ -302,9 +373,12 @@ jt_cleanup() {
 # jt_watch: push, with no polling on the host. Makes a FIFO watch/<pid>.fifo that
 # every supervisor writes a line to when its run ends, and prints `ended` for each
 # line: the console hears of an end as it happens. The FIFO is opened read-write,
-# so a writer never blocks and the reader never sees end-of-file. A watcher whose
-# console is gone dies of SIGPIPE at its next record; the next watcher removes
-# FIFOs whose shell is dead. Used by the operator console only (it writes).
+# so a writer never blocks and the reader never sees end-of-file.
+# The watcher ends with its console: a reader in the background waits for the end
+# of this shell's stdin (the SSH channel or pipe closes when the console closes it,
+# exits or is killed) and then wakes the loop with this round trip's token, which
+# no job knows. The next watcher removes FIFOs whose shell is dead.
+# Used by the operator console only (it writes).
 jt_watch() {
     w=$JT_ROOT/watch
     mkdir -p "$w" 2>/dev/null || return 0
@@ -318,9 +392,20 @@ jt_watch() {
     mkfifo -m 600 "$fifo" 2>/dev/null || return 0
     trap 'rm -f "$fifo"' EXIT
     exec 3<>"$fifo"
+    # An asynchronous list's stdin is /dev/null unless redirected: hand it ours
+    # through fd 4.
+    exec 4<&0
+    {
+        while IFS= read -r _; do :; done
+        printf '%s\n' "$JT_TOK" >&3
+    } <&4 4<&- &
+    reader=$!
+    exec 4<&-
     jt_rec ended start
-    while IFS= read -r _ <&3; do
+    while IFS= read -r l <&3; do
+        [ "$l" = "$JT_TOK" ] && break
         jt_rec ended || break
     done
-    rm -f "$fifo"
+    kill "$reader" 2>/dev/null
+    exit 0
 }

@@ -7,22 +7,30 @@ import os
 import select
 import signal
 import subprocess
+from collections.abc import Mapping, Sequence
 
 from jobtui.transport.base import Session, Transport, TransportError
 
+CLOSE_WAIT = 5.0
+"""Seconds a closed shell gets to exit on the end of its stdin (an end watcher notices
+it within a moment) before it is killed."""
+
 
 class LocalSession(Session):
-    def __init__(self) -> None:
+    def __init__(
+        self, argv: Sequence[str] = ("/bin/sh", "-s"), env: Mapping[str, str] | None = None
+    ) -> None:
         try:
             self.proc = subprocess.Popen(
-                ["/bin/sh", "-s"],
+                list(argv),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,
+                env=None if env is None else dict(env),
             )
         except OSError as e:
-            raise TransportError(f"cannot run /bin/sh: {e.strerror}") from e
+            raise TransportError(f"cannot run {argv[0]}: {e.strerror}") from e
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.stdin = self.proc.stdin
         self.fd = self.proc.stdout.fileno()
@@ -44,13 +52,15 @@ class LocalSession(Session):
         return self.fd
 
     def close(self) -> None:
+        # The end of its stdin ends the shell, an end watcher included (as over SSH,
+        # where nothing else could end it).
         with contextlib.suppress(OSError):  # already gone: nothing left to flush
             self.stdin.close()
         try:
-            self.proc.wait(timeout=0.2)
+            self.proc.wait(timeout=CLOSE_WAIT)
         except subprocess.TimeoutExpired:
-            # A watcher never reads its stdin: end its shell and its `sleep` (their
-            # own process group), never a job (each job has a session of its own).
+            # A shell stuck in a request: end it and what it started in its own
+            # process group, never a job (each job has a session of its own).
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
@@ -59,5 +69,10 @@ class LocalSession(Session):
 
 
 class LocalTransport(Transport):
+    shell: Sequence[str] = ("/bin/sh", "-s")
+    """The shell to start (a test may run the wrapper under another one)."""
+    env: Mapping[str, str] | None = None
+    """Its environment; None: this process's."""
+
     def _open(self) -> Session:
-        return LocalSession()
+        return LocalSession(self.shell, self.env)
