@@ -4,13 +4,13 @@ of text (for the run table) or Rich text (for the detail screen), from the same 
 No Textual here (only Rich), no I/O and no clock of its own: every function that
 depends on the time takes `now` (epoch seconds), so the tests and the snapshots are
 deterministic. Job output reaches the screen only through `output_text` (tails) and
-`truncate` (messages, reasons), which pass it through `report.sanitize` and never
+`truncate` (messages, reasons), which pass it through `text.sanitize` and never
 parse markup, so escape sequences and `[markup]` in job output stay inert.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
@@ -218,7 +218,7 @@ class Column:
     """One column of the run table: its header, its width and how a cell is drawn.
 
     A column has a fixed `width`, or is sized by `column_widths`: to its longest
-    value (plus `reserve`) within `min_width` and `max_width`, or, with `fill`, to
+    `value` (plus `reserve`) within `min_width` and `max_width`, or, with `fill`, to
     what the others leave.
     """
 
@@ -229,6 +229,8 @@ class Column:
     """Fixed width in cells (0: sized by `column_widths`)."""
     min_width: int = 0
     max_width: int = 0
+    value: Callable[[RunView], str] | None = None
+    """The text the column is sized to (its longest), if it is sized by content."""
     fill: bool = False
     """Takes the width the other columns leave."""
     reserve: int = 0
@@ -244,15 +246,15 @@ class Column:
 COLUMNS: tuple[Column, ...] = (
     Column(
         "host", "Host", lambda v, now, w, marked: host_pieces(v, w, marked),
-        min_width=6, max_width=24, reserve=len(MARK), sort="host",
+        value=lambda v: v.host, min_width=6, max_width=24, reserve=len(MARK), sort="host",
     ),
     Column(
         "job", "Job", lambda v, now, w, marked: [(truncate(v.job, w), "")],
-        min_width=6, max_width=24, sort="job",
+        value=lambda v: v.job, min_width=6, max_width=24, sort="job",
     ),
     Column(
         "item", "Item", lambda v, now, w, marked: [(truncate(v.item, w), "italic")],
-        min_width=5, max_width=30, sort="host",
+        value=lambda v: v.item, min_width=5, max_width=30, sort="host",
     ),
     Column(
         "state", "State", lambda v, now, w, marked: [state_piece(v.state)],
@@ -272,6 +274,7 @@ COLUMNS: tuple[Column, ...] = (
 """The run table's columns, in order: what the header, the widths and the painter
 are made from."""
 COLUMN = {column.key: column for column in COLUMNS}
+"""The columns by key."""
 
 
 def cell_pieces(
@@ -284,6 +287,22 @@ def cell_pieces(
     return spec.cell(view, now, widths[column], marked)
 
 
+def widen(longest: dict[str, int], views: Collection[RunView]) -> bool:
+    """Take these runs' values into `longest` (per column sized by content).
+
+    Returns:
+        Whether one got longer (the widths may change).
+    """
+    grew = False
+    for column in COLUMNS:
+        if column.value is not None:
+            size = max(map(len, map(column.value, views)), default=0)
+            if size > longest.get(column.key, 0):
+                longest[column.key] = size
+                grew = True
+    return grew
+
+
 def column_widths(total: int, longest: Mapping[str, int], padding: int = 1) -> dict[str, int]:
     """Widths of the run table's columns for a table `total` cells wide.
 
@@ -292,7 +311,7 @@ def column_widths(total: int, longest: Mapping[str, int], padding: int = 1) -> d
     then the longest of the others shrink, down to their minimums.
     """
     fixed = [c for c in COLUMNS if c.width]
-    sized = [c for c in COLUMNS if not c.width and not c.fill]
+    sized = [c for c in COLUMNS if c.value is not None]
     fills = [c for c in COLUMNS if c.fill]
     free = total - 2 * padding * len(COLUMNS) - sum(c.width for c in fixed)
     widths = {

@@ -1,6 +1,7 @@
 """The live run table: a virtual list drawn from `Board.runs`, one line per shown run.
 
-Nothing is kept per row but the order of the shown runs: a line is drawn from the
+Nothing is kept per row but the order of the shown runs (`ui.order.RunOrder`, which
+filters and sorts; this widget draws, and moves the cursor): a line is drawn from the
 run's latest view when it is on screen, and its strip is reused until that view, the
 line's look (cursor, mouse, mark, stripe) or its elapsed time changes. So a second
 in which 5,000 runs change costs the few lines on screen, not 5,000 cell updates.
@@ -20,12 +21,11 @@ from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from jobtui.events import RunView
 from jobtui.model import RunKey
 from jobtui.ui.board import Board
 from jobtui.ui.keys import Scope, bindings
 from jobtui.ui.order import SORT_MODES, RunOrder, next_sort
-from jobtui.ui.render import COLUMNS, column_widths, parse_filter
+from jobtui.ui.render import COLUMNS, column_widths, parse_filter, widen
 from jobtui.ui.widgets.run_lines import CURSOR, HOVER, MARKED, ODD, PAD, Lines, table_width
 
 
@@ -125,7 +125,8 @@ class RunsTable(ScrollView, can_focus=True):
         self.order = RunOrder(board.runs)
         self.cursor_row = 0
         self.widths: dict[str, int] = column_widths(80, {})
-        self._longest = {"host": 0, "job": 0, "item": 0}
+        self._longest: dict[str, int] = {}
+        """The longest value of each column sized by content (`render.widen`)."""
         self._hover: int | None = None
         """The row under the mouse (-1: the header), None when the keyboard moved last."""
         self._lines = Lines(lambda name: self.get_component_rich_style(f"runs-table--{name}"))
@@ -133,9 +134,6 @@ class RunsTable(ScrollView, can_focus=True):
         """Below the last row."""
 
     # -- what is shown --------------------------------------------------------
-
-    def shows(self, view: RunView) -> bool:
-        return self.order.shows(view)
 
     @property
     def row_count(self) -> int:
@@ -218,7 +216,7 @@ class RunsTable(ScrollView, can_focus=True):
     def apply(self, keys: Iterable[RunKey], added: Collection[RunKey] = ()) -> None:
         """Take changed runs into account: plain dict and set work per run; a repaint
         only for the lines on screen whose run changed, or when the order did."""
-        if added and self._widen(added):
+        if added and widen(self._longest, [self.board.runs[k] for k in added]):
             self.relayout()
         keep, before = self.cursor_key(), self._visible()
         update = self.order.apply(keys)
@@ -254,24 +252,13 @@ class RunsTable(ScrollView, can_focus=True):
         self.relayout()
 
     def relayout(self) -> None:
-        """Fit the columns to the width (the longest host, job and item first)."""
+        """Fit the columns to the width (the longest values first)."""
         widths = column_widths(self.size.width - 1, self._longest)
         if widths != self.widths:
             self.widths = widths
             self.refresh()
         self.virtual_size = Size(self._table_width(), len(self.order) + 1)
         self._scroll_to_cursor()
-
-    def _widen(self, keys: Iterable[RunKey]) -> bool:
-        """Take these runs' host, job and item lengths into account; True if longer."""
-        runs, longest = self.board.runs, self._longest
-        before = dict(longest)
-        for key in keys:
-            view = runs[key]
-            longest["host"] = max(longest["host"], len(view.host))
-            longest["job"] = max(longest["job"], len(view.job))
-            longest["item"] = max(longest["item"], len(view.item))
-        return longest != before
 
     def _table_width(self) -> int:
         return table_width(self.widths)
