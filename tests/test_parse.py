@@ -194,10 +194,11 @@ def test_host_clock_skew_defaults_to_the_local_clock_at_parse_time() -> None:
 @pytest.mark.parametrize(
     ("skew", "text"),
     [
-        (3650 * 86400, "host clock is 10y ahead"),
-        (-400, "host clock is 6m behind"),
-        (-2 * 86400 - 5, "host clock is 2d behind"),
-        (7300, "host clock is 2h ahead"),
+        (3650 * 86400, "host clock is off by 10y (ahead of this console's)"),
+        (-400, "host clock is off by 7m (behind this console's)"),
+        (-2 * 86400 - 5, "host clock is off by 2d (behind this console's)"),
+        (7300, "host clock is off by 2h (ahead of this console's)"),
+        (3650 * 86400 - 3, "host clock is off by 10y (ahead of this console's)"),
     ],
 )
 def test_clock_skew_is_said_in_the_largest_unit(skew: float, text: str) -> None:

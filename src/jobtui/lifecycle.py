@@ -1,21 +1,26 @@
 """`jobtui status`, `cancel` and `cleanup`: one-shot commands over an inventory's hosts.
 
 They work from what the hosts' job directories hold, whatever console launched the
-jobs. `status` only reads.
+jobs. `status` only reads. Every transport they open is closed when they return.
+Names from config or a host are printed inert (`report.one_line`).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 
 from jobtui.config import Inventory, select_hosts
 from jobtui.events import RunView
 from jobtui.fleet import act, discover, transports_for
 from jobtui.model import Host, RunState
+from jobtui.remote.parse import clock_is_off, skew_text
+from jobtui.report import json_line, one_line
 from jobtui.text import duration, iso, limit, sanitize
+from jobtui.transport import Transport
 
 
 def select(inventory: Inventory, limit: str | None) -> list[Host]:
@@ -36,23 +41,55 @@ def status_fields(v: RunView) -> dict[str, object]:
     }
 
 
+@contextmanager
+def _transports(hosts: list[Host], args: argparse.Namespace) -> Iterator[list[Transport]]:
+    """The hosts' transports, every one closed on the way out (an error included)."""
+    with ExitStack() as stack:
+        ts = transports_for(hosts, args.accept_new_host_keys)
+        yield [stack.enter_context(t) for t in ts]
+
+
+def clock_skews(runs: list[RunView], local_now: float) -> dict[str, float]:
+    """Host -> how far its clock is off from ours, for hosts beyond `SKEW_LIMIT`.
+
+    Each run carries its host's clock at the round trip (`now`); `local_now` is ours
+    just after the round trips, so the estimate is within their duration.
+    """
+    skews: dict[str, float] = {}
+    for v in runs:
+        if v.now is not None and clock_is_off(v.now - local_now):
+            skews.setdefault(v.host, v.now - local_now)
+    return skews
+
+
 def status(hosts: list[Host], args: argparse.Namespace) -> int:
-    """Print every job found on the hosts. Exit 1 if a host could not be read."""
-    found = discover(transports_for(hosts, args.accept_new_host_keys), args.forks)
+    """Print every job found on the hosts. Exit 1 if a host could not be read.
+
+    A host whose clock is off is named (its times, elapsed ones included, are in its
+    own clock: they are right, its dates are not ours).
+    """
+    with _transports(hosts, args) as transports:
+        found = discover(transports, args.forks)
+    skews = clock_skews(found.runs, time.time())
     if args.json:
         print(
-            json.dumps(
+            json_line(
                 {
                     "runs": [status_fields(v) for v in found.runs],
                     "unreachable": found.unreachable,
-                },
-                ensure_ascii=False,
+                    "clock_skew": {h: round(s) for h, s in skews.items()},
+                }
             )
         )
     else:
         print(render_status(found.runs))
+        for host, skew in skews.items():
+            print(
+                f"{one_line(host)}: {skew_text(skew)}: its times are in its own clock",
+                file=sys.stderr,
+            )
         for host, reason in found.unreachable.items():
-            print(f"{host}: unreachable: {reason}", file=sys.stderr)
+            print(f"{one_line(host)}: unreachable: {one_line(reason)}", file=sys.stderr)
     return 1 if found.unreachable else 0
 
 
@@ -75,20 +112,20 @@ def render_status(runs: list[RunView]) -> str:
     for v in runs:
         progress = "-" if v.progress is None else f"{v.progress:.0f}%"
         if v.message:
-            progress += f" {v.message}"
+            progress += f" {one_line(v.message)}"
         last = (v.stderr_tail or v.tail).rstrip("\n").rsplit("\n", 1)[-1]
         rows.append(
             (
-                v.host,
-                v.job,
-                v.item[:30],
+                one_line(v.host),
+                one_line(v.job),
+                one_line(v.item[:30]),
                 v.state.value,
                 "-" if v.rc is None else str(v.rc),
                 progress[:30],
                 f"{_duration(v.elapsed(v.now or time.time()))}/{limit(v.timeout)}",
-                v.batch,
-                v.jid or "-",
-                sanitize(last[-60:]),
+                one_line(v.batch),
+                one_line(v.jid or "-"),
+                one_line(sanitize(last[-60:])),
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
@@ -101,17 +138,23 @@ def act_on(
     command: str, hosts: list[Host], args: argparse.Namespace, jids: list[str] | None
 ) -> int:
     """Cancel or clean up the selected runs. Exit 1 if any could not be done."""
-    transports = transports_for(hosts, args.accept_new_host_keys)
+    with _transports(hosts, args) as transports:
+        return _act_on(command, transports, args, jids)
+
+
+def _act_on(
+    command: str, transports: list[Transport], args: argparse.Namespace, jids: list[str] | None
+) -> int:
     found = discover(transports, args.forks)
     chosen = [v for v in found.runs if _selected(v, args, jids)]
     problems = 0
     for host, reason in found.unreachable.items():
-        print(f"{host}: unreachable, not touched: {reason}", file=sys.stderr)
+        print(f"{one_line(host)}: unreachable, not touched: {one_line(reason)}", file=sys.stderr)
         problems += 1
     if jids:
         missing = set(jids) - {v.jid for v in chosen}
         for jid in sorted(missing):
-            print(f"{jid}: not found on these hosts", file=sys.stderr)
+            print(f"{one_line(jid)}: not found on these hosts", file=sys.stderr)
             problems += 1
     if not chosen:
         print("no matching run", file=sys.stderr)
@@ -127,13 +170,13 @@ def act_on(
         outcomes = act(transports, _by_host(targets), "cancel", args.forks)
         for v in targets:
             outcome = outcomes.get(v.jid or "", "error: no answer")
-            print(f"{_label(v)}: {'cancelled' if outcome == 'ok' else outcome}")
+            print(f"{_label(v)}: {'cancelled' if outcome == 'ok' else one_line(outcome)}")
             problems += outcome.startswith("error")
     if command == "cleanup":
         outcomes = act(transports, _by_host(chosen), "cleanup", args.forks)
         for v in chosen:
             outcome = outcomes.get(v.jid or "", "error: no answer")
-            print(f"{_label(v)}: {'removed' if outcome == 'ok' else outcome}")
+            print(f"{_label(v)}: {'removed' if outcome == 'ok' else one_line(outcome)}")
             problems += outcome not in ("ok", "missing")
     return 1 if problems else 0
 
@@ -161,4 +204,4 @@ def _duration(seconds: float | None) -> str:
 
 
 def _label(v: RunView) -> str:
-    return f"{v.label} {v.jid} ({iso(v.started) or 'not started'})"
+    return f"{one_line(v.label)} {one_line(v.jid or '-')} ({iso(v.started) or 'not started'})"

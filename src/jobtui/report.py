@@ -1,6 +1,9 @@
 """Headless reporters: human lines on stderr, or JSON lines on stdout.
 
-Both consume the engine's events, the same stream the TUI consumes.
+Both consume the engine's events, the same stream the TUI consumes. Every name in
+them (hosts, jobs, items, batches, reasons: from config or from a host) is shown
+inert (`one_line`), as output is; JSON stays JSON, with nothing a terminal obeys raw
+(`json_line`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,33 @@ from jobtui.events import (
 from jobtui.model import RunState
 from jobtui.text import sanitize
 
+_ONE_LINE = {
+    ord(c): f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+    for c in "\n\t\u061c\u200e\u200f\u2028\u2029\u202a\u202b\u202c\u202d\u202e"
+    "\u2066\u2067\u2068\u2069"
+}
+"""What `sanitize` keeps but a name must not hold: line breaks and tabs (a name is one
+line: a newline in it would start a forged one), and the bidi controls that reorder
+what follows them on screen."""
+_JSON_INERT = {
+    **{c: f"\\u{c:04x}" for c in range(0x7F, 0xA0)},
+    **{c: f"\\u{c:04x}" for c in _ONE_LINE if c >= 0x100},
+}
+"""What `json.dumps(ensure_ascii=False)` writes raw (it escapes C0 only): DEL, C1
+controls (U+009B is CSI to some terminals), bidi controls, line separators."""
+
+
+def one_line(text: str) -> str:
+    """A name from config or a host, inert for a terminal and on one line: control
+    characters, line breaks, tabs and bidi controls become visible `\\xNN`/`\\uNNNN`."""
+    return sanitize(text).translate(_ONE_LINE)
+
+
+def json_line(obj: Any) -> str:
+    """`obj` as one line of JSON in which no character reaches a terminal raw: the
+    same value (an escaped character is the same string to a JSON reader)."""
+    return json.dumps(obj, ensure_ascii=False).translate(_JSON_INERT)
+
 
 class HumanReporter:
     """Progress lines for people: one per state change, then a summary."""
@@ -38,23 +68,23 @@ class HumanReporter:
     def __call__(self, ev: Event) -> None:
         if isinstance(ev, BatchStarted):
             hosts = len({v.host for v in ev.runs})
-            self._say(f"batch {ev.batch}: {len(ev.runs)} runs on {hosts} hosts")
+            self._say(f"batch {one_line(ev.batch)}: {len(ev.runs)} runs on {hosts} hosts")
         elif isinstance(ev, HostChanged):
             if not ev.reachable:
                 self.down.add(ev.host)
-                self._say(f"{ev.host}: unreachable: {ev.reason}")
+                self._say(f"{one_line(ev.host)}: unreachable: {one_line(ev.reason)}")
             elif ev.host in self.down:
                 self.down.discard(ev.host)
-                self._say(f"{ev.host}: reachable again")
+                self._say(f"{one_line(ev.host)}: reachable again")
         elif isinstance(ev, Notice):
-            self._say(ev.text)
+            self._say(one_line(ev.text))
         elif isinstance(ev, RunChanged) and ev.run.state is not ev.previous:
             self._say(self._describe(ev.run))
         elif isinstance(ev, BatchFinished):
             self._summary(ev)
 
     def _describe(self, v: RunView) -> str:
-        text = f"{v.label}: {v.state.value}"
+        text = f"{one_line(v.label)}: {v.state.value}"
         if v.attempt > 1:
             text += f" (attempt {v.attempt})"
         if v.rc is not None and v.state is not RunState.SUCCEEDED:
@@ -62,25 +92,24 @@ class HumanReporter:
         if v.started and v.finished:
             text += f" in {v.finished - v.started:.0f}s"
         if v.reason:
-            text += f": {v.reason}"
+            text += f": {one_line(v.reason)}"
         return text
 
     def _summary(self, ev: BatchFinished) -> None:
-        counts = ", ".join(f"{n} {s}" for s, n in sorted(ev.counts.items()))
+        counts = ", ".join(f"{n} {one_line(s)}" for s, n in sorted(ev.counts.items()))
+        batch = one_line(ev.batch)
         if ev.interrupted:
-            self._say(
-                f"stopped following batch {ev.batch} ({counts}); the jobs go on on their hosts"
-            )
+            self._say(f"stopped following batch {batch} ({counts}); the jobs go on on their hosts")
             return
         running = ev.counts.get(RunState.RUNNING.value, 0)
         if running:
             self._say(
-                f"batch {ev.batch} launched ({counts}); the running ones go on on their hosts: "
+                f"batch {batch} launched ({counts}); the running ones go on on their hosts: "
                 f"see them with `jobtui status -i INVENTORY`, follow them with "
-                f"`jobtui attach {ev.batch}`"
+                f"`jobtui attach {batch}`"
             )
         else:
-            self._say(f"batch {ev.batch} done: {counts}")
+            self._say(f"batch {batch} done: {counts}")
         for v in ev.runs:
             if v.state.failed:
                 tail = (v.stderr_tail or v.tail).strip().splitlines()[-3:]
@@ -96,7 +125,7 @@ class JsonReporter:
         self.batch_fields = batch_fields or {}
 
     def _emit(self, obj: dict[str, Any]) -> None:
-        print(json.dumps(obj, ensure_ascii=False), file=self.stream, flush=True)
+        print(json_line(obj), file=self.stream, flush=True)
 
     def __call__(self, ev: Event) -> None:
         if isinstance(ev, BatchStarted):

@@ -330,10 +330,12 @@ _UNITS = (("y", 365 * 86400), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
 
 
 def skew_text(skew: float) -> str:
-    """`host clock is 10y ahead` / `... 6m behind`: the largest unit, rounded down."""
+    """`host clock is off by 10y (ahead of this console's)`: in the largest unit, rounded
+    (a skew measured over a round trip is a little short of the true one)."""
     size = abs(skew)
-    amount, unit = next(((int(size // n), u) for u, n in _UNITS if size >= n), (0, "s"))
-    return f"host clock is {amount}{unit} {'ahead' if skew > 0 else 'behind'}"
+    amount, unit = next(((round(size / n), u) for u, n in _UNITS if size >= n), (0, "s"))
+    side = "ahead of" if skew > 0 else "behind"
+    return f"host clock is off by {amount}{unit} ({side} this console's)"
 
 
 def parse_status(out: bytes, token: str, local_now: float | None = None) -> HostStatus:
