@@ -13,12 +13,15 @@ Without sshd they are skipped, except under CI (``CI=true``) where that is an er
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import describe_process, processes_using, wait_until
 from tests.sshfleet import SshFleet, ssh_client_path, ssh_keygen_path, sshd_path
 
 FLEET_SIZE = 3
@@ -30,6 +33,44 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "ssh: uses real sshd processes on loopback (tests/sshfleet.py)"
     )
+
+
+_left_behind: list[str] = []
+"""What `nothing_is_left_behind` found, for `pytest_sessionfinish`."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_is_left_behind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Fail the session if a process it started outlives it: an end watcher reading a
+    FIFO under this session's temp dir, a supervisor or a job of one of its runs,
+    anything whose files, working directory or command line lie there.
+
+    Only this session's base temp dir counts: other pytest sessions on the machine have
+    their own. A test that leaves a job running on purpose ends it itself. What is
+    found is reported, then killed, so it does not linger either.
+    """
+    base = tmp_path_factory.getbasetemp().resolve()
+    yield
+    # Runs end asynchronously (a supervisor records the end, then exits): a moment.
+    wait_until(lambda: processes_using(base) == [], 5)
+    left = processes_using(base)
+    if not left:
+        return
+    _left_behind.extend(describe_process(pid) for pid in left)
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):  # ended meanwhile: nothing to end
+            os.kill(pid, signal.SIGKILL)
+    pytest.fail(
+        f"{len(left)} process(es) started by the tests outlived them (killed now):\n"
+        + "\n".join(_left_behind),
+        pytrace=False,
+    )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A session that left processes behind fails, whatever its tests said."""
+    if _left_behind and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -27,7 +27,7 @@ from jobtui.remote.parse import LaunchOutcome
 from jobtui.remote.protocol import LaunchRequest
 from jobtui.transport import Transport, make_transport
 from jobtui.transport.local import LocalTransport
-from tests.helpers import processes_matching, wait_until
+from tests.helpers import processes_matching, processes_using, wait_until
 
 
 def req(script: str, timeout: int = 60, **kw: object) -> LaunchRequest:
@@ -52,22 +52,6 @@ def wait_state(t: Transport, jid: str, timeout: float = 20) -> RunState:
 
 def wait_pid(t: Transport, jid: str) -> None:
     assert wait_until(lambda: t.status([jid]).runs[jid].pid is not None, 10)
-
-
-def processes_using(prefix: Path) -> list[int]:
-    """Live processes with an open file (or cwd) under `prefix`."""
-    want = str(prefix) + "/"
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            links = [os.readlink(fd) for fd in (entry / "fd").iterdir()]
-        except OSError:
-            continue
-        if any(link.startswith(want) for link in links):
-            found.append(int(entry.name))
-    return found
 
 
 @pytest.fixture

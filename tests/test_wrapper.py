@@ -220,20 +220,21 @@ def test_unusable_job_root_is_a_clear_launch_error(tmp_path: Path) -> None:
     assert "cannot set up" in res.message and "Not a directory" in res.message
 
 
-@pytest.mark.parametrize("shell", ["dash", "bash"])
+@pytest.mark.parametrize("shell", ["dash", "bash", "busybox"])
 def test_wrapper_works_under_nounset_and_a_stripped_environment(
     shell: str, host_dir: Path, tmp_path: Path
 ) -> None:
     """`sh -u` with no HOME, a hostile IFS and CDPATH: launch and status still work."""
     if shutil.which(shell) is None:
         pytest.skip(f"{shell} not installed")
+    argv = [shell, "sh"] if shell == "busybox" else [shell]
     jid = new_jid()
     tok = protocol.new_token()
     launch = protocol.launch_script(str(host_dir), [req_with(jid, "echo ok")], tok)
     script = protocol.WRAPPER.encode() + b"\n" + launch + protocol.END_CALL.encode()
     env = {"PATH": os.environ["PATH"], "IFS": ":/", "CDPATH": str(tmp_path)}
     proc = subprocess.run(
-        [shell, "-u", "-s"], input=script, capture_output=True, env=env, timeout=30, check=False
+        [*argv, "-u", "-s"], input=script, capture_output=True, env=env, timeout=30, check=False
     )
     res = parse.parse_launch(proc.stdout, tok, [jid])
     assert res[jid].outcome is LaunchOutcome.OK, proc.stderr
