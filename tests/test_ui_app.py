@@ -392,3 +392,34 @@ async def test_the_detail_asks_for_live_output_only_while_it_is_open() -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert sink.shown == [[FAILED_ROTATE], []]
+
+
+@sync
+async def test_the_info_label_follows_the_table_settings() -> None:
+    app = sample_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("s", "f", "space")
+        assert str(app.main.info.content) == "7/15 shown · sort: job · finished hidden · 1 marked"
+        await pilot.press("u", "slash", *"db02")
+        assert str(app.main.info.content) == "2/15 shown · sort: job · finished hidden"
+
+
+@sync
+async def test_the_info_label_lays_out_the_screen_only_when_its_width_changes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = sample_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        info = app.main.info
+        layouts: list[bool] = []
+        real = info.update
+
+        def update(content: Any = "", *, layout: bool = True) -> None:
+            layouts.append(layout)
+            real(content, layout=layout)
+
+        monkeypatch.setattr(info, "update", update)
+        await pilot.press("space", "space")  # "· 1 marked", then "· 2 marked"
+        assert layouts == [True, False]
