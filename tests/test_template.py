@@ -359,3 +359,46 @@ def test_no_template_runs_a_value_in_dash_or_bash(
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         _differential(prefix, suffix, payload, Path(tmp))
+
+
+@pytest.mark.parametrize(
+    ("template", "output"),
+    [
+        ("{% for i in range(3) %}{{ loop.index }}{% else %}none{% endfor %}", "123"),
+        ("{% for i in [] %}x{% else %}none{% endfor %}", "none"),
+        ("{% for i in [1, 2, 3] if i > 1 %}{{ i }}{% endfor %}", "23"),
+        ("{% for k, v in {'a': 1}.items() %}{{ k }}{{ v }}{% endfor %}", "a1"),
+        (
+            "{% for n in tree recursive %}{{ n.name }}{{ loop(n.kids) }}{% endfor %}",
+            "abc",
+        ),
+        ("{{ [1, 2] | map('string') | join(',') }}", "1,2"),
+        ("{{ 'a-a' | replace('a', 'b') }} {{ 'a\nb' | indent(2) }}", "b-b a\n  b"),
+        ("{{ '%05d' | format(3) }} {{ '%d' % 3 }} {{ '{:>3}'.format(1) }}", "00003 3   1"),
+        ("{{ 'x' * 3 }} {{ 2 ** 10 }} {{ 'a' ~ 'b' }} {{ [1] + [2] }}", "xxx 1024 ab [1, 2]"),
+        ("{{ 'x' | center(5) }}|{{ ','.join(['a', 'b']) }}", "  x  |a,b"),
+    ],
+)
+def test_the_bounds_leave_ordinary_templates_alone(template: str, output: str) -> None:
+    tree = [{"name": "a", "kids": [{"name": "b", "kids": []}, {"name": "c", "kids": []}]}]
+    assert render_plain(template, {"tree": tree}) == output
+
+
+@pytest.mark.parametrize(
+    ("template", "reason"),
+    [
+        ("{{ 'x' * 10**11 }}", "larger than 1 MiB"),
+        ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", "2 s"),
+        (
+            "{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}",
+            "1 MiB",
+        ),
+        ("{% set l = [1] %}{% for i in l %}{% set _ = l.append(i) %}{% endfor %}", "to render"),
+        ("{{ 10 ** (10 ** 10) }}", "too large"),
+    ],
+)
+def test_template_bombs_are_config_errors(template: str, reason: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        render_plain(template, {}, WHERE, "'chdir' of job 'j'")
+    assert reason in info.value.message and info.value.location == WHERE
+    assert info.value.hint is not None and "at most" in info.value.hint

@@ -13,21 +13,37 @@ replaces each value by an unguessable placeholder (a per-render random nonce), a
 back, quoted for its context, or refuses the template where no quoting is safe.
 Values only ever reach the output through that path; output of macros and
 `{% set %}` blocks (which already holds placeholders) cannot be printed in shell.
+
+Bounds: a template comes from a job file, which may be hostile or just wrong, and
+`jobtui check` must answer. One render may output at most `MAX_OUTPUT` characters,
+build no string, list or dict larger than that, compute no integer over
+`MAX_INT_BITS` bits, and take at most `TIME_LIMIT` seconds; beyond that it is
+refused with a ConfigError. The checks sit where the sandbox lets code run: every
+call, attribute and item lookup, `* ** + %`, every filter, every `{% for %}`
+iteration (each loop's iterable is wrapped in a guard when the template is
+compiled) and every output chunk. Sizes are checked before the work where the
+cost is known in advance (`'x' * n`, `center(n)`, `replace`, format widths), after
+it elsewhere (the operands are already bounded, so that work is bounded too).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os.path
 import re
 import secrets
 import shlex
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 import jinja2
+from jinja2 import nodes
+from jinja2.ext import Extension
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -57,21 +73,212 @@ def _finalize(_context: Context, value: Any) -> str:
         raise Refused("a value contains a NUL character")
     if state is None:
         return text
+    budget = _budget.get()
+    if budget is not None:  # the output holds a placeholder: count the value itself
+        budget.add_output(len(text))
     state.values.append(text)
     return f"\x00{state.nonce}_{len(state.values) - 1}\x00"
 
 
-def _env() -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
+MAX_OUTPUT = 1024 * 1024
+"""Characters one render may output; also the largest string, list or dict it may build."""
+MAX_INT_BITS = 100_000
+TIME_LIMIT = 2.0
+"""Seconds one render may take."""
+_LIMITS_HINT = (
+    f"a template may output and build at most {MAX_OUTPUT // (1024 * 1024)} MiB and take"
+    f" at most {TIME_LIMIT:g} s per host and item: loop over fewer items"
+)
+
+
+class _TooCostly(Exception):
+    """A render went past one of the bounds; the message says which."""
+
+
+class _Budget:
+    """The bounds of one render: a deadline and the output so far."""
+
+    def __init__(self) -> None:
+        self.deadline = time.monotonic() + TIME_LIMIT
+        self.output = 0
+
+    def tick(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise _TooCostly(f"takes more than {TIME_LIMIT:g} s to render")
+
+    def add_output(self, size: int) -> None:
+        self.output += size
+        if self.output > MAX_OUTPUT:
+            raise _TooCostly(f"renders more than {MAX_OUTPUT // (1024 * 1024)} MiB")
+
+
+_budget: ContextVar[_Budget | None] = ContextVar("jobtui_render_budget", default=None)
+
+
+def _tick() -> None:
+    budget = _budget.get()
+    if budget is not None:
+        budget.tick()
+
+
+def _sized(value: Any) -> Any:
+    """`value`, unless it is a string, list or dict over MAX_OUTPUT, or a huge integer."""
+    if isinstance(value, str | bytes | list | tuple | dict | set) and len(value) > MAX_OUTPUT:
+        raise _TooCostly(f"builds a value larger than {MAX_OUTPUT // (1024 * 1024)} MiB")
+    if isinstance(value, int):
+        _expect_bits(value.bit_length())
+    return value
+
+
+def _expect_bits(bits: int) -> None:
+    if bits > MAX_INT_BITS:
+        raise _TooCostly(f"computes a number too large (over {MAX_INT_BITS} bits)")
+
+
+def _expect_size(size: int) -> None:
+    if size > MAX_OUTPUT:
+        raise _TooCostly(f"builds a value larger than {MAX_OUTPUT // (1024 * 1024)} MiB")
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_counts(args: Iterable[Any]) -> None:
+    """Widths and counts (`center(n)`, `ljust(n)`, `batch(n)`) are bounded like sizes."""
+    for arg in args:
+        if _is_count(arg) and abs(arg) > MAX_OUTPUT:
+            _expect_size(abs(arg))
+
+
+_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0 +-]*(\*|\d+)?(?:\.(\*|\d+))?")
+_BRACE_SPEC = re.compile(r"\{[^{}]*:([^{}]*)\}")
+
+
+def _check_format(fmt: str, args: Any) -> None:
+    """`'%0999999999d' % 1` and `'{:999999999}'.format(1)` would build a GiB string."""
+    widths = [w for m in _PERCENT_SPEC.finditer(fmt) for w in m.groups() if w]
+    widths += [w for m in _BRACE_SPEC.finditer(fmt) for w in re.findall(r"\d+", m.group(1))]
+    for width in widths:
+        if width == "*":
+            _check_counts(args if isinstance(args, tuple | list) else [args])
+        else:
+            _expect_size(int(width) if len(width) < 10 else MAX_OUTPUT + 1)
+
+
+def _check_replace(value: str, old: Any, new: Any, count: Any = -1) -> None:
+    if isinstance(old, str) and isinstance(new, str):
+        times = value.count(old) if old else len(value) + 1
+        if _is_count(count) and count >= 0:
+            times = min(times, count)
+        _expect_size(len(value) + times * max(len(new) - len(old), 0))
+
+
+def _guard_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(func)  # keeps jinja's pass_context marks
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        _tick()
+        _check_counts([*args, *kwargs.values()])
+        plain = [a for a in args if not isinstance(a, Context | jinja2.nodes.EvalContext)]
+        if name == "replace" and len(plain) >= 3 and isinstance(plain[0], str):
+            _check_replace(*plain[:4])
+        elif name == "indent" and plain and isinstance(plain[0], str):
+            width = kwargs.get("width", plain[1] if len(plain) > 1 else 4)
+            size = len(width) if isinstance(width, str) else width if _is_count(width) else 0
+            _expect_size(len(plain[0]) + (plain[0].count("\n") + 1) * size)
+        elif name == "format" and plain and isinstance(plain[0], str):
+            _check_format(plain[0], tuple(plain[1:]))
+        return _sized(func(*args, **kwargs))
+
+    return guarded
+
+
+class _Sandbox(SandboxedEnvironment):
+    """The sandbox, with every way a template runs code bounded in size and time."""
+
+    # Intercepted, so that Jinja does not fold them at compile time either.
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        _tick()
+        _check_counts([*args, *kwargs.values()])
+        owner = getattr(__obj, "__self__", None)
+        method = getattr(__obj, "__name__", "")
+        if isinstance(owner, str):
+            if method == "replace" and len(args) >= 2:
+                _check_replace(owner, *args[:3])
+            elif method == "join" and args:
+                items = list(args[0])
+                _sized(items)
+                lengths = sum(len(i) for i in items if isinstance(i, str))
+                _expect_size(lengths + len(owner) * max(len(items) - 1, 0))
+                args = (items, *args[1:])
+        result = super().call(__context, __obj, *args, **kwargs)
+        if isinstance(owner, list | dict | set):
+            _sized(owner)  # l.append(x) in a loop over l grows for ever
+        return _sized(result)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        _tick()
+        if isinstance(obj, str) and attribute in ("format", "format_map"):
+            _check_format(obj, ())  # the sandbox hands back a wrapper, not the method
+        return _sized(super().getattr(obj, attribute))
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        _tick()
+        if isinstance(obj, str) and argument in ("format", "format_map"):
+            _check_format(obj, ())  # 'x'['format'] is 'x'.format in Jinja
+        return _sized(super().getitem(obj, argument))
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        _tick()
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(seq, str | list | tuple) and _is_count(times):
+                    _expect_size(len(seq) * max(times, 0))
+            if _is_count(left) and _is_count(right):
+                _expect_bits(left.bit_length() + right.bit_length())
+        elif operator == "**" and _is_count(left) and _is_count(right) and abs(left) > 1:
+            _expect_bits(max(right, 0) * left.bit_length())
+        elif operator == "%" and isinstance(left, str):
+            _check_format(left, right)
+        return _sized(super().call_binop(context, operator, left, right))
+
+
+class _LoopGuard(Extension):
+    """Wraps each `{% for %}` iterable, so that every iteration checks the deadline.
+
+    An empty loop body runs no other hook: without this, three nested loops over one
+    long list would run unchecked.
+    """
+
+    def guard(self, iterable: Iterable[Any]) -> Iterator[Any]:
+        budget = _budget.get()
+        for value in iterable:
+            if budget is not None:
+                budget.tick()
+            yield value
+
+    def wrap_loops(self, tree: nodes.Template) -> nodes.Template:
+        for loop in tree.find_all(nodes.For):
+            loop.iter = nodes.Call(self.attr("guard"), [loop.iter], [], None, None)
+        return tree
+
+
+def _env() -> _Sandbox:
+    env = _Sandbox(
         undefined=jinja2.StrictUndefined,
         finalize=_finalize,
         trim_blocks=True,  # as Ansible does
         autoescape=False,
+        extensions=[_LoopGuard],
     )
     env.filters["quote"] = lambda value: value
     env.filters["basename"] = lambda value: os.path.basename(str(value))
     env.filters["dirname"] = lambda value: os.path.dirname(str(value))
     env.filters["to_json"] = lambda value: json.dumps(value, sort_keys=True, default=str)
+    for name, func in list(env.filters.items()):
+        env.filters[name] = _guard_filter(name, func)
     return env
 
 
@@ -80,7 +287,9 @@ _ENV = _env()
 
 @lru_cache(maxsize=512)
 def _compile(source: str) -> jinja2.Template:
-    return _ENV.from_string(source)
+    guard = _ENV.extensions[_LoopGuard.identifier]
+    assert isinstance(guard, _LoopGuard)
+    return _ENV.from_string(guard.wrap_loops(_ENV.parse(source)))
 
 
 def check_template(source: str, location: Location | None = None, what: str = "template") -> None:
@@ -165,8 +374,21 @@ def _template(source: str, location: Location | None, what: str) -> jinja2.Templ
 
 def _render(source: str, variables: dict[str, Any], location: Location | None, what: str) -> str:
     template = _template(source, location, what)
+    budget = _Budget()
+    token = _budget.set(budget)
     try:
-        return template.render(variables)
+        chunks: list[str] = []
+        for chunk in template.generate(variables):
+            budget.tick()
+            budget.add_output(len(chunk))
+            chunks.append(chunk)
+        return "".join(chunks)
+    except _TooCostly as e:
+        raise ConfigError(f"{what} {e}", location, _LIMITS_HINT) from None
+    except MemoryError:
+        raise ConfigError(f"{what} runs out of memory", location, _LIMITS_HINT) from None
+    except RecursionError:
+        raise ConfigError(f"{what} recurses too deeply", location, _LIMITS_HINT) from None
     except jinja2.UndefinedError as e:
         raise ConfigError(
             f"{e.message} in {what}", location, _undefined_hint(str(e.message), variables)
@@ -177,6 +399,8 @@ def _render(source: str, variables: dict[str, Any], location: Location | None, w
         raise ConfigError(f"cannot render {what}: {e}", location) from None
     except (TypeError, ValueError, ArithmeticError, LookupError) as e:
         raise ConfigError(f"cannot render {what}: {e}", location) from None
+    finally:
+        _budget.reset(token)
 
 
 def _undefined_hint(message: str, variables: dict[str, Any]) -> str | None:

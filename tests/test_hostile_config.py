@@ -1,0 +1,76 @@
+"""Hostile job files and inventories: `jobtui check` answers exit 2 with a reason, quickly.
+
+Each case is a real `python -m jobtui check` process: what a user sees, never a
+traceback, never a hang (the subprocess timeout is generous on purpose: the suite
+asserts that it returns, not how fast).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import run_jobtui
+
+INVENTORY = "all:\n  hosts:\n    h1:\n      ansible_connection: local\n"
+
+
+def check(
+    tmp_path: Path, jobs: str, inventory: str = INVENTORY, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "jobs.yml").write_text(jobs)
+    (tmp_path / "inv.yml").write_text(inventory)
+    return run_jobtui(
+        "check", str(tmp_path / "jobs.yml"), "-i", str(tmp_path / "inv.yml"), timeout=timeout
+    )
+
+
+def shell_job(shell: str, extra: str = "") -> str:
+    return f"jobs:\n  - name: j\n    hosts: all\n    shell: {shell!r}\n{extra}"
+
+
+def assert_refused(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    for word in words:
+        assert word in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("shell", "words"),
+    [
+        ("echo {{ 'x' * 10**11 }}", ["jobs.yml:4:12", "1 MiB"]),
+        ("echo {{ 10 ** (10 ** 10) }}", ["jobs.yml:4:12", "too large"]),
+        ("echo {{ (10 ** 1000) * (10 ** 1000) * (10 ** 50000) }}", ["too large"]),
+        (
+            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}echo",
+            ["jobs.yml:4:12", "2 s"],
+        ),
+        (
+            "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
+            ["jobs.yml:4:12", "at most"],  # 1 MiB or 2 s, whichever comes first
+        ),
+        (
+            "{% set l = [1] %}{% for i in l %}{% set _ = l.append(i) %}{% endfor %}echo",
+            ["jobs.yml:4:12"],
+        ),
+        (
+            "{% set ns = namespace(s='x') %}{% for i in range(64) %}"
+            "{% set ns.s = ns.s ~ ns.s %}{% endfor %}echo",
+            ["jobs.yml:4:12", "1 MiB"],
+        ),
+        ("echo {{ 'x' | center(10**10) }}", ["jobs.yml:4:12"]),
+        ("echo {{ ('x\\n' * 1000) | indent(1000000) }}", ["jobs.yml:4:12"]),
+        ("echo {{ '%0999999999d' % 1 }}", ["jobs.yml:4:12"]),
+        ("echo {{ '%0999999999d' | format(1) }}", ["jobs.yml:4:12"]),
+        ("echo {{ 'x'.ljust(10**10) }}", ["jobs.yml:4:12"]),
+        ("echo {{ '{:999999999}'.format(1) }}", ["jobs.yml:4:12"]),
+        ("echo {{ '{:999999999}'['format'](1) }}", ["jobs.yml:4:12"]),
+        ("echo {{ '{:{}}'.format(1, 999999999) }}", ["jobs.yml:4:12"]),
+        ("echo {{ ('x' * 1000000).replace('', 'yy') }}", ["jobs.yml:4:12"]),
+    ],
+)
+def test_template_bombs_are_refused(tmp_path: Path, shell: str, words: list[str]) -> None:
+    assert_refused(check(tmp_path, shell_job(shell)), *words)
