@@ -26,7 +26,7 @@ from jobtui.remote import protocol
 from jobtui.remote.parse import LaunchOutcome
 from jobtui.remote.protocol import LaunchRequest
 from jobtui.transport import Transport, make_transport
-from jobtui.transport.local import LocalTransport
+from jobtui.transport.local import LocalSession, LocalTransport
 from tests.helpers import processes_matching, processes_using, wait_until
 
 
@@ -231,59 +231,75 @@ def test_a_process_that_left_the_group_with_setsid_ends_with_its_run(
         ssh_host.cancel([r.jid], grace=1)
 
 
-# -- 7. busybox ---------------------------------------------------------------------
+# -- 7. busybox (and the other shells) ---------------------------------------------
 
 
-@pytest.fixture
-def busybox(tmp_path: Path) -> LocalTransport:
-    """The wrapper in `busybox sh`, with busybox's applets first on PATH."""
-    bb = shutil.which("busybox")
-    if bb is None:
-        pytest.skip("busybox not installed (scripts/test.sh installs it)")
-    applets = tmp_path / "busybox-bin"
-    applets.mkdir()
-    listed = subprocess.run([bb, "--list"], capture_output=True, text=True, check=True)
-    for name in listed.stdout.split():
-        (applets / name).symlink_to(bb)
+@pytest.fixture(params=["dash", "bash", "busybox"])
+def shell_host(request: pytest.FixtureRequest, tmp_path: Path) -> LocalTransport:
+    """The wrapper in the given shell; busybox's with busybox's applets first on PATH
+    (its `kill`, `sleep`, `setsid`, `grep`, `sh` for the supervisor and the job)."""
+    name = request.param
+    found = shutil.which(name)
+    if found is None:
+        pytest.skip(f"{name} not installed (scripts/test.sh installs busybox)")
     t = LocalTransport(
-        Host(name="bb", address="bb", connection="local", jobtui_dir=str(tmp_path / "j"))
+        Host(name=name, address=name, connection="local", jobtui_dir=str(tmp_path / "j"))
     )
-    t.shell = (bb, "sh", "-s")
-    t.env = {**os.environ, "PATH": f"{applets}:{os.environ['PATH']}"}
+    t.shell = (found, "-s")
+    if name == "busybox":
+        applets = tmp_path / "busybox-bin"
+        applets.mkdir()
+        listed = subprocess.run([found, "--list"], capture_output=True, text=True, check=True)
+        for applet in listed.stdout.split():
+            (applets / applet).symlink_to(found)
+        t.shell = (found, "sh", "-s")
+        t.env = {**os.environ, "PATH": f"{applets}:{os.environ['PATH']}"}
     return t
 
 
-def test_busybox_kills_a_term_deaf_job_at_its_time_limit(busybox: LocalTransport) -> None:
+def test_an_end_watcher_ends_by_itself_when_its_stdin_ends(shell_host: LocalTransport) -> None:
+    with shell_host:
+        shell_host.status([])
+        session, token = shell_host.open_watch()
+        session.read_until(f"{token} ended start".encode(), 10)
+        assert isinstance(session, LocalSession)
+        session.close()
+        # It exited on its own (status 0), not killed when the close ran out of patience.
+        assert session.proc.returncode == 0
+    assert processes_using(root_of(shell_host) / "watch") == []
+
+
+def test_a_term_deaf_job_is_killed_at_its_time_limit(shell_host: LocalTransport) -> None:
     deaf = marker()
     r = req(f"trap '' TERM; sleep {deaf}", timeout=2)
-    with busybox:
-        busybox.launch([r])
+    with shell_host:
+        shell_host.launch([r])
         try:
-            assert wait_state(busybox, r.jid) is RunState.TIMED_OUT
+            assert wait_state(shell_host, r.jid) is RunState.TIMED_OUT
             assert processes_matching(f"sleep {deaf}") == []
         finally:
             for pid in processes_matching(f"sleep {deaf}"):
                 os.kill(pid, signal.SIGKILL)
 
 
-def test_busybox_cancel_waits_the_grace_then_kills_a_term_deaf_job(
-    busybox: LocalTransport, tmp_path: Path
+def test_cancel_waits_the_grace_then_kills_a_term_deaf_job(
+    shell_host: LocalTransport, tmp_path: Path
 ) -> None:
     deaf, tidy = marker(), marker()
     cleaned = tmp_path / "cleaned"
     # One that takes half a second to clean up on TERM, one that ignores TERM.
     polite = req(f"trap 'sleep 0.5; echo yes > {cleaned}; exit 1' TERM; sleep {tidy} & wait")
     rude = req(f"trap '' TERM; sleep {deaf}")
-    with busybox:
-        busybox.launch([polite, rude])
-        wait_pid(busybox, polite.jid)
-        wait_pid(busybox, rude.jid)
-        assert busybox.cancel([polite.jid, rude.jid], grace=2) == {
+    with shell_host:
+        shell_host.launch([polite, rude])
+        wait_pid(shell_host, polite.jid)
+        wait_pid(shell_host, rude.jid)
+        assert shell_host.cancel([polite.jid, rude.jid], grace=2) == {
             polite.jid: "ok",
             rude.jid: "ok",
         }
         assert cleaned.read_text() == "yes\n"
-        assert wait_state(busybox, rude.jid) is RunState.CANCELLED
+        assert wait_state(shell_host, rude.jid) is RunState.CANCELLED
         assert processes_matching(f"sleep {deaf}") == []
         assert wait_until(lambda: processes_matching(f"sleep {tidy}") == [], 3)
 
