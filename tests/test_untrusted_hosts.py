@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,7 @@ import yaml
 
 from jobtui import fleet, lifecycle
 from jobtui.config import load_inventory
+from jobtui.events import Event, RunChanged, RunView
 from jobtui.transport import Transport
 from tests.helpers import processes_matching, run_jobtui, wait_until
 
@@ -395,3 +397,31 @@ def test_status_cancel_and_cleanup_close_every_transport_they_open(
     assert len(opened) == 9
     assert all(t.sessions_opened == 1 for t in opened)
     assert [t.host.name for t in opened if t._session is not None] == []
+
+
+def test_the_watch_source_goes_on_over_garbage_job_files(
+    fleet_inventory: Path, fleet_jobtui_dirs: dict[str, Path]
+) -> None:
+    for jid, (m, pid, rc, _) in PLANTED.items():
+        plant(fleet_jobtui_dirs["host1"], jid, m, pid, rc)
+    plant(fleet_jobtui_dirs["host2"], "planted-good-one", meta(job="good"))
+    hosts = list(load_inventory(str(fleet_inventory)).hosts.values())
+    poller = fleet.DiscoveryPoller(fleet.transports_for(hosts), interval=0.2)
+    events: list[Event] = []
+
+    def seen() -> dict[str | None, RunView]:
+        return {e.run.jid: e.run for e in events if isinstance(e, RunChanged)}
+
+    worker = threading.Thread(target=poller.run, args=(events.append,))
+    worker.start()
+    try:
+        assert wait_until(lambda: len(seen()) == len(PLANTED) + 1, 15), events
+        time.sleep(0.5)  # a few more cycles
+        assert worker.is_alive()
+    finally:
+        poller.stop()
+        worker.join(10)
+    runs = seen()
+    assert (runs["planted-good-one"].job, runs["planted-good-one"].reason) == ("good", "")
+    for jid, (*_, reason) in PLANTED.items():
+        assert reason in runs[jid].reason
