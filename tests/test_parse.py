@@ -129,6 +129,11 @@ def test_garbage_rc_file_makes_that_run_unreadable_and_lost(rc: str, problem: st
     assert st.runs["goodrun1"].state is RunState.SUCCEEDED
 
 
+def test_rc_line_without_a_finish_time_is_read() -> None:
+    st = status_of(run("goodrun1", rc="3 timed_out")).runs["goodrun1"]
+    assert (st.state, st.rc, st.finished, st.problem) == (RunState.TIMED_OUT, 3, None, "")
+
+
 def test_rc_the_wrapper_writes_is_kept() -> None:
     for rc in ("0", "1", "143", "255", "-1"):
         st = status_of(run("goodrun1", rc=f"{rc} 1700000010 cancelled")).runs["goodrun1"]

@@ -161,6 +161,8 @@ def test_garbage_in_job_files_makes_only_those_runs_unreadable_for_status_cancel
     no_traceback(human)
     assert human.returncode == 0
     assert all(jid in human.stdout for jid in [*jids.values(), *PLANTED])
+    assert "garbage-index-list: succeeded: unreadable metadata: index is not an" in human.stderr
+    assert "garbage-rc-huge: lost: unreadable exit status: rc is out of range" in human.stderr
 
     cancel = jobtui(
         "cancel", "-i", str(fleet_inventory), "--jid", jids["host1"], jids["host2"], state=state

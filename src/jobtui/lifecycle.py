@@ -83,6 +83,13 @@ def status(hosts: list[Host], args: argparse.Namespace) -> int:
         )
     else:
         print(render_status(found.runs))
+        for v in found.runs:
+            if v.reason:
+                # Not a column: most runs have none, and a reason is long.
+                print(
+                    f"{one_line(v.label)} {v.jid}: {v.state.value}: {one_line(v.reason)}",
+                    file=sys.stderr,
+                )
         for host, skew in skews.items():
             print(
                 f"{one_line(host)}: {skew_text(skew)}: its times are in its own clock",

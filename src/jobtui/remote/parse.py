@@ -228,8 +228,10 @@ def _state_from_rc(text: str) -> tuple[RunState, int, int | None]:
     parts = text.split()
     if len(parts) > 3:
         raise Unreadable("more fields than an exit status has")
+    if len(parts) == 2 and parts[1] in _ENDINGS:
+        parts = [parts[0], "", parts[1]]  # `date` failed on the host: no finish time
     rc = _integer("rc", parts[0], RC_MIN, RC_MAX)
-    finished = _integer("finished", parts[1], 0, TIME_MAX) if len(parts) > 1 else None
+    finished = _integer("finished", parts[1], 0, TIME_MAX) if parts[1:2] not in ([], [""]) else None
     how = parts[2] if len(parts) > 2 else "exited"
     if how not in _ENDINGS:
         raise Unreadable(f"unknown ending {how[:20]!r}")
