@@ -83,7 +83,8 @@ def meta_with(**fields: object) -> str:
         ("[" * 100_000, "unreadable metadata: not JSON"),
         ("[1, 2]", "unreadable metadata: not a JSON object"),
         ("{not json", "unreadable metadata: not JSON"),
-        ('{"job": "' + "x" * 2_000_000 + '"}', "unreadable metadata: too large"),
+        ('{"job": "' + "x" * 5_000_000 + '"}', "unreadable metadata: too large"),
+        (meta_with(job="x" * 5000), "unreadable metadata: job is too long"),
     ],
 )
 def test_garbage_metadata_makes_that_run_unreadable_with_the_reason(

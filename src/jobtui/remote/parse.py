@@ -25,14 +25,15 @@ RC_MIN, RC_MAX = -(2**31), 2**31 - 1
 PID_MAX = 2**31 - 1
 COUNT_MAX = 2**31 - 1
 """Loop indexes, time limits and attempts: what a 32-bit int holds (the store's columns)."""
-MAX_META = 1 << 20
+MAX_META = 4 << 20
 """A meta line longer than this is not one jobtui wrote."""
 MAX_MESSAGE = 1000
 SKEW_LIMIT = 300.0
 """A host clock further off than this (seconds) from the console's is said to be off."""
 
-_STRINGS = {"batch": 256, "job": 1024, "host": 1024, "item": 4096, "command": 256 * 1024}
-"""Meta keys read as strings, with their longest length."""
+_STRINGS = {"batch": 1024, "job": 4096, "host": 4096, "item": 1 << 16, "command": 2 << 20}
+"""Meta keys read as strings, with their longest length (generous: an item's label may
+be a whole dict, a command a whole script; a bound, not a style rule)."""
 _COUNTS = {"index": 0, "timeout": 0, "attempt": 1}
 """Meta keys read as integers, with their smallest value (the largest is COUNT_MAX)."""
 _TIMES = ("launched", "started", "finished")
