@@ -324,6 +324,7 @@ def nobody() -> tuple[int, int]:
         ("supervisor writable by others", "writable by"),
         ("job root owned by another user", "not owned by"),
         ("job root writable by its group", "writable by"),
+        ("supervisor a symbolic link", "symbolic link"),
     ],
 )
 def test_a_job_root_or_supervisor_another_user_controls_is_refused_and_nothing_runs(
@@ -336,7 +337,12 @@ def test_a_job_root_or_supervisor_another_user_controls_is_refused_and_nothing_r
     sup = root / protocol.SUPERVISOR_NAME
     sup.write_text(f"touch {canary}\n")
     target = sup if planted.startswith("supervisor") else root
-    if "another user" in planted:
+    if planted.endswith("symbolic link"):
+        # To a file of ours: what it runs would still be whoever made the link's choice.
+        ours = tmp_path / "ours.sh"
+        sup.rename(ours)
+        sup.symlink_to(ours)
+    elif "another user" in planted:
         if os.geteuid() != 0:
             pytest.skip("needs root to give a file to another user")
         os.chown(target, *nobody())

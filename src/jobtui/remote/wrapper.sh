@@ -75,19 +75,27 @@ jt_install() { # NAME: write the supervisor ($JT_SUP) once, content-addressed
         printf '%s\n' "setsid not found on this host (util-linux or busybox provides it)"
         return 1
     fi
-    if [ -f "$JT_SUPERVISOR" ]; then
+    if [ -h "$JT_SUPERVISOR" ]; then
+        # Ours to write, so never a link: its target would be someone's choice.
+        jt_rec install error
+        printf 'refusing %s: it is a symbolic link\n' "$JT_SUPERVISOR"
+        return 1
+    elif [ -f "$JT_SUPERVISOR" ]; then
         jt_trusted "$JT_ROOT" "$JT_JOBS" "$JT_SUPERVISOR"
         return
     fi
-    err=''
     if [ ! -d "$JT_JOBS" ]; then
-        err=$(mkdir -p "$JT_JOBS" 2>&1) || {
+        # Setting the root up: it becomes ours alone (a fresh mount may be 1777).
+        # Whatever another user could have put there before is checked below.
+        err=$(mkdir -p "$JT_JOBS" 2>&1 && { [ ! -O "$JT_ROOT" ] ||
+            chmod 700 "$JT_ROOT" "$JT_JOBS" 2>&1; }) || {
             jt_rec install error
             printf '%s\n' "cannot set up $JT_ROOT: $err"
             return 1
         }
     fi
-    # Checked before anything is written there (a chmod would hide what was wrong).
+    # A root set up before and opened to others since is refused, not chmod-ed:
+    # what they wrote meanwhile would be run.
     jt_trusted "$JT_ROOT" "$JT_JOBS" || return 1
     err=$(printf '%s' "$JT_SUP" >"$JT_SUPERVISOR.$$" 2>&1 &&
         mv -f "$JT_SUPERVISOR.$$" "$JT_SUPERVISOR" 2>&1)
