@@ -16,6 +16,9 @@
 # A fleet launches hundreds of these at once, on hosts that have work of their
 # own: every process start here counts. Builtins where they do (read, not cat).
 umask 077
+# No trace (an exported SHELLOPTS may ask for one): it would write the secrets
+# into the job's stderr file.
+set +xv
 IFS=' 	
 '
 d=$1

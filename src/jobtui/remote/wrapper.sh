@@ -8,7 +8,7 @@
 # job writes into its output can forge a record.
 umask 077
 # Whatever options a login script or an exported SHELLOPTS turned on: not ours.
-set +eu
+set +euxv
 unset CDPATH
 # Field splitting (of pid lines, of grep's output) by blanks, whatever IFS came in.
 IFS=' 	
