@@ -384,3 +384,49 @@ def test_a_secret_env_value_is_in_no_file_on_the_host_and_the_job_sees_it(
     for f in root_of(ssh_host).rglob("*"):
         if f.is_file():
             assert b"s3cret-" not in f.read_bytes(), f
+
+
+# -- the suite's own guard -----------------------------------------------------------
+
+
+def test_a_session_that_leaves_a_process_behind_fails(tmp_path: Path) -> None:
+    """The guard in conftest.py, in a session of its own: a test that passes but
+    leaves a process running in its temp dir makes the session fail, and the process
+    is ended."""
+    leaky = tmp_path / "test_leaky.py"
+    leaky.write_text(
+        textwrap.dedent(
+            f"""
+            import subprocess
+
+            def test_passes_but_leaks(tmp_path):
+                subprocess.Popen(["sleep", "{marker()}"], cwd=tmp_path, start_new_session=True)
+            """
+        )
+    )
+    repo = Path(__file__).resolve().parent.parent
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "tests.conftest",
+            "-p",
+            "no:cacheprovider",
+            "-c",
+            os.devnull,
+            f"--basetemp={tmp_path / 'inner'}",
+            str(leaky),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=repo,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+    )
+    assert proc.returncode == pytest.ExitCode.TESTS_FAILED, proc.stdout + proc.stderr
+    assert "1 passed" in proc.stdout and "outlived them" in proc.stdout, proc.stdout
+    assert processes_using(tmp_path / "inner") == []
