@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
+from jobtui.config.progress import progress_pattern
 from jobtui.model import InvalidJid, RunState
 from jobtui.remote import parse, protocol
 from jobtui.remote.parse import LaunchOutcome
@@ -132,7 +131,7 @@ def test_progress_file_formats(text: str, percent: float | None, message: str) -
 
 
 def test_progress_regex_takes_the_last_match() -> None:
-    pat = re.compile(r"(\d+)%")
+    pat = progress_pattern(r"(\d+)%")
     p = parse.progress_from_output(pat, "10% a\n20% b\nnoise\n35% c\n")
     assert p.percent == 35.0
 

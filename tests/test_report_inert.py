@@ -14,7 +14,8 @@ import pytest
 from jobtui.events import BatchFinished, HostChanged, Notice, RunChanged, RunView
 from jobtui.lifecycle import clock_skews, render_status
 from jobtui.model import RunKey, RunState
-from jobtui.report import HumanReporter, JsonReporter, json_line, one_line
+from jobtui.report import HumanReporter, JsonReporter
+from jobtui.text import json_line, one_line
 
 EVIL = "h\n[   0.1s] FORGED\x1b]0;t\x07\x1b[2J\x9b1m\u202e\t"
 RAW = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")

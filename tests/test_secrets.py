@@ -50,8 +50,10 @@ def test_a_from_env_secret_reaches_the_job_and_nothing_else(
     summary = json.loads(proc.stdout.splitlines()[-1])
     assert summary["runs"][0]["state"] == "succeeded"
     assert SECRET not in proc.stdout + proc.stderr
-    for f in state.iterdir():
+    for f in (p for p in state.rglob("*") if p.is_file()):  # the store, its locks
         assert SECRET.encode() not in f.read_bytes(), f.name
+    for f in (p for p in fleet_jobtui_dirs["host1"].rglob("*") if p.is_file()):
+        assert SECRET.encode() not in f.read_bytes(), f.name  # cmd and meta included
     meta = next((fleet_jobtui_dirs["host1"] / "jobs").glob("*/meta")).read_text()
     assert SECRET not in meta
 

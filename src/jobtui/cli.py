@@ -29,6 +29,7 @@ from jobtui.plan import Plan, build_plan, check_secrets, format_plan
 from jobtui.report import HumanReporter, JsonReporter
 from jobtui.runs import Run
 from jobtui.store import Store, StoreError
+from jobtui.text import one_line
 
 
 class UsageError(Exception):
@@ -322,5 +323,5 @@ def main(argv: Sequence[str] | None = None) -> int:
             return watch(hosts, args)
         return lifecycle.act_on(args.command, hosts, args, jids)
     except (ConfigError, UsageError, StoreError) as e:
-        print(f"jobtui: error: {e}", file=sys.stderr)
+        print(f"jobtui: error: {one_line(str(e))}", file=sys.stderr)
         return EXIT_USAGE

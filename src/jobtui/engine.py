@@ -24,9 +24,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobtui import actions, defaults
-from jobtui.events import BatchFinished, BatchStarted, Event, HostChanged, RunChanged, RunView
-from jobtui.model import Action, Outcome, RunKey, RunSpec, item_label, new_jid
-from jobtui.remote.parse import HostStatus, LaunchOutcome, LaunchResult
+from jobtui.events import (
+    BatchFinished,
+    BatchStarted,
+    Event,
+    HostChanged,
+    Notice,
+    RunChanged,
+    RunView,
+)
+from jobtui.model import Action, NoticeLevel, Outcome, RunKey, RunSpec, item_label, new_jid
+from jobtui.remote.parse import (
+    HostStatus,
+    LaunchOutcome,
+    LaunchResult,
+    clock_is_off,
+    skew_text,
+)
 from jobtui.remote.protocol import LaunchRequest
 from jobtui.runs import Run
 from jobtui.transport.base import Transport, TransportError
@@ -147,6 +161,8 @@ class Engine:
         self._host_runs: dict[str, list[Run]] = {name: [] for name in self.hosts}
         for r in self.runs:
             self._host_runs[r.spec.host.name].append(r)
+        self._clock_told: set[str] = set()
+        """Hosts whose clock was said to be off."""
         self._plans: dict[str, _HostPlan] = {}
         """Per host, what its runs want (see `_plan`); dropped whenever they change."""
 
@@ -351,9 +367,19 @@ class Engine:
             "launched": time.time(),
         }
         # Secrets are read from the console's environment now, and go to the host in
-        # the launch request only (its stdin, never argv); meta names no value.
-        env = {**s.env, **{k: self.environ.get(src, "") for k, src in s.job.secret_env.items()}}
-        return LaunchRequest(r.jid, s.script, s.job.timeout, meta, env, s.chdir, self.grace)
+        # the launch request only (the supervisor's stdin: never an argv or a file there);
+        # meta names no value.
+        secrets = {k: self.environ.get(src, "") for k, src in s.job.secret_env.items()}
+        return LaunchRequest(
+            r.jid,
+            s.script,
+            s.job.timeout,
+            meta,
+            s.env,
+            s.chdir,
+            self.grace,
+            secret_env=secrets,
+        )
 
     # -- applying results (loop thread) -----------------------------------------
 
@@ -373,10 +399,14 @@ class Engine:
             h.reachable = True
             self.on_event(HostChanged(res.host, True))
         if res.status is not None:
+            skew = res.status.skew if clock_is_off(res.status.skew) else 0.0
+            if skew and res.host not in self._clock_told:
+                self._clock_told.add(res.host)
+                self.on_event(Notice(f"{res.host}: {skew_text(skew)}", NoticeLevel.WARNING))
             for jid in res.polled:
                 r = self._by_jid[jid]
                 if jid in res.status.runs:
-                    if r.on_status(res.status.runs[jid], now):
+                    if r.on_status(res.status.runs[jid], now, skew):
                         self._ended_or_changed(r)
                 elif jid in res.status.missing:
                     r.on_missing()

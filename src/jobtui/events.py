@@ -41,6 +41,10 @@ class RunView:
     cleaned: bool = False
     """Its job directory was removed from the host."""
     batch: str = ""
+    skew: float = field(default=0.0, compare=False)
+    """The host's clock minus the console's, where it is off (else 0): `started` and
+    `finished` are the host's times, so a running run's elapsed time is measured
+    against the host's clock."""
     now: float | None = field(default=None, compare=False)
     """The host's clock when this was read (for elapsed times of discovered runs);
     not part of what a view says, so two reads of an unchanged run compare equal."""
@@ -59,7 +63,7 @@ class RunView:
         """
         if self.started is None or (self.finished is None and self.state.finished):
             return None
-        end = self.finished if self.finished is not None else now
+        end = self.finished if self.finished is not None else now + self.skew
         return max(0.0, end - self.started)
 
     def summary(self) -> dict[str, Any]:

@@ -52,7 +52,7 @@ def transports_for(hosts: Iterable[Host], accept_new_host_keys: bool = False) ->
     return [make_transport(h, accept_new_host_keys=accept_new_host_keys) for h in hosts]
 
 
-def view_of(host: Host, st: RemoteStatus, now: float) -> RunView:
+def view_of(host: Host, st: RemoteStatus, now: float, skew: float = 0.0) -> RunView:
     """A discovered run as the reporters and the console show it."""
     meta = st.meta
     # Only what the job wrote to its progress file: a pattern that came from a host
@@ -80,6 +80,7 @@ def view_of(host: Host, st: RemoteStatus, now: float) -> RunView:
         batch=str(meta.get("batch", "")),
         reason=st.reason,
         now=now,
+        skew=skew,  # elapsed times in the host's clock
     )
 
 
@@ -99,7 +100,8 @@ def discover(transports: list[Transport], forks: int = defaults.FORKS) -> Discov
             unreachable[ans.host.name] = ans.error
             continue
         now = ans.value.hello.now or time.time()
-        runs.extend(view_of(ans.host, st, now) for st in ans.value.runs.values())
+        skew = ans.value.skew
+        runs.extend(view_of(ans.host, st, now, skew) for st in ans.value.runs.values())
     runs.sort(key=lambda v: (v.started or 0, v.host, v.job, v.item))
     return Discovery(runs, unreachable)
 
@@ -152,32 +154,34 @@ class DiscoveryPoller:
         down: set[str] = set()
         up: set[str] = set()
         emit(BatchStarted("", []))
-        while not self._stop.is_set():
-            found = discover(self.transports, self.forks)
+        try:
+            while not self._stop.is_set():
+                found = discover(self.transports, self.forks)
+                for t in self.transports:
+                    name = t.host.name
+                    if name in found.unreachable and name not in down:
+                        down.add(name)
+                        up.discard(name)
+                        emit(HostChanged(name, False, found.unreachable[name]))
+                    elif name not in found.unreachable and name not in up:
+                        down.discard(name)
+                        up.add(name)
+                        emit(HostChanged(name, True))
+                now_seen = set()
+                for v in found.runs:
+                    jid = v.jid or ""
+                    view = dataclasses.replace(v, key=RunKey.discovered(jid, v.host))
+                    now_seen.add(jid)
+                    old = seen.get(jid)
+                    if old != view:
+                        seen[jid] = view
+                        emit(RunChanged(view, old.state if old else view.state))
+                for jid, old in list(seen.items()):
+                    reachable = old.host not in found.unreachable
+                    if jid not in now_seen and reachable and not old.cleaned:
+                        seen[jid] = dataclasses.replace(old, cleaned=True)
+                        emit(RunChanged(seen[jid], old.state))
+                self._stop.wait(self.interval)
+        finally:
             for t in self.transports:
-                name = t.host.name
-                if name in found.unreachable and name not in down:
-                    down.add(name)
-                    up.discard(name)
-                    emit(HostChanged(name, False, found.unreachable[name]))
-                elif name not in found.unreachable and name not in up:
-                    down.discard(name)
-                    up.add(name)
-                    emit(HostChanged(name, True))
-            now_seen = set()
-            for v in found.runs:
-                jid = v.jid or ""
-                view = dataclasses.replace(v, key=RunKey.discovered(jid, v.host))
-                now_seen.add(jid)
-                old = seen.get(jid)
-                if old != view:
-                    seen[jid] = view
-                    emit(RunChanged(view, old.state if old else view.state))
-            for jid, old in list(seen.items()):
-                reachable = old.host not in found.unreachable
-                if jid not in now_seen and reachable and not old.cleaned:
-                    seen[jid] = dataclasses.replace(old, cleaned=True)
-                    emit(RunChanged(seen[jid], old.state))
-            self._stop.wait(self.interval)
-        for t in self.transports:
-            t.close()
+                t.close()

@@ -2,7 +2,7 @@
 
 They work from what the hosts' job directories hold, whatever console launched the
 jobs. `status` only reads. Every transport they open is closed when they return.
-Names from config or a host are printed inert (`report.one_line`).
+Names from config or a host are printed inert (`text.one_line`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from jobtui.events import RunView
 from jobtui.fleet import act, discover, transports_for
 from jobtui.model import Host, RunState
 from jobtui.remote.parse import clock_is_off, skew_text
-from jobtui.report import json_line, one_line
-from jobtui.text import duration, iso, limit, sanitize
+from jobtui.text import duration, iso, json_line, limit, one_line, sanitize
 from jobtui.transport import Transport
 
 
@@ -35,7 +34,7 @@ def status_fields(v: RunView) -> dict[str, object]:
     return {
         **v.summary(),
         "batch": v.batch,
-        "elapsed": None if (elapsed := v.elapsed(v.now or time.time())) is None else round(elapsed),
+        "elapsed": None if (elapsed := v.elapsed(time.time())) is None else round(elapsed),
         "timeout": v.timeout,
         "tail": last[-200:],
     }
@@ -129,7 +128,7 @@ def render_status(runs: list[RunView]) -> str:
                 v.state.value,
                 "-" if v.rc is None else str(v.rc),
                 progress[:30],
-                f"{_duration(v.elapsed(v.now or time.time()))}/{limit(v.timeout)}",
+                f"{_duration(v.elapsed(time.time()))}/{limit(v.timeout)}",
                 one_line(v.batch),
                 one_line(v.jid or "-"),
                 one_line(sanitize(last[-60:])),

@@ -16,6 +16,9 @@ from jobtui.config.patterns import select_hosts
 from jobtui.config.template import render_command, render_plain, render_shell
 from jobtui.model import Host, JobSpec, RunSpec
 
+MAX_RUNS = 1_000_000
+"""Runs one plan may hold: hosts x loop items, over all its jobs."""
+
 
 @dataclass
 class Plan:

@@ -8,7 +8,6 @@ inert (`one_line`), as output is; JSON stays JSON, with nothing a terminal obeys
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from typing import Any, TextIO
@@ -23,34 +22,7 @@ from jobtui.events import (
     RunView,
 )
 from jobtui.model import RunState
-from jobtui.text import sanitize
-
-_ONE_LINE = {
-    ord(c): f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
-    for c in "\n\t\u061c\u200e\u200f\u2028\u2029\u202a\u202b\u202c\u202d\u202e"
-    "\u2066\u2067\u2068\u2069"
-}
-"""What `sanitize` keeps but a name must not hold: line breaks and tabs (a name is one
-line: a newline in it would start a forged one), and the bidi controls that reorder
-what follows them on screen."""
-_JSON_INERT = {
-    **{c: f"\\u{c:04x}" for c in range(0x7F, 0xA0)},
-    **{c: f"\\u{c:04x}" for c in _ONE_LINE if c >= 0x100},
-}
-"""What `json.dumps(ensure_ascii=False)` writes raw (it escapes C0 only): DEL, C1
-controls (U+009B is CSI to some terminals), bidi controls, line separators."""
-
-
-def one_line(text: str) -> str:
-    """A name from config or a host, inert for a terminal and on one line: control
-    characters, line breaks, tabs and bidi controls become visible `\\xNN`/`\\uNNNN`."""
-    return sanitize(text).translate(_ONE_LINE)
-
-
-def json_line(obj: Any) -> str:
-    """`obj` as one line of JSON in which no character reaches a terminal raw: the
-    same value (an escaped character is the same string to a JSON reader)."""
-    return json.dumps(obj, ensure_ascii=False).translate(_JSON_INERT)
+from jobtui.text import json_line, one_line, sanitize
 
 
 class HumanReporter:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from jobtui import defaults
+from jobtui.config.progress import progress_pattern
 from jobtui.events import RunView
 from jobtui.model import CleanupPolicy, RemoteStatus, RunSpec, RunState, item_label, new_jid
 from jobtui.remote.parse import LaunchOutcome, LaunchResult, run_progress
@@ -75,6 +76,8 @@ class Run:
     """When progress was first seen, and its value (for the ETA)."""
     seen: RemoteStatus | None = None
     """The host's last report, while nothing else has changed the run since."""
+    skew: float = 0.0
+    """Its host's clock minus the console's, where it is off (see `RunView.skew`)."""
 
     # -- what the engine asks ---------------------------------------------------------
 
@@ -142,6 +145,7 @@ class Run:
             stderr_tail=self.stderr_tail,
             command=s.script,
             cleaned=self.cleaned,
+            skew=self.skew,
         )
 
     # -- transitions ----------------------------------------------------------------
@@ -169,10 +173,11 @@ class Run:
         self.state, self.reason = RunState.RUNNING, ""
         self.phase = Phase.FOLLOWED if self.follow else Phase.CLOSED
 
-    def on_status(self, st: RemoteStatus, now: float) -> bool:
+    def on_status(self, st: RemoteStatus, now: float, skew: float = 0.0) -> bool:
         """The host reported on it. Returns False when nothing changed (the same
         report as last time, and nothing here depends on the time)."""
-        p = run_progress(st, self.spec.job.progress)
+        regex = self.spec.job.progress
+        p = run_progress(st, progress_pattern(regex) if regex else None)
         if st == self.seen and st.pid is not None and p.percent is None:
             return False
         eta = None
@@ -192,7 +197,7 @@ class Run:
         self.message, self.eta = p.message, eta
         if st.full:
             self.tail, self.stderr_tail = st.tail, st.stderr_tail
-        self.seen = st
+        self.seen, self.skew = st, skew
         if state.finished:
             self.ended(now)
         return True

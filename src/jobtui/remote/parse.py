@@ -14,7 +14,7 @@ import re
 import time
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 from jobtui.model import InvalidJid, Progress, RemoteStatus, RunState, check_jid
 
@@ -180,16 +180,21 @@ def _percent(value: float | None) -> float | None:
     return max(0.0, min(100.0, value))
 
 
-def progress_from_output(pattern: re.Pattern[str], tail: str) -> Progress:
+class LastMatch(Protocol):
+    """A job's `progress:` regex, applied with bounded work (`config.progress`)."""
+
+    def search_last(self, tail: str) -> Any:
+        """The last match in the output's last lines (with `group`, `groups` and
+        `groupdict`), or None."""
+
+
+def progress_from_output(pattern: LastMatch, tail: str) -> Progress:
     """Apply a job's `progress:` regex to its latest output: the last match counts.
 
     Group 1 (or the whole match) is the percentage; named group `msg`, if any, the message.
     The regex must be the console's own (the job file's), never one a host sent.
     """
-    last = None
-    for line in tail.splitlines()[-50:]:
-        for m in pattern.finditer(line):
-            last = m
+    last = pattern.search_last(tail)
     if last is None:
         return Progress()
     raw = last.group(1) if last.groups() else last.group(0)
@@ -201,13 +206,13 @@ def progress_from_output(pattern: re.Pattern[str], tail: str) -> Progress:
     return Progress(percent, msg.strip()[:200])
 
 
-def run_progress(st: RemoteStatus, regex: str | None) -> Progress:
+def run_progress(st: RemoteStatus, pattern: LastMatch | None) -> Progress:
     """What the job wrote to $JOBTUI_PROGRESS, else its `progress:` regex over the output.
 
-    `regex` comes from the console's job file: a host's meta never carries one here.
+    `pattern` comes from the console's job file: a host's meta never carries one here.
     """
-    if st.progress.percent is None and regex:
-        p = progress_from_output(re.compile(regex), st.tail)
+    if st.progress.percent is None and pattern is not None:
+        p = progress_from_output(pattern, st.tail)
         return Progress(p.percent, p.message or st.progress.message)
     return st.progress
 

@@ -5,9 +5,11 @@ status, cancel, cleanup), one round trip each.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from typing import Self
 
 from jobtui import defaults
@@ -131,7 +133,8 @@ class Transport(ABC):
         """Start every run in one round trip. A jid whose job dir exists is not started again."""
         token = protocol.new_token()
         out = self.run(protocol.launch_script(self.host.jobtui_dir, requests, token), token)
-        return parse.parse_launch(out, token, [r.jid for r in requests])
+        with _readable():
+            return parse.parse_launch(out, token, [r.jid for r in requests])
 
     def status(
         self, jids: list[str] | None = None, full: frozenset[str] | set[str] = frozenset()
@@ -141,20 +144,35 @@ class Transport(ABC):
         token = protocol.new_token()
         script = protocol.status_script(self.host.jobtui_dir, jids, token, full=full)
         out = self.run(script, token)
-        return parse.parse_status(out, token)
+        with _readable():
+            return parse.parse_status(out, token)
 
     def cancel(self, jids: list[str], grace: int = defaults.GRACE) -> dict[str, Outcome]:
         """TERM, grace, KILL to each run's process group. Returns jid -> ok|finished|missing."""
         token = protocol.new_token()
         script = protocol.cancel_script(self.host.jobtui_dir, jids, token, grace)
         out = self.run(script, token, grace + defaults.ROUND_TRIP_TIMEOUT)
-        return _outcomes(out, token, "cancel")
+        with _readable():
+            return _outcomes(out, token, "cancel")
 
     def cleanup(self, jids: list[str]) -> dict[str, Outcome]:
         """Remove finished runs' job dirs. Returns jid -> ok|running|missing|error."""
         token = protocol.new_token()
         out = self.run(protocol.cleanup_script(self.host.jobtui_dir, jids, token), token)
-        return _outcomes(out, token, "cleanup")
+        with _readable():
+            return _outcomes(out, token, "cleanup")
+
+
+@contextlib.contextmanager
+def _readable() -> Iterator[None]:
+    """An answer the console cannot read is a failure of that host, like a lost
+    connection (and the request may have been carried out)."""
+    try:
+        yield
+    except parse.ProtocolError as e:
+        err = TransportError(f"unreadable answer: {e}")
+        err.maybe_delivered = True
+        raise err from e
 
 
 def _outcomes(out: bytes, token: str, kind: str) -> dict[str, Outcome]:

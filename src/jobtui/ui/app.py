@@ -31,6 +31,7 @@ from textual.worker import Worker, WorkerState
 from jobtui.defaults import EXIT_INTERRUPTED
 from jobtui.events import Notice, RunView
 from jobtui.model import NoticeLevel, RunKey
+from jobtui.text import one_line
 from jobtui.ui.board import Board, Changes
 from jobtui.ui.commands import ActionCommands, ViewCommands
 from jobtui.ui.keys import Scope, bindings
@@ -164,14 +165,14 @@ class ConsoleApp(App[int]):
             )
         notices = changes.notices
         for notice in notices if len(notices) <= MAX_TOASTS else notices[:1]:
-            self.notify(notice.text, severity=_severity(notice), markup=False)
+            self.notify(one_line(notice.text), severity=_severity(notice), markup=False)
         if len(notices) > MAX_TOASTS:
             self.notify(f"…and {len(notices) - 1} more messages", markup=False)
         if changes.finished is not None:
             code = self.board.exit_code()
             counts = ", ".join(f"{n} {s}" for s, n in sorted(changes.finished.counts.items()))
             self.notify(
-                f"batch {changes.finished.batch}: {counts}",
+                f"batch {one_line(changes.finished.batch)}: {counts}",
                 title="Batch finished",
                 severity="information" if code == 0 else "warning",
                 timeout=15,
@@ -317,7 +318,7 @@ class OperatorApp(ConsoleApp):
         for view in views[:6]:
             look = STATE_LOOK[view.state]
             body.append(f"{look.symbol} ", style=look.style)
-            body.append(f"{view.label} ({look.label})\n")
+            body.append(f"{one_line(view.label)} ({look.label})\n")
         if n > 6:
             body.append(f"…and {n - 6} more\n", style="italic")
         body.append("\n" + warning, style="grey70")
@@ -339,7 +340,7 @@ class OperatorApp(ConsoleApp):
 
 
 def _alert(view: RunView) -> str:
-    text = f"{view.label}: {STATE_LOOK[view.state].label}"
+    text = f"{one_line(view.label)}: {STATE_LOOK[view.state].label}"
     if view.rc is not None:
         text += f" (rc {view.rc})"
     return text

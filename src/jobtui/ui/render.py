@@ -18,7 +18,7 @@ from rich.text import Text
 
 from jobtui.events import RunView
 from jobtui.model import RunState
-from jobtui.text import duration, limit, sanitize
+from jobtui.text import duration, limit, one_line, sanitize
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def state_text(state: RunState) -> Text:
 def truncate(text: str, width: int) -> str:
     """`text` made inert and cut to `width` cells with an ellipsis (one line)."""
     if not (text.isascii() and text.isprintable()):
-        text = sanitize(text.replace("\n", " ").replace("\t", " "))
+        text = one_line(text.replace("\n", " ").replace("\t", " "))
     if width <= 0:
         return ""
     return text if len(text) <= width else text[: width - 1] + "…"

@@ -16,7 +16,7 @@ from textual.widgets import Footer, Static
 
 from jobtui.events import RunView
 from jobtui.model import RunKey
-from jobtui.text import duration, iso
+from jobtui.text import duration, iso, one_line
 from jobtui.ui.keys import Scope, bindings
 from jobtui.ui.render import (
     elapsed_text,
@@ -31,12 +31,12 @@ _PARTS = ("detail-title", "detail-fields", "detail-command", "stdout", "stderr")
 def _title(view: RunView) -> Text:
     text = state_text(view.state)
     text.append("  ")
-    text.append(view.host, style="bold")
+    text.append(one_line(view.host), style="bold")
     text.append(" · ")
-    text.append(view.job, style="bold")
+    text.append(one_line(view.job), style="bold")
     if view.item:
         text.append(" [")
-        text.append(view.item, style="italic")
+        text.append(one_line(view.item), style="italic")
         text.append("]")
     return text
 

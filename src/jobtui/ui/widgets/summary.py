@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.widgets import DataTable, Static
 
 from jobtui.model import RunState
+from jobtui.text import one_line
 from jobtui.ui.board import Board
 from jobtui.ui.render import counts_text, truncate
 
@@ -120,7 +121,8 @@ class StatusLine(Static):
             text.append(" READ-ONLY ", style="bold black on yellow3")
         wide = self.size.width >= 120
         if self.board.batch:
-            text.append(f" batch {self.board.batch}" if wide else f" {self.board.batch}", "bold")
+            batch = one_line(self.board.batch)
+            text.append(f" batch {batch}" if wide else f" {batch}", "bold")
         total = len(self.board.runs)
         text.append(f"  {total} run{'s' if total != 1 else ''}  " if wide else "  ")
         text.append_text(counts_text(self.board.totals, labels=wide))
