@@ -174,7 +174,7 @@ def test_cleanup_between_a_dead_console_and_attach_never_runs_the_job_again(
     attach = run_jobtui("attach", "--headless", "--json", "--state-dir", str(state))
     assert "Traceback" not in attach.stderr
     (run,) = json.loads(attach.stdout.splitlines()[-1])["runs"]
-    assert run["attempt"] == 1
+    assert (run["state"], run["attempt"]) == ("succeeded", 1)  # as cleanup found it
     assert count.read_text() == "x\n"
 
 

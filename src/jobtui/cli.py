@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from importlib import resources
-from pathlib import Path
 
 from jobtui import defaults, lifecycle
 from jobtui.config import ConfigError, Inventory, load_inventory, load_jobs
@@ -28,20 +27,12 @@ from jobtui.model import Host, InvalidJid, attempt_jid, check_jid
 from jobtui.plan import Plan, build_plan, check_secrets, format_plan
 from jobtui.report import HumanReporter, JsonReporter
 from jobtui.runs import Run
-from jobtui.store import Store, StoreError
+from jobtui.store import Store, StoreError, state_dir
 from jobtui.text import one_line
 
 
 class UsageError(Exception):
     """Bad arguments: reported with a hint, exit 2."""
-
-
-def state_dir(arg: str | None) -> Path:
-    """`--state-dir`, else $XDG_STATE_HOME/jobtui, else ~/.local/state/jobtui."""
-    if arg:
-        return Path(arg).expanduser()
-    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
-    return Path(base) / "jobtui"
 
 
 def new_batch_id() -> str:

@@ -18,6 +18,7 @@ from jobtui.events import RunView
 from jobtui.fleet import act, discover, transports_for
 from jobtui.model import Host, RunState
 from jobtui.remote.parse import clock_is_off, skew_text
+from jobtui.store import Store, state_dir
 from jobtui.text import duration, iso, json_line, limit, one_line, sanitize
 from jobtui.transport import Transport
 
@@ -179,12 +180,23 @@ def _act_on(
             print(f"{_label(v)}: {'cancelled' if outcome == 'ok' else one_line(outcome)}")
             problems += outcome.startswith("error")
     if command == "cleanup":
+        _remember(chosen, args)
         outcomes = act(transports, _by_host(chosen), "cleanup", args.forks)
         for v in chosen:
             outcome = outcomes.get(v.jid or "", "error: no answer")
             print(f"{_label(v)}: {'removed' if outcome == 'ok' else one_line(outcome)}")
             problems += outcome not in ("ok", "missing")
     return 1 if problems else 0
+
+
+def _remember(views: list[RunView], args: argparse.Namespace) -> None:
+    """A cleanup removes all a host knows of these runs: the local store, if there is
+    one, keeps how they ended (a console attaching later must not take a run it never
+    saw end for lost, let alone launch it again)."""
+    path = state_dir(args.state_dir) / "jobtui.db"
+    if path.exists():
+        with Store(path) as store:
+            store.record_found(v for v in views if v.state.finished and v.batch)
 
 
 def _selected(v: RunView, args: argparse.Namespace, jids: list[str] | None) -> bool:

@@ -83,6 +83,14 @@ class BatchBusy(StoreError):
     """Another console follows the batch (and may act on it)."""
 
 
+def state_dir(arg: str | None) -> Path:
+    """`--state-dir`, else $XDG_STATE_HOME/jobtui, else ~/.local/state/jobtui."""
+    if arg:
+        return Path(arg).expanduser()
+    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return Path(base) / "jobtui"
+
+
 _BATCH_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -124,6 +132,10 @@ def _job_dict(j: JobSpec) -> dict[str, Any]:
 def _job_from(d: dict[str, Any]) -> JobSpec:
     loop = tuple(d["loop"]) if d.get("loop") is not None else None
     return JobSpec(**{**d, "cleanup": CleanupPolicy(d["cleanup"]), "loop": loop})
+
+
+def _found_row(v: RunView, now: float) -> tuple[object, ...]:
+    return (v.state.value, v.rc, v.started, v.finished, v.progress, now, v.batch)
 
 
 class Store:
@@ -261,6 +273,24 @@ class Store:
             self.db.execute(
                 "UPDATE attempts SET state=?, rc=? WHERE batch=? AND jid=?",
                 (v.state.value, v.rc, batch, v.jid),
+            )
+
+    def record_found(self, views: Iterable[RunView]) -> None:
+        """Remember what was found on the hosts of runs this store knows (their batch,
+        key and jid): `cleanup` calls it before it removes their job directories, so a
+        console that attaches later knows how they ended instead of finding nothing."""
+        now = time.time()
+        found = list(views)
+        with self._guard("write"), self._lock, self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.executemany(
+                "UPDATE runs SET state=?, rc=?, started=?, finished=?, progress=?, updated=?"
+                " WHERE batch=? AND job=? AND host=? AND idx=? AND jid=?",
+                [(*_found_row(v, now), *v.key, v.jid) for v in found],
+            )
+            self.db.executemany(
+                "UPDATE attempts SET state=?, rc=? WHERE batch=? AND jid=?",
+                [(v.state.value, v.rc, v.batch, v.jid) for v in found],
             )
 
     def finish_batch(self, batch: str) -> None:
