@@ -35,16 +35,31 @@ class Plan:
         return [host for name, host in self.inventory.hosts.items() if name in used]
 
 
-def template_vars(inventory: Inventory, host: Host, item: Any) -> dict[str, Any]:
-    """The variables of a template: host vars, then Ansible's magic variables, then item."""
+def template_vars(
+    inventory: Inventory,
+    host: Host,
+    item: Any,
+    groups: Mapping[str, tuple[str, ...]] | None = None,
+) -> dict[str, Any]:
+    """The variables of a template: host vars, then Ansible's magic variables, then item.
+
+    Args:
+        groups: `group_vars(inventory)`, built once per plan: rebuilding it for each
+            run made a plan quadratic in the number of hosts.
+    """
     return {
         **host.vars,
         "inventory_hostname": host.name,
         "inventory_hostname_short": host.name.split(".", 1)[0],
         "group_names": list(host.groups),
-        "groups": {name: list(members) for name, members in inventory.groups.items()},
+        "groups": group_vars(inventory) if groups is None else groups,
         "item": item,
     }
+
+
+def group_vars(inventory: Inventory) -> dict[str, tuple[str, ...]]:
+    """Ansible's `groups`: members as tuples, so that one template cannot change another's."""
+    return {name: tuple(members) for name, members in inventory.groups.items()}
 
 
 def build_plan(jobs: list[JobSpec], inventory: Inventory, limit: str | None = None) -> Plan:
@@ -59,22 +74,43 @@ def build_plan(jobs: list[JobSpec], inventory: Inventory, limit: str | None = No
     allowed: set[str] | None = None
     if limit is not None:
         allowed = {h.name for h in select_hosts(inventory, limit, context=" in --limit")}
-    runs: list[RunSpec] = []
+    selected: list[tuple[JobSpec, list[Host]]] = []
+    total = 0
     for job in jobs:
         hosts = select_hosts(
             inventory, job.hosts, job.where("hosts"), context=f" of job '{job.name}'"
         )
+        if allowed is not None:
+            hosts = [host for host in hosts if host.name in allowed]
+        items = len(job.loop) if job.loop is not None else 1
+        total += len(hosts) * items
+        if total > MAX_RUNS:
+            raise ConfigError(
+                f"job '{job.name}' makes {len(hosts) * items:,} runs ({len(hosts):,} hosts"
+                f" x {items:,} loop items): the plan would hold more than {MAX_RUNS:,} runs",
+                job.where("hosts"),
+                "narrow 'hosts:' (or use --limit), or shorten the loop",
+            )
+        selected.append((job, hosts))
+    groups = group_vars(inventory)
+    runs: list[RunSpec] = []
+    for job, hosts in selected:
         for host in hosts:
-            if allowed is not None and host.name not in allowed:
-                continue
-            items: tuple[Any, ...] = job.loop if job.loop is not None else (None,)
-            for index, item in enumerate(items):
-                runs.append(_run(job, inventory, host, item, index))
+            loop_items: tuple[Any, ...] = job.loop if job.loop is not None else (None,)
+            for index, item in enumerate(loop_items):
+                runs.append(_run(job, inventory, host, item, index, groups))
     return Plan(runs, list(jobs), inventory)
 
 
-def _run(job: JobSpec, inventory: Inventory, host: Host, item: Any, index: int) -> RunSpec:
-    variables = template_vars(inventory, host, item)
+def _run(
+    job: JobSpec,
+    inventory: Inventory,
+    host: Host,
+    item: Any,
+    index: int,
+    groups: Mapping[str, tuple[str, ...]],
+) -> RunSpec:
+    variables = template_vars(inventory, host, item, groups)
     where = job.where
     on = f" of job '{job.name}' for host '{host.name}'"
     if job.shell is not None:
@@ -124,8 +160,9 @@ def format_plan(plan: Plan, width: int = 60) -> str:
         "  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)) + "  " + row[-1]
         for row in rows
     ]
+    used = {id(run.job) for run in plan.runs}
     for job in plan.jobs:
-        if not any(run.job is job for run in plan.runs):
+        if id(job) not in used:
             lines.append(f"(job '{job.name}': no host selected)")
     lines.append(
         f"{len(plan.runs)} run(s) of {len(plan.jobs)} job(s) on {len(plan.hosts())} host(s)"

@@ -22,9 +22,10 @@ Decisions, where Ansible leaves room:
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import string
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,10 @@ GROUP_KEYS = ("hosts", "children", "vars")
 CONNECTIONS = {"ssh": "ssh", "local": "local", "smart": "ssh", "paramiko": "ssh"}
 _RANGE_RE = re.compile(r"^(.*?)\[([0-9a-zA-Z]+):([0-9a-zA-Z]+)(?::([0-9]+))?\](.*)$")
 MAX_RANGE_HOSTS = 100_000
+MAX_HOSTS = 100_000
+"""Hosts one inventory may define, ranges expanded."""
+MAX_HOST_NAME = 1000
+"""Characters in a host name or range pattern (a DNS name has at most 253)."""
 
 
 @dataclass
@@ -59,11 +64,9 @@ class Inventory:
                 raise ConfigError(f"host '{host.name}' is given twice in {source}")
             by_name[host.name] = host
             groups["all"].append(host.name)
-            names = [g for g in host.groups if g != "all"] or ["ungrouped"]
-            for group in names:
-                members = groups.setdefault(group, [])
-                if host.name not in members:
-                    members.append(host.name)
+            names = dict.fromkeys(g for g in host.groups if g != "all") or {"ungrouped": None}
+            for group in names:  # a host is new here, so it is in none of its groups yet
+                groups.setdefault(group, []).append(host.name)
         return cls(by_name, groups, source)
 
     @classmethod
@@ -99,7 +102,8 @@ def load_inventory(path: str) -> Inventory:
 class _Group:
     name: str
     location: Location
-    hosts: list[str] = field(default_factory=list)
+    hosts: dict[str, None] = field(default_factory=dict)
+    """Host names in the order the file gives them (a dict: membership is O(1))."""
     children: list[str] = field(default_factory=list)
     vars: dict[str, Any] = field(default_factory=dict)
     var_loc: dict[str, Location] = field(default_factory=dict)
@@ -120,6 +124,9 @@ class _Builder:
         self.hosts: dict[str, _HostEntry] = {}
         self.parents: dict[str, list[str]] = {}
         self.link_loc: dict[tuple[str, str], Location] = {}
+        self.group_vars: dict[
+            frozenset[str], tuple[dict[str, Any], dict[str, Location], tuple[str, ...]]
+        ] = {}
 
     def group(self, name: str, node: Any, location: Location) -> None:
         group = self.groups.get(name)
@@ -171,9 +178,17 @@ class _Builder:
                 parent.value_loc[pattern],
             )
         for name in expand_hosts(pattern, location):
-            entry = self.hosts.setdefault(name, _HostEntry())
-            if name not in group.hosts:
-                group.hosts.append(name)
+            entry = self.hosts.get(name)
+            if entry is None:
+                if len(self.hosts) >= MAX_HOSTS:
+                    raise ConfigError(
+                        f"the inventory defines more than {MAX_HOSTS:,} hosts",
+                        location,
+                        "jobtui runs one console per fleet of at most that size:"
+                        " split the inventory",
+                    )
+                entry = self.hosts[name] = _HostEntry()
+            group.hosts[name] = None
             if node is not None:
                 for var, value in node.items():
                     entry.vars[var] = to_plain(value)
@@ -196,8 +211,9 @@ class _Builder:
             self.depth(name, depth)
         members: dict[str, set[str]] = {name: set() for name in self.hosts}
         for group in self.groups.values():
+            ancestors = self.ancestors(group.name)  # once per group, not per host
             for host in group.hosts:
-                members[host].update(self.ancestors(group.name))
+                members[host].update(ancestors)
         groups: dict[str, list[str]] = {"all": list(self.hosts), "ungrouped": []}
         hosts: dict[str, Host] = {}
         for name, entry in self.hosts.items():
@@ -260,6 +276,17 @@ class _Builder:
     def resolve(
         self, name: str, entry: _HostEntry, groups: set[str], depth: dict[str, int]
     ) -> Host:
+        key = frozenset(groups)
+        if key not in self.group_vars:  # hosts share few sets of groups: merge once per set
+            self.group_vars[key] = self.merge_groups(groups, depth)
+        group_vars, group_where, names = self.group_vars[key]
+        merged = {**group_vars, **entry.vars}
+        where = {**group_where, **entry.var_loc}
+        return make_host(name, merged, where, names, self.path)
+
+    def merge_groups(
+        self, groups: set[str], depth: dict[str, int]
+    ) -> tuple[dict[str, Any], dict[str, Location], tuple[str, ...]]:
         def order(group: str) -> tuple[int, int, str]:
             prio = (
                 self.groups[group].vars.get("ansible_group_priority", 1)
@@ -274,9 +301,7 @@ class _Builder:
             if group in self.groups:
                 merged.update(self.groups[group].vars)
                 where.update(self.groups[group].var_loc)
-        merged.update(entry.vars)
-        where.update(entry.var_loc)
-        return make_host(name, merged, where, tuple(sorted(groups)), self.path)
+        return merged, where, tuple(sorted(groups))
 
 
 def make_host(
@@ -344,52 +369,89 @@ def make_host(
 
 
 def expand_hosts(pattern: str, location: Location) -> list[str]:
-    """Expand Ansible host ranges: `web[01:03]`, `[a:c]`, `[1:10:2]`, several per name."""
+    """Expand Ansible host ranges: `web[01:03]`, `[a:c]`, `[1:10:2]`, several per name.
+
+    The number of names is computed before any is made, so `h[0:999999]x[0:999999]`
+    is refused at once rather than expanded.
+    """
     if not pattern.strip():
         raise ConfigError("empty host name", location)
-    match = _RANGE_RE.match(pattern)
-    if match is None:
-        if "[" in pattern or "]" in pattern:
+    if len(pattern) > MAX_HOST_NAME:
+        raise ConfigError(
+            f"host name longer than {MAX_HOST_NAME:,} characters",
+            location,
+            "a host name is a DNS name or an alias, with ranges like web[01:20]",
+        )
+    segments, tail = _range_segments(pattern, location)
+    total = 1
+    for _head, numbers, _text in segments:
+        total *= (
+            numbers.stop - numbers.start + numbers.step - 1
+        ) // numbers.step  # len() overflows
+    if total > MAX_RANGE_HOSTS:
+        count = f"{total:,}" if total < 10**18 else "more than 10^18"
+        raise ConfigError(
+            f"host range '{pattern}' expands to {count} hosts, more than {MAX_RANGE_HOSTS:,}",
+            location,
+            "a range names at most that many hosts: narrow it, or split the fleet"
+            " into several inventories",
+        )
+    names = [""]
+    for head, numbers, text in segments:
+        names = [name + head + text(n) for name in names for n in numbers]
+    return [name + tail for name in names]
+
+
+def _padded(number: int, width: int) -> str:
+    return str(number).zfill(width)
+
+
+def _range_segments(
+    pattern: str, location: Location
+) -> tuple[list[tuple[str, range, Callable[[int], str]]], str]:
+    """`a[1:3]b[x:z]c` -> [("a", range(1, 4), str), ("b", range(120, 123), chr)], "c"."""
+    segments: list[tuple[str, range, Callable[[int], str]]] = []
+    rest = pattern
+    while True:
+        match = _RANGE_RE.match(rest)
+        if match is None:
+            if "[" in rest or "]" in rest:
+                raise ConfigError(
+                    f"invalid host range in '{pattern}'",
+                    location,
+                    "write it as name[01:20] or name[a:f]",
+                )
+            return segments, rest
+        head, beg, end, step_text, rest = match.groups()
+        step = int(step_text) if step_text else 1
+        if step < 1:
+            raise ConfigError(f"host range step must be positive in '{pattern}'", location)
+        text: Callable[[int], str]
+        if beg.isdigit() and end.isdigit():
+            width = len(beg) if beg.startswith("0") and len(beg) > 1 else 0
+            if width and len(end) != width:
+                raise ConfigError(
+                    f"host range bounds have different widths in '{pattern}'",
+                    location,
+                    "pad both bounds the same way, like [01:20]",
+                )
+            numbers = range(int(beg), int(end) + 1, step)
+            text = functools.partial(_padded, width=width) if width else str
+        elif (
+            len(beg) == 1 == len(end)
+            and beg in string.ascii_letters
+            and end in string.ascii_letters
+        ):
+            numbers = range(ord(beg), ord(end) + 1, step)
+            text = chr
+        else:
             raise ConfigError(
                 f"invalid host range in '{pattern}'",
                 location,
-                "write it as name[01:20] or name[a:f]",
+                "use numbers [1:9] or single letters [a:f]",
             )
-        return [pattern]
-    head, beg, end, step_text, tail = match.groups()
-    step = int(step_text) if step_text else 1
-    if step < 1:
-        raise ConfigError(f"host range step must be positive in '{pattern}'", location)
-    if beg.isdigit() and end.isdigit():
-        width = len(beg) if beg.startswith("0") and len(beg) > 1 else 0
-        if width and len(end) != width:
+        if numbers.start >= numbers.stop:
             raise ConfigError(
-                f"host range bounds have different widths in '{pattern}'",
-                location,
-                "pad both bounds the same way, like [01:20]",
+                f"empty host range in '{pattern}'", location, "the start is after the end"
             )
-        numbers = range(int(beg), int(end) + 1, step)
-        if len(numbers) > MAX_RANGE_HOSTS:
-            raise ConfigError(f"host range '{pattern}' is too large", location)
-        middles = [str(i).zfill(width) for i in numbers]
-    elif len(beg) == 1 == len(end) and beg in string.ascii_letters and end in string.ascii_letters:
-        middles = [chr(c) for c in range(ord(beg), ord(end) + 1, step)]
-    else:
-        raise ConfigError(
-            f"invalid host range in '{pattern}'",
-            location,
-            "use numbers [1:9] or single letters [a:f]",
-        )
-    if not middles:
-        raise ConfigError(
-            f"empty host range in '{pattern}'", location, "the start is after the end"
-        )
-    if len(middles) > MAX_RANGE_HOSTS:
-        raise ConfigError(f"host range '{pattern}' is too large", location)
-    result: list[str] = []
-    for middle in middles:
-        for rest in expand_hosts(middle + tail, location) if "[" in tail else [middle + tail]:
-            result.append(head + rest)
-            if len(result) > MAX_RANGE_HOSTS:
-                raise ConfigError(f"host range '{pattern}' is too large", location)
-    return result
+        segments.append((head, numbers, text))

@@ -18,6 +18,7 @@ from jobtui.config.inventory import Inventory
 from jobtui.model import Host, Location
 
 _GLOB_CHARS = frozenset("*?[")
+_MAX_SUGGESTED = 10_000
 
 
 def select_hosts(
@@ -97,7 +98,9 @@ def _match(inventory: Inventory, term: str, location: Location | None, context: 
         matched_any = True
         names.update(hosts)
     if not matched_any:
-        known = sorted(set(inventory.groups) | set(inventory.hosts))
+        # difflib compares the term with every name: over 100,000 hosts that takes seconds.
+        suggested = list(inventory.hosts) if len(inventory.hosts) <= _MAX_SUGGESTED else []
+        known = sorted(set(inventory.groups) | set(suggested))
         shown = ", ".join(sorted(inventory.groups)[:10])
         raise ConfigError(
             f"host pattern '{term}'{context} matches no host or group",

@@ -53,6 +53,8 @@ _RESERVED = frozenset(
     | {"function", "if", "in", "select", "then", "time", "until", "while"}
 )
 _OPERATOR_CHARS = frozenset(" \t;&|<>()")
+# One pattern for every nonce: a pattern per render overflowed re's cache (100,000 runs).
+_MARKER = re.compile(r"\x00(\d+)_(\d+)\x00")
 
 
 def _single_quoted(value: str) -> str:
@@ -76,7 +78,7 @@ class _ShellQuoter:
     def __init__(self, text: str, values: list[str], nonce: str) -> None:
         self.text = text
         self.values = values
-        self.marker = re.compile("\x00" + nonce + r"_(\d+)\x00")
+        self.nonce = nonce
         self.i = 0
         self.out: list[str] = []
         # Frames are [kind, n, m, in [[ ]]]; n is the paren depth in $(...) and
@@ -94,9 +96,9 @@ class _ShellQuoter:
             _ARITH: self.arith, _ANSIC: self.ansic, _COMMENT: self.comment,
         }  # fmt: skip
         while self.i < len(text):
-            match = self.marker.match(text, self.i) if text[self.i] == "\x00" else None
-            if match:
-                self.out.append(self.quote(self.values[int(match.group(1))]))
+            match = _MARKER.match(text, self.i) if text[self.i] == "\x00" else None
+            if match and match.group(1) == self.nonce:
+                self.out.append(self.quote(self.values[int(match.group(2))]))
                 self.i = match.end()
             else:
                 handlers[self.stack[-1][0]](text[self.i])

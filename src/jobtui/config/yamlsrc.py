@@ -153,17 +153,32 @@ class _Builder:
         self.count = 0
         # Nodes being built right now: seeing one again means a recursive alias.
         self.active: set[int] = set()
+        # Nodes built once: seeing one again means an alias (*name) was expanded.
+        self.built: set[int] = set()
+        self.aliased = False
 
     def loc(self, node: Node) -> Location:
         return Location(self.path, node.start_mark.line + 1, node.start_mark.column + 1)
 
     def build(self, node: Node, depth: int) -> Any:
         self.count += 1
+        if id(node) in self.built:
+            self.aliased = True
+        else:
+            self.built.add(id(node))
         if self.count > MAX_NODES:
+            if self.aliased:
+                raise ConfigError(
+                    f"YAML document expands to more than {MAX_NODES:,} values through"
+                    " aliases (*name)",
+                    self.loc(node),
+                    "each *name repeats its anchor's whole value: use fewer aliases",
+                )
             raise ConfigError(
-                f"YAML document expands to more than {MAX_NODES} values",
+                f"the file holds more than {MAX_NODES:,} values (keys, list items and scalars)",
                 self.loc(node),
-                "too many aliases (*name) or a very large file",
+                "split it into several files; in an inventory, name many hosts with one"
+                " range (web[0001:5000])",
             )
         if depth > MAX_DEPTH:
             raise ConfigError(
