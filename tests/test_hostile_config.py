@@ -74,3 +74,15 @@ def assert_refused(result: subprocess.CompletedProcess[str], *words: str) -> Non
 )
 def test_template_bombs_are_refused(tmp_path: Path, shell: str, words: list[str]) -> None:
     assert_refused(check(tmp_path, shell_job(shell)), *words)
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        ("    retry_delay: .inf\n", ["jobs.yml:5:18", "(a day), got inf"]),
+        ("    poll: .nan\n", ["jobs.yml:5:11", "got nan"]),
+        ("    timeout: 100000000000000000000\n", ["jobs.yml:5:14", "(30 days)"]),
+    ],
+)
+def test_endless_times_are_refused(tmp_path: Path, extra: str, words: list[str]) -> None:
+    assert_refused(check(tmp_path, shell_job("true", extra)), *words)

@@ -72,7 +72,8 @@ def test_wrong_type_message_matches_the_design() -> None:
     err = error(job("    poll: 5\n    timeout: soon\n"))
     assert (
         str(err)
-        == "'timeout' in job 'backup' must be a positive integer, got 'soon' (jobs.yml:6:14)"
+        == "'timeout' in job 'backup' must be a positive integer, at most 2592000 (30 days),"
+        " got 'soon' (jobs.yml:6:14)"
     )
 
 
@@ -222,3 +223,37 @@ def test_any_input_loads_or_raises_config_error_naming_the_file(text: str) -> No
                 loader(path)
             except ConfigError as e:
                 assert "fuzz.yml" in str(e)
+
+
+@pytest.mark.parametrize(
+    ("extra", "key", "expected"),
+    [
+        ("    retry_delay: .inf\n", "retry_delay", "from 0 to 86400 (a day), got inf"),
+        ("    retry_delay: .nan\n", "retry_delay", "got nan"),
+        ("    retry_delay: 86401\n", "retry_delay", "(a day)"),
+        ("    poll: .inf\n", "poll", "0 (launch and leave) or from 0.1 to 86400"),
+        ("    poll: -.inf\n", "poll", "got -inf"),
+        ("    poll: .nan\n", "poll", "got nan"),
+        ("    poll: 1e-300\n", "poll", "or from 0.1"),
+        ("    timeout: 100000000000000000000\n", "timeout", "at most 2592000 (30 days)"),
+        ("    async: 2592001\n", "async", "at most 2592000 (30 days)"),
+        ("    retries: 1000000000\n", "retries", "at most 1000"),
+    ],
+)
+def test_unbounded_times_and_counts_are_refused(extra: str, key: str, expected: str) -> None:
+    err = error(job(extra))
+    assert err.message.startswith(f"'{key}' in job 'backup' must be")
+    assert expected in err.message
+    assert err.location is not None and err.location.line == 5
+
+
+def test_the_largest_allowed_values_load() -> None:
+    [spec] = load(
+        job("    timeout: 2592000\n    poll: 86400\n    retry_delay: 86400\n    retries: 1000\n")
+    )
+    assert (spec.timeout, spec.poll, spec.retry_delay, spec.retries) == (
+        2592000,
+        86400.0,
+        86400.0,
+        1000,
+    )

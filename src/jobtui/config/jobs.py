@@ -7,6 +7,7 @@ undefined variables can only be found per host, by the planner.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -22,6 +23,13 @@ JOB_KEYS = (
     "retries", "retry_delay", "cleanup", "env", "chdir",
 )  # fmt: skip
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MAX_TIMEOUT = 30 * 86400
+"""Seconds: a job's time limit is at most 30 days."""
+MAX_SECONDS = 86400
+"""`poll` and `retry_delay` are at most a day."""
+MIN_POLL = 0.1
+"""The shortest poll other than 0: shorter is a busy loop over SSH."""
+MAX_RETRIES = 1000
 
 
 def load_jobs(path: str) -> list[JobSpec]:
@@ -92,17 +100,30 @@ class _Job:
             check_template(value, self.node.value_loc[key], f"'{key}' of {self.label}")
         return value
 
-    def integer(self, key: str, default: int, minimum: int) -> int:
+    def integer(self, key: str, default: int, minimum: int, maximum: int, unit: str) -> int:
         value = self.node.get(key, default)
-        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
             expected = "a positive integer" if minimum == 1 else "an integer >= 0"
-            raise self.fail(key, expected)
+            raise self.fail(key, f"{expected}, at most {maximum} ({unit})")
         return value
 
-    def number(self, key: str, default: float) -> float:
+    def seconds(self, key: str, default: float, smallest: float = 0.0) -> float:
+        """A number of seconds: finite (.inf would never end a batch), at most a day.
+
+        Args:
+            smallest: the least value other than 0 (a poll every 1e-300 s is a busy loop).
+        """
         value = self.node.get(key, default)
-        if not isinstance(value, int | float) or isinstance(value, bool) or not value >= 0:
-            raise self.fail(key, "a number >= 0")
+        if (
+            not isinstance(value, int | float)
+            or isinstance(value, bool)
+            or not math.isfinite(value)
+            or not 0 <= value <= MAX_SECONDS
+            or 0 < value < smallest
+        ):
+            span = f"from {smallest:g} to {MAX_SECONDS}" if smallest else f"from 0 to {MAX_SECONDS}"
+            zero = "0 (launch and leave) or " if smallest else ""
+            raise self.fail(key, f"a number of seconds, {zero}{span} (a day)")
         return float(value)
 
 
@@ -158,11 +179,11 @@ def _job(entry: Any, location: Location, index: int) -> JobSpec:
         shell=shell,
         command=command,
         loop=_loop(job),
-        timeout=job.integer(timeout_key, defaults.TIMEOUT, 1),
-        poll=job.number("poll", defaults.POLL),
+        timeout=job.integer(timeout_key, defaults.TIMEOUT, 1, MAX_TIMEOUT, "30 days"),
+        poll=job.seconds("poll", defaults.POLL, MIN_POLL),
         progress=progress,
-        retries=job.integer("retries", 0, 0),
-        retry_delay=job.number("retry_delay", defaults.RETRY_DELAY),
+        retries=job.integer("retries", 0, 0, MAX_RETRIES, "relaunches of one run"),
+        retry_delay=job.seconds("retry_delay", defaults.RETRY_DELAY),
         cleanup=_cleanup(job),
         env=env,
         secret_env=secret_env,
