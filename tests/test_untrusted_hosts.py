@@ -365,8 +365,8 @@ def test_status_says_a_host_clock_is_off(tmp_path: Path, state: Path) -> None:
 
 
 def status_args(**kw: object) -> argparse.Namespace:
-    base = {"accept_new_host_keys": False, "forks": 5, "json": True, "force": False}
-    base["state_dir"] = "/nonexistent/jobtui-state"  # as the CLI gives it; no store there
+    base: dict[str, object] = {"accept_new_host_keys": False, "forks": 5, "json": True}
+    base |= {"force": False, "state_dir": "/nonexistent/jobtui-state"}  # no store there
     return argparse.Namespace(**{**base, **kw})
 
 

@@ -23,16 +23,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobtui import actions, defaults
-from jobtui.events import (
-    BatchFinished,
-    BatchStarted,
-    Event,
-    HostChanged,
-    Notice,
-    RunChanged,
-    RunView,
-)
+from jobtui import actions, defaults, events
 from jobtui.model import Action, NoticeLevel, Outcome, RunKey, RunSpec, item_label, new_jid
 from jobtui.remote.parse import (
     HostStatus,
@@ -124,7 +115,7 @@ class Engine:
         *,
         batch: str,
         forks: int = defaults.FORKS,
-        on_event: Callable[[Event], None] = lambda e: None,
+        on_event: Callable[[events.Event], None] = lambda e: None,
         clock: Callable[[], float] = time.monotonic,
         batch_meta: Mapping[str, object] | None = None,
         before_launch: Callable[[list[Run]], None] = lambda runs: None,
@@ -144,7 +135,7 @@ class Engine:
         self.new_attempt_jid = new_attempt_jid
         self.grace = grace
         self.backoff = backoff
-        self._listeners: list[Callable[[Event], None]] = [on_event]
+        self._listeners: list[Callable[[events.Event], None]] = [on_event]
         self._nudged: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._shown: frozenset[RunKey] = frozenset()
         self.runs = [r if isinstance(r, Run) else Run(r) for r in runs]
@@ -155,7 +146,7 @@ class Engine:
         self._waker: Future[None] = Future()
         self._by_jid = {r.jid: r for r in self.runs}
         self._by_key = {r.spec.key: r for r in self.runs}
-        self._views: dict[RunKey, RunView] = {r.spec.key: r.view() for r in self.runs}
+        self._views: dict[RunKey, events.RunView] = {r.spec.key: r.view() for r in self.runs}
         """What consumers were last told of each run."""
         self._to_launch = [r for r in self.runs if r.due_to_launch]
         self._host_runs: dict[str, list[Run]] = {name: [] for name in self.hosts}
@@ -168,11 +159,11 @@ class Engine:
 
     # -- listeners and requests (any thread) ------------------------------------------
 
-    def add_listener(self, listener: Callable[[Event], None]) -> None:
+    def add_listener(self, listener: Callable[[events.Event], None]) -> None:
         """Also deliver every event to `listener` (on the loop thread), from the next on."""
         self._listeners.append(listener)
 
-    def on_event(self, event: Event) -> None:
+    def on_event(self, event: events.Event) -> None:
         """Deliver an event to every listener, in the order they were added."""
         for listener in self._listeners:
             listener(event)
@@ -207,10 +198,10 @@ class Engine:
 
     # -- the loop -------------------------------------------------------------
 
-    def run(self, linger: bool = False) -> BatchFinished:
+    def run(self, linger: bool = False) -> events.BatchFinished:
         """Follow the batch to the end (with `linger`, until `stop()`: the console
         keeps the engine for actions on finished runs)."""
-        self.on_event(BatchStarted(self.batch, list(self._views.values())))
+        self.on_event(events.BatchStarted(self.batch, list(self._views.values())))
         workers = max(1, min(self.forks, len(self.hosts)))
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jobtui-host")
         futures: dict[Future[_Result], str] = {}
@@ -397,12 +388,12 @@ class Engine:
         h.failures = 0
         if h.reachable is not True:
             h.reachable = True
-            self.on_event(HostChanged(res.host, True))
+            self.on_event(events.HostChanged(res.host, True))
         if res.status is not None:
             skew = res.status.skew if clock_is_off(res.status.skew) else 0.0
             if skew and res.host not in self._clock_told:
                 self._clock_told.add(res.host)
-                self.on_event(Notice(f"{res.host}: {skew_text(skew)}", NoticeLevel.WARNING))
+                self.on_event(events.Notice(f"{res.host}: {skew_text(skew)}", NoticeLevel.WARNING))
             for jid in res.polled:
                 r = self._by_jid[jid]
                 if jid in res.status.runs:
@@ -429,7 +420,7 @@ class Engine:
         h.next_poll = h.backoff_until
         if h.reachable is not False:
             h.reachable = False
-            self.on_event(HostChanged(res.host, False, res.error))
+            self.on_event(events.HostChanged(res.host, False, res.error))
         delivered = res.maybe_delivered and res.launched is None
         for r in self._host_runs[res.host]:
             r.unanswered(now, delivered)
@@ -450,7 +441,7 @@ class Engine:
         old = self._views[r.spec.key]
         if view != old:
             self._views[r.spec.key] = view
-            self.on_event(RunChanged(view, old.state))
+            self.on_event(events.RunChanged(view, old.state))
 
     # -- operator actions and retries (loop thread) ------------------------------
 
@@ -499,11 +490,11 @@ class Engine:
             self._to_launch.append(r)
             self._emit(r)
 
-    def _finish(self, interrupted: bool) -> BatchFinished:
+    def _finish(self, interrupted: bool) -> events.BatchFinished:
         views = [r.view() for r in self.runs]
         counts: dict[str, int] = {}
         for v in views:
             counts[v.state.value] = counts.get(v.state.value, 0) + 1
-        ev = BatchFinished(self.batch, views, counts, interrupted)
+        ev = events.BatchFinished(self.batch, views, counts, interrupted)
         self.on_event(ev)
         return ev

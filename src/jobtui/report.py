@@ -12,15 +12,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from jobtui.events import (
-    BatchFinished,
-    BatchStarted,
-    Event,
-    HostChanged,
-    Notice,
-    RunChanged,
-    RunView,
-)
+from jobtui import events
 from jobtui.model import RunState
 from jobtui.text import json_line, one_line, sanitize
 
@@ -37,25 +29,25 @@ class HumanReporter:
         elapsed = time.monotonic() - self.t0
         print(f"[{elapsed:6.1f}s] {text}", file=self.stream, flush=True)
 
-    def __call__(self, ev: Event) -> None:
-        if isinstance(ev, BatchStarted):
+    def __call__(self, ev: events.Event) -> None:
+        if isinstance(ev, events.BatchStarted):
             hosts = len({v.host for v in ev.runs})
             self._say(f"batch {one_line(ev.batch)}: {len(ev.runs)} runs on {hosts} hosts")
-        elif isinstance(ev, HostChanged):
+        elif isinstance(ev, events.HostChanged):
             if not ev.reachable:
                 self.down.add(ev.host)
                 self._say(f"{one_line(ev.host)}: unreachable: {one_line(ev.reason)}")
             elif ev.host in self.down:
                 self.down.discard(ev.host)
                 self._say(f"{one_line(ev.host)}: reachable again")
-        elif isinstance(ev, Notice):
+        elif isinstance(ev, events.Notice):
             self._say(one_line(ev.text))
-        elif isinstance(ev, RunChanged) and ev.run.state is not ev.previous:
+        elif isinstance(ev, events.RunChanged) and ev.run.state is not ev.previous:
             self._say(self._describe(ev.run))
-        elif isinstance(ev, BatchFinished):
+        elif isinstance(ev, events.BatchFinished):
             self._summary(ev)
 
-    def _describe(self, v: RunView) -> str:
+    def _describe(self, v: events.RunView) -> str:
         text = f"{one_line(v.label)}: {v.state.value}"
         if v.attempt > 1:
             text += f" (attempt {v.attempt})"
@@ -67,7 +59,7 @@ class HumanReporter:
             text += f": {one_line(v.reason)}"
         return text
 
-    def _summary(self, ev: BatchFinished) -> None:
+    def _summary(self, ev: events.BatchFinished) -> None:
         counts = ", ".join(f"{n} {one_line(s)}" for s, n in sorted(ev.counts.items()))
         batch = one_line(ev.batch)
         if ev.interrupted:
@@ -99,8 +91,8 @@ class JsonReporter:
     def _emit(self, obj: dict[str, Any]) -> None:
         print(json_line(obj), file=self.stream, flush=True)
 
-    def __call__(self, ev: Event) -> None:
-        if isinstance(ev, BatchStarted):
+    def __call__(self, ev: events.Event) -> None:
+        if isinstance(ev, events.BatchStarted):
             self._emit(
                 {
                     "event": "batch",
@@ -111,13 +103,13 @@ class JsonReporter:
                     "jobs": sorted({v.job for v in ev.runs}),
                 }
             )
-        elif isinstance(ev, HostChanged):
+        elif isinstance(ev, events.HostChanged):
             self._emit(
                 {"event": "host", "host": ev.host, "reachable": ev.reachable, "reason": ev.reason}
             )
-        elif isinstance(ev, RunChanged) and ev.run.state is not ev.previous:
+        elif isinstance(ev, events.RunChanged) and ev.run.state is not ev.previous:
             self._emit({"event": "run", **ev.run.summary()})
-        elif isinstance(ev, BatchFinished):
+        elif isinstance(ev, events.BatchFinished):
             self._emit(
                 {
                     "event": "summary",
