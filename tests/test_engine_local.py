@@ -41,9 +41,7 @@ def test_a_launch_whose_answer_was_lost_is_resent_and_runs_exactly_once(tmp_path
     script = f"echo x >> {count}"
     job = JobSpec(name="once", hosts="all", shell=script, poll=0.2, timeout=30)
     transport = LosesLaunchAnswers(host)
-    engine = Engine(
-        [RunSpec(job, host, None, 0, script)], {"h": transport}, batch="b", backoff=0.1
-    )
+    engine = Engine([RunSpec(job, host, None, 0, script)], {"h": transport}, batch="b", backoff=0.1)
     (view,) = engine.run().runs
     transport.close()
     assert view.state is RunState.SUCCEEDED
@@ -75,7 +73,7 @@ def test_a_retry_delay_longer_than_the_poll_interval_still_retries(tmp_path: Pat
     engine.stop()
     thread.join(10)
     transport.close()
-    assert finished, f"no retry within 30 s (attempt {engine.runs[0].attempt})"
+    assert finished, f"no retry within 30 s (attempt {engine.runs[0].view.attempt})"
     (view,) = result[0].runs
     assert (view.state, view.attempt) == (RunState.FAILED, 2)
     assert count.read_text() == "x\n" * 2

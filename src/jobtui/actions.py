@@ -37,32 +37,31 @@ def decide(action: Action, r: Run, now: float) -> Step:
 def cancel(r: Run) -> Step:
     if r.phase is Phase.RETRY and r.state.finished:
         # Its attempt has ended and another was due: that one is called off.
-        r.phase, r.retry_at, r.reason = Phase.CLOSED, None, "its retry was cancelled"
-        return Step(notice=Notice(f"{r.label}: retry cancelled (it stays {r.state.value})"))
+        r.cancel_retry()
+        return Step(notice=Notice(f"{r.view.label}: retry cancelled (it stays {r.state.value})"))
     if r.state.finished or (not r.open and not r.launched):
-        return _warn(f"{r.label} has already ended ({r.state.value})")
+        return _warn(f"{r.view.label} has already ended ({r.state.value})")
     if r.phase is Phase.QUEUED and not r.launched:
-        r.phase, r.retry_at, r.state = Phase.CLOSED, None, RunState.CANCELLED
         if r.first_sent is None:
-            r.reason = "cancelled before launch"
+            r.cancel_unlaunched("cancelled before launch")
             return Step()
         # A launch went out unanswered: the host may have it. It is not sent again,
         # and the host is told to cancel it in case it did start.
-        r.reason = "cancelled before its launch was confirmed"
+        r.cancel_unlaunched("cancelled before its launch was confirmed")
         return Step(send=Action.CANCEL)
     # Followed until the host reports it cancelled; never retried.
     r.watched, r.retry_at = True, None
     if r.phase is not Phase.SENDING:
         r.phase = Phase.FOLLOWED
-    return Step(send=Action.CANCEL, notice=Notice(f"cancelling {r.label}"))
+    return Step(send=Action.CANCEL, notice=Notice(f"cancelling {r.view.label}"))
 
 
 def cleanup(r: Run) -> Step:
     if not r.launched:
-        return _warn(f"{r.label} was never launched: nothing to clean up")
+        return _warn(f"{r.view.label} was never launched: nothing to clean up")
     if not r.state.finished:
-        return _warn(f"{r.label} is {r.state.value}: cleanup refused, cancel it first")
-    if r.cleaned:
+        return _warn(f"{r.view.label} is {r.state.value}: cleanup refused, cancel it first")
+    if r.view.cleaned:
         return Step()
     return Step(send=Action.CLEANUP)
 
@@ -70,10 +69,10 @@ def cleanup(r: Run) -> Step:
 def retry(r: Run, now: float) -> Step:
     if not (r.state.finished or (not r.open and not r.launched)):
         # Running (or launched and unreachable): a second attempt would run beside it.
-        return _warn(f"{r.label} is {r.state.value}: nothing to retry")
+        return _warn(f"{r.view.label} is {r.state.value}: nothing to retry")
     notice = None
     if r.state is RunState.SUCCEEDED:
-        notice = Notice(f"{r.label} succeeded: retrying it anyway")
+        notice = Notice(f"{r.view.label} succeeded: retrying it anyway")
     r.phase, r.retry_at = Phase.RETRY, now
     return Step(notice=notice)
 
@@ -84,5 +83,7 @@ def cleaned(r: Run, outcome: Outcome) -> Notice | None:
         r.on_cleaned()
         return None
     if outcome is Outcome.RUNNING:
-        return Notice(f"{r.label} is running: cleanup refused by the host", NoticeLevel.WARNING)
-    return Notice(f"cleanup of {r.label} failed on the host", NoticeLevel.ERROR)
+        return Notice(
+            f"{r.view.label} is running: cleanup refused by the host", NoticeLevel.WARNING
+        )
+    return Notice(f"cleanup of {r.view.label} failed on the host", NoticeLevel.ERROR)

@@ -146,7 +146,7 @@ class Engine:
         self._waker: Future[None] = Future()
         self._by_jid = {r.jid: r for r in self.runs}
         self._by_key = {r.spec.key: r for r in self.runs}
-        self._views: dict[RunKey, events.RunView] = {r.spec.key: r.view() for r in self.runs}
+        self._views: dict[RunKey, events.RunView] = {r.spec.key: r.view for r in self.runs}
         """What consumers were last told of each run."""
         self._to_launch = [r for r in self.runs if r.due_to_launch]
         self._host_runs: dict[str, list[Run]] = {name: [] for name in self.hosts}
@@ -353,7 +353,7 @@ class Engine:
             "index": s.index,
             "command": s.script,
             "timeout": s.job.timeout,
-            "attempt": r.attempt,
+            "attempt": r.view.attempt,
             "progress_re": s.job.progress,
             "launched": time.time(),
         }
@@ -437,9 +437,9 @@ class Engine:
 
     def _emit(self, r: Run) -> None:
         """One event if the run's view changed since consumers last heard of it."""
-        view = r.view()
+        view = r.view
         old = self._views[r.spec.key]
-        if view != old:
+        if view is not old and view != old:  # a run's view is replaced on every change
             self._views[r.spec.key] = view
             self.on_event(events.RunChanged(view, old.state))
 
@@ -485,13 +485,13 @@ class Engine:
         for r in due:
             self._plans.pop(r.spec.host.name, None)
             del self._by_jid[r.jid]
-            r.next_attempt(self.new_attempt_jid(r.spec.key, r.attempt + 1))
+            r.next_attempt(self.new_attempt_jid(r.spec.key, r.view.attempt + 1))
             self._by_jid[r.jid] = r
             self._to_launch.append(r)
             self._emit(r)
 
     def _finish(self, interrupted: bool) -> events.BatchFinished:
-        views = [r.view() for r in self.runs]
+        views = [r.view for r in self.runs]
         counts: dict[str, int] = {}
         for v in views:
             counts[v.state.value] = counts.get(v.state.value, 0) + 1

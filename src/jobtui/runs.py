@@ -15,8 +15,9 @@ so a launch resent (a lost answer, a console that died) never runs twice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
 from enum import Enum
+from typing import Any
 
 from jobtui import defaults
 from jobtui.config.progress import progress_pattern
@@ -42,42 +43,64 @@ class Phase(Enum):
     """Nothing more to do (it may be polled again after an operator's action)."""
 
 
-@dataclass
 class Run:
-    """The engine's mutable record of one run (its latest attempt)."""
+    """The engine's mutable record of one run (its latest attempt).
 
-    spec: RunSpec
-    jid: str = field(default_factory=new_jid)
-    state: RunState = RunState.PENDING
-    attempt: int = 1
-    phase: Phase = Phase.QUEUED
-    launched: bool = False
-    """The host confirmed this attempt's launch (started, or it already existed)."""
-    watched: bool = False
-    """Followed to its end although its job says `poll: 0` (after attach or a cancel)."""
-    rc: int | None = None
-    started: float | None = None
-    finished: float | None = None
-    progress: float | None = None
-    message: str = ""
-    eta: float | None = None
-    """Seconds left, from the rate of progress so far."""
-    reason: str = ""
-    tail: str = ""
-    stderr_tail: str = ""
-    cleaned: bool = False
-    """Its job directory was removed from the host."""
-    retry_at: float | None = None
-    """With phase RETRY: when the next attempt starts (the engine's clock)."""
-    first_sent: float | None = None
-    """When a launch of this attempt that may have reached the host went out."""
-    launched_at: float = 0.0
-    first_progress: tuple[float, float] | None = None
-    """When progress was first seen, and its value (for the ETA)."""
-    seen: RemoteStatus | None = None
-    """The host's last report, while nothing else has changed the run since."""
-    skew: float = 0.0
-    """Its host's clock minus the console's, where it is off (see `RunView.skew`)."""
+    What consumers see of it is `view`, a frozen `RunView` that is replaced, never
+    changed, on every change: the one place a run's state, times, progress and output
+    live (events, the store and the JSON all take it). The rest is the engine's
+    bookkeeping of what to do next.
+    """
+
+    def __init__(
+        self,
+        spec: RunSpec,
+        jid: str | None = None,
+        state: RunState = RunState.PENDING,
+        attempt: int = 1,
+    ) -> None:
+        self.spec = spec
+        self.view = RunView(
+            key=spec.key,
+            job=spec.job.name,
+            host=spec.host.name,
+            item=item_label(spec.item),
+            jid=jid or new_jid(),
+            state=state,
+            attempt=attempt,
+            timeout=spec.job.timeout,
+            command=spec.script,
+        )
+        self.phase = Phase.QUEUED
+        self.launched = False
+        """The host confirmed this attempt's launch (started, or it already existed)."""
+        self.watched = False
+        """Followed to its end although its job says `poll: 0` (after attach or a cancel)."""
+        self.retry_at: float | None = None
+        """With phase RETRY: when the next attempt starts (the engine's clock)."""
+        self.first_sent: float | None = None
+        """When a launch of this attempt that may have reached the host went out."""
+        self.launched_at = 0.0
+        self.first_progress: tuple[float, float] | None = None
+        """When progress was first seen, and its value (for the ETA)."""
+        self.seen: RemoteStatus | None = None
+        """The host's last report, while nothing else has changed the run since."""
+
+    def _show(self, **changes: Any) -> None:
+        """Change what consumers see: a new view, if anything differs."""
+        view = self.view
+        if any(getattr(view, name) != value for name, value in changes.items()):
+            self.view = dataclasses.replace(view, **changes)
+
+    @property
+    def jid(self) -> str:
+        jid = self.view.jid
+        assert jid is not None  # a run the engine follows always has one
+        return jid
+
+    @property
+    def state(self) -> RunState:
+        return self.view.state
 
     # -- what the engine asks ---------------------------------------------------------
 
@@ -116,37 +139,7 @@ class Run:
         wanted = policy is CleanupPolicy.ALWAYS or (
             policy is CleanupPolicy.ON_SUCCESS and self.state is RunState.SUCCEEDED
         )
-        return wanted and self.state.finished and self.launched and not self.cleaned
-
-    @property
-    def label(self) -> str:
-        return self.view().label
-
-    def view(self) -> RunView:
-        """The run as consumers see it (events, the store, the JSON)."""
-        s = self.spec
-        return RunView(
-            key=s.key,
-            job=s.job.name,
-            host=s.host.name,
-            item=item_label(s.item),
-            jid=self.jid,
-            state=self.state,
-            attempt=self.attempt,
-            rc=self.rc,
-            started=self.started,
-            finished=self.finished,
-            progress=self.progress,
-            message=self.message,
-            eta=self.eta,
-            timeout=s.job.timeout,
-            reason=self.reason,
-            tail=self.tail,
-            stderr_tail=self.stderr_tail,
-            command=s.script,
-            cleaned=self.cleaned,
-            skew=self.skew,
-        )
+        return wanted and self.state.finished and self.launched and not self.view.cleaned
 
     # -- transitions ----------------------------------------------------------------
 
@@ -166,11 +159,11 @@ class Run:
     def on_launch(self, result: LaunchResult, now: float) -> None:
         """The host answered its launch."""
         if result.outcome is LaunchOutcome.ERROR:
-            self.state, self.reason = RunState.FAILED, f"launch failed: {result.message}"
+            self._show(state=RunState.FAILED, reason=f"launch failed: {result.message}")
             self.ended(now)
             return
         self.launched, self.launched_at = True, now
-        self.state, self.reason = RunState.RUNNING, ""
+        self._show(state=RunState.RUNNING, reason="")
         self.phase = Phase.FOLLOWED if self.follow else Phase.CLOSED
 
     def on_status(self, st: RemoteStatus, now: float, skew: float = 0.0) -> bool:
@@ -191,13 +184,19 @@ class Run:
         starting_for = now - self.launched_at
         if state is RunState.RUNNING and st.pid is None and starting_for > defaults.STARTING_LIMIT:
             state, reason = RunState.LOST, "its supervisor never started"
-        self.state, self.reason = state, reason
-        self.rc, self.started, self.finished = st.rc, st.started, st.finished
-        self.progress = 100.0 if state is RunState.SUCCEEDED else p.percent
-        self.message, self.eta = p.message, eta
-        if st.full:
-            self.tail, self.stderr_tail = st.tail, st.stderr_tail
-        self.seen, self.skew = st, skew
+        self._show(
+            state=state,
+            reason=reason,
+            rc=st.rc,
+            started=st.started,
+            finished=st.finished,
+            progress=100.0 if state is RunState.SUCCEEDED else p.percent,
+            message=p.message,
+            eta=eta,
+            skew=skew,
+            **({"tail": st.tail, "stderr_tail": st.stderr_tail} if st.full else {}),
+        )
+        self.seen = st
         if state.finished:
             self.ended(now)
         return True
@@ -205,7 +204,7 @@ class Run:
     def on_missing(self) -> None:
         """Its job directory is gone (cleaned up by someone): the result is unknown,
         and it is never a reason to launch the work again."""
-        self.state, self.reason = RunState.LOST, MISSING_REASON
+        self._show(state=RunState.LOST, reason=MISSING_REASON)
         self.phase = Phase.CLOSED
 
     def on_host_down(self, reason: str, now: float, failures: int) -> None:
@@ -220,13 +219,15 @@ class Run:
                 # Its launch went out and its answer was lost: it may be running.
                 # Resent (same jid: started at most once) until it is confirmed,
                 # or until it would have timed out anyway.
-                self.reason = f"launch not confirmed yet: {reason}"
+                self._show(reason=f"launch not confirmed yet: {reason}")
                 if now - self.first_sent > self._awaited_for():
-                    self.state, self.reason, self.phase = RunState.UNREACHABLE, reason, Phase.CLOSED
+                    self._show(state=RunState.UNREACHABLE, reason=reason)
+                    self.phase = Phase.CLOSED
             elif failures >= defaults.LAUNCH_ATTEMPTS:
-                self.state, self.reason, self.phase = RunState.UNREACHABLE, reason, Phase.CLOSED
+                self._show(state=RunState.UNREACHABLE, reason=reason)
+                self.phase = Phase.CLOSED
         elif self.phase is Phase.FOLLOWED:
-            self.state, self.reason = RunState.UNREACHABLE, reason
+            self._show(state=RunState.UNREACHABLE, reason=reason)
             if now - self.launched_at > self._awaited_for():
                 self.phase = Phase.CLOSED
 
@@ -237,11 +238,12 @@ class Run:
     def ended(self, now: float) -> None:
         """Its attempt reached an end state: the next attempt is due later, or none."""
         job = self.spec.job
-        if self.state.retryable and self.attempt <= job.retries:
+        attempt, reason = self.view.attempt, self.view.reason
+        if self.state.retryable and attempt <= job.retries:
             self.phase, self.retry_at = Phase.RETRY, now + job.retry_delay
             # Said, so that nobody takes it for the end (and cancel can call it off).
-            when = f"retry {self.attempt + 1} of {job.retries + 1} in {job.retry_delay:g}s"
-            self.reason = f"{self.reason}; {when}" if self.reason else when
+            when = f"retry {attempt + 1} of {job.retries + 1} in {job.retry_delay:g}s"
+            self._show(reason=f"{reason}; {when}" if reason else when)
         else:
             self.phase = Phase.CLOSED
 
@@ -250,15 +252,23 @@ class Run:
 
     def next_attempt(self, jid: str) -> None:
         """Start the next attempt afresh, under a new jid."""
-        self.jid, self.attempt = jid, self.attempt + 1
-        self.phase, self.state = Phase.QUEUED, RunState.PENDING
-        self.launched = self.cleaned = False
+        attempt = self.view.attempt + 1
+        self.view = Run(self.spec, jid, RunState.PENDING, attempt).view
+        self.phase, self.launched = Phase.QUEUED, False
         self.retry_at = self.first_sent = self.first_progress = self.seen = None
-        self.rc = self.started = self.finished = self.progress = self.eta = None
-        self.message = self.reason = self.tail = self.stderr_tail = ""
+
+    def cancel_retry(self) -> None:
+        """The operator calls off the attempt that was due: the run stays as it ended."""
+        self.phase, self.retry_at = Phase.CLOSED, None
+        self._show(reason="its retry was cancelled")
+
+    def cancel_unlaunched(self, reason: str) -> None:
+        """The operator cancels a run that is not (known to be) on its host."""
+        self.phase, self.retry_at = Phase.CLOSED, None
+        self._show(state=RunState.CANCELLED, reason=reason)
 
     def on_cleaned(self) -> None:
-        self.cleaned = True
+        self._show(cleaned=True)
 
     @classmethod
     def resume(
@@ -281,11 +291,9 @@ class Run:
         otherwise. Nothing is started twice, nothing is forgotten. Attaching means
         following: `poll: 0` runs too (polled every second).
         """
-        r = cls(spec, jid=jid, state=state, attempt=attempt)
-        r.rc, r.started, r.finished, r.progress, r.reason = rc, started, finished, progress, reason
+        r = cls(spec, jid, RunState.PENDING if state is RunState.UNREACHABLE else state, attempt)
+        r._show(rc=rc, started=started, finished=finished, progress=progress, reason=reason)
         r.launched = r.watched = state is RunState.RUNNING or state.finished
-        if state is RunState.UNREACHABLE:
-            r.state = RunState.PENDING
         if state.finished:
             r.phase = Phase.CLOSED
             if state.retryable and attempt <= spec.job.retries:

@@ -225,7 +225,7 @@ class Store:
                         json.dumps(r.spec.env),
                         r.spec.chdir,
                         r.jid,
-                        r.attempt,
+                        r.view.attempt,
                         r.state.value,
                         now,
                     )
@@ -242,12 +242,12 @@ class Store:
             self.db.executemany(
                 "UPDATE runs SET jid=?, attempt=?, sent=1, updated=? "
                 "WHERE batch=? AND job=? AND host=? AND idx=?",
-                [(r.jid, r.attempt, now, batch, *r.spec.key) for r in runs],
+                [(r.jid, r.view.attempt, now, batch, *r.spec.key) for r in runs],
             )
             self.db.executemany(
                 "INSERT OR IGNORE INTO attempts (batch, job, host, idx, attempt, jid, state) "
                 "VALUES (?,?,?,?,?,?,?)",
-                [(batch, *r.spec.key, r.attempt, r.jid, RunState.PENDING.value) for r in runs],
+                [(batch, *r.spec.key, r.view.attempt, r.jid, RunState.PENDING.value) for r in runs],
             )
 
     def record(self, batch: str, v: RunView) -> None:
