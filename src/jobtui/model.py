@@ -125,8 +125,11 @@ class Action(Enum):
     """What an operator can ask of runs."""
 
     CANCEL = "cancel"
+    """TERM, the grace period, KILL to every process of the run; a pending one is dropped."""
     CLEANUP = "cleanup"
+    """Remove its job directory from its host (refused while it runs)."""
     RETRY = "retry"
+    """A new attempt, under a new jid."""
 
 
 class Outcome(StrEnum):
@@ -143,11 +146,14 @@ class Outcome(StrEnum):
 
 
 class NoticeLevel(Enum):
-    """How loud a notice to the operator is."""
+    """How loud a notice to the operator is (the console's toast, the headless line)."""
 
     INFO = "info"
+    """What was done: a cancel sent, a retry called off."""
     WARNING = "warning"
+    """What was refused: a cleanup of a running run, a retry of one still going."""
     ERROR = "error"
+    """What failed on a host: a cleanup that could not remove a directory."""
 
 
 class CleanupPolicy(Enum):
