@@ -53,6 +53,10 @@ class Inventory:
     groups: dict[str, list[str]]
     """Group name -> host names (descendant groups included), with `all` and `ungrouped`."""
     source: str = "<hosts>"
+    children: dict[str, list[str]] = field(default_factory=dict)
+    """Group name -> its direct child groups, in Ansible's order (`all` -> top-level)."""
+    members: dict[str, list[str]] = field(default_factory=dict)
+    """Group name -> the hosts listed in it directly, in the order they were added."""
 
     @classmethod
     def from_hosts(cls, hosts: Iterable[Host], source: str = "<hosts>") -> Inventory:
@@ -82,20 +86,24 @@ def load_inventory(path: str) -> Inventory:
     Raises:
         ConfigError: with the file, line and column of the bad entry.
     """
-    data = load_yaml(path)
+    builder = _Builder(path)
+    add_yaml(builder, path, load_yaml(path))
+    return builder.finish()
+
+
+def add_yaml(builder: _Builder, path: str, data: Any) -> None:
+    """Add the groups and hosts of a parsed YAML inventory to `builder`."""
     if not isinstance(data, YMap):
         raise ConfigError(
             "an inventory must be a YAML mapping of groups",
             Location(path, 1, 1),
             "start with 'all:' and list hosts under 'hosts:'",
         )
-    builder = _Builder(path)
     builder.group("all", None, data.location)
     for name, node in data.items():
         builder.group(name, node, data.key_loc[name])
         if name != "all":
             builder.link("all", name, data.key_loc[name])
-    return builder.finish()
 
 
 @dataclass
@@ -115,6 +123,10 @@ class _HostEntry:
     var_loc: dict[str, Location] = field(default_factory=dict)
 
 
+VarsLayer = dict[str, tuple[dict[str, Any], dict[str, Location]]]
+"""Entity name -> (vars, where each was set): one source's group_vars/ or host_vars/."""
+
+
 class _Builder:
     """Collects groups and hosts as the file defines them, then resolves them."""
 
@@ -127,6 +139,9 @@ class _Builder:
         self.group_vars: dict[
             frozenset[str], tuple[dict[str, Any], dict[str, Location], tuple[str, ...]]
         ] = {}
+        self.group_files: list[VarsLayer] = []
+        """group_vars/ of each source, in source order (Ansible's vars plugin)."""
+        self.host_files: list[VarsLayer] = []
 
     def group(self, name: str, node: Any, location: Location) -> None:
         group = self.groups.get(name)
@@ -178,21 +193,25 @@ class _Builder:
                 parent.value_loc[pattern],
             )
         for name in expand_hosts(pattern, location):
-            entry = self.hosts.get(name)
-            if entry is None:
-                if len(self.hosts) >= MAX_HOSTS:
-                    raise ConfigError(
-                        f"the inventory defines more than {MAX_HOSTS:,} hosts",
-                        location,
-                        "jobtui runs one console per fleet of at most that size:"
-                        " split the inventory",
-                    )
-                entry = self.hosts[name] = _HostEntry()
-            group.hosts[name] = None
+            entry = self.add_host(group, name, location)
             if node is not None:
                 for var, value in node.items():
                     entry.vars[var] = to_plain(value)
                     entry.var_loc[var] = node.value_loc[var]
+
+    def add_host(self, group: _Group, name: str, location: Location) -> _HostEntry:
+        """Put host `name` in `group`, creating it on its first appearance."""
+        entry = self.hosts.get(name)
+        if entry is None:
+            if len(self.hosts) >= MAX_HOSTS:
+                raise ConfigError(
+                    f"the inventory defines more than {MAX_HOSTS:,} hosts",
+                    location,
+                    "jobtui runs one console per fleet of at most that size: split the inventory",
+                )
+            entry = self.hosts[name] = _HostEntry()
+        group.hosts[name] = None
+        return entry
 
     def link(self, parent: str, child: str, location: Location) -> None:
         if child == parent:
@@ -205,6 +224,7 @@ class _Builder:
             self.link_loc[(parent, child)] = location
 
     def finish(self) -> Inventory:
+        self.reconcile()
         self.check_cycles()
         depth: dict[str, int] = {}
         for name in self.groups:
@@ -218,6 +238,8 @@ class _Builder:
         hosts: dict[str, Host] = {}
         for name, entry in self.hosts.items():
             names = members[name] - {"all"}
+            if names != {"ungrouped"}:  # as Ansible: ungrouped only while in no other group
+                names.discard("ungrouped")
             if not names:
                 names = {"ungrouped"}
             members[name] = names | {"all"}
@@ -227,7 +249,25 @@ class _Builder:
         for host_name, names in members.items():
             for group_name in names - {"all"}:
                 groups[group_name].append(host_name)
-        return Inventory(hosts, groups, self.path)
+        direct = {g.name: list(g.hosts) for g in self.groups.values()}
+        alone = dict.fromkeys(groups["ungrouped"])  # listed there first, then the others
+        direct["ungrouped"] = list(
+            {**dict.fromkeys(h for h in direct["ungrouped"] if h in alone), **alone}
+        )
+        children = {g.name: list(g.children) for g in self.groups.values()}
+        return Inventory(hosts, groups, self.path, children, direct)
+
+    def reconcile(self) -> None:
+        """As Ansible: `ungrouped` is `all`'s first child, and so is every orphan group."""
+        self.group("all", None, Location(self.path, 1, 1))
+        self.group("ungrouped", None, Location(self.path, 1, 1))
+        tops = self.groups["all"].children
+        if "ungrouped" not in tops:
+            tops.insert(0, "ungrouped")
+            self.parents["ungrouped"].append("all")
+        for name, parents in self.parents.items():
+            if name != "all" and not parents:
+                self.link("all", name, self.groups[name].location)
 
     def check_cycles(self) -> None:
         done: set[str] = set()
@@ -282,6 +322,10 @@ class _Builder:
         group_vars, group_where, names = self.group_vars[key]
         merged = {**group_vars, **entry.vars}
         where = {**group_where, **entry.var_loc}
+        for layer in self.host_files:
+            if name in layer:
+                merged.update(layer[name][0])
+                where.update(layer[name][1])
         return make_host(name, merged, where, names, self.path)
 
     def merge_groups(
@@ -295,12 +339,21 @@ class _Builder:
             )
             return (depth.get(group, 1), prio if isinstance(prio, int) else 1, group)
 
+        # Ansible's order: all's vars, group_vars/all, the other groups' vars, their
+        # group_vars/ files (source by source), each step in (depth, priority, name) order.
         merged: dict[str, Any] = {}
         where: dict[str, Location] = {}
-        for group in sorted(groups | {"all"}, key=order):
-            if group in self.groups:
-                merged.update(self.groups[group].vars)
-                where.update(self.groups[group].var_loc)
+        ordered = sorted(groups - {"all"}, key=order)
+        for step in (["all"], ordered):
+            for group in step:
+                if group in self.groups:
+                    merged.update(self.groups[group].vars)
+                    where.update(self.groups[group].var_loc)
+            for layer in self.group_files:
+                for group in step:
+                    if group in layer:
+                        merged.update(layer[group][0])
+                        where.update(layer[group][1])
         return merged, where, tuple(sorted(groups))
 
 
