@@ -337,6 +337,8 @@ class _Builder:
                 if group in self.groups
                 else 1
             )
+            if isinstance(prio, str) and prio.strip().lstrip("-").isdigit():
+                prio = int(prio)  # Ansible takes int(value)
             return (depth.get(group, 1), prio if isinstance(prio, int) else 1, group)
 
         # Ansible's order: all's vars, group_vars/all, the other groups' vars, their
@@ -346,8 +348,9 @@ class _Builder:
         ordered = sorted(groups - {"all"}, key=order)
         for step in (["all"], ordered):
             for group in step:
-                if group in self.groups:
-                    merged.update(self.groups[group].vars)
+                if group in self.groups:  # a group's priority orders it: it is no variable
+                    own = self.groups[group].vars
+                    merged.update({k: v for k, v in own.items() if k != "ansible_group_priority"})
                     where.update(self.groups[group].var_loc)
             for layer in self.group_files:
                 for group in step:
