@@ -101,9 +101,9 @@ def add_yaml(builder: _Builder, path: str, data: Any) -> None:
         )
     builder.group("all", None, data.location)
     for name, node in data.items():
+        # A top-level group is `all`'s child only if no group adopts it, in any source:
+        # `_Builder.reconcile` decides once every source is read, as Ansible does.
         builder.group(name, node, data.key_loc[name])
-        if name != "all":
-            builder.link("all", name, data.key_loc[name])
 
 
 @dataclass

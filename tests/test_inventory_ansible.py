@@ -1,0 +1,57 @@
+"""Every inventory of the corpus resolves as ansible-inventory resolves it.
+
+The corpus (tests/inventories/) holds INI and YAML inventories, group_vars and
+host_vars as files and directories, mixed directories, several sources and the
+typing and precedence corner cases. Each is given to `ansible-inventory --list`
+(the reference, run as a subprocess) and to jobtui's loader; the two documents must
+be equal: groups, their direct hosts and children in order, every host's variables
+with their types.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.inventory_oracle import ansible_list, available, hosts_by_group, jobtui_list
+
+CORPUS = Path(__file__).parent / "inventories"
+
+CASES: dict[str, list[str]] = {
+    "ini_basic": ["ini_basic/hosts"],
+    "ini_typing": ["ini_typing/hosts"],
+    "ini_forward_declarations": ["ini_forward/hosts"],
+    "yaml_nested": ["yaml_nested/hosts.yml"],
+    "group_and_host_vars_files": ["gv_files/hosts"],
+    "group_and_host_vars_directories": ["gv_dirs/hosts.yml"],
+    "mixed_directory": ["mixed_dir/inv"],
+    "several_sources": ["multi_source/a.ini", "multi_source/b.yml"],
+    "group_priority": ["priority/hosts"],
+    "ungrouped": ["ungrouped/hosts"],
+    "ini_beside_yaml_group_vars": ["gv_files/hosts", "gv_dirs/hosts.yml"],
+}
+
+needs_ansible = pytest.mark.skipif(not available(), reason="ansible-core (test extra) missing")
+
+
+@needs_ansible
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_corpus_inventory_resolves_as_ansible_inventory_does(case: str, tmp_path: Path) -> None:
+    sources = [str(CORPUS / s) for s in CASES[case]]
+    expected = ansible_list(sources, tmp_path)
+    got = jobtui_list(sources)
+    assert hosts_by_group(got) == hosts_by_group(expected)
+    assert got["_meta"]["hostvars"] == expected["_meta"]["hostvars"]
+    assert got == expected
+
+
+@needs_ansible
+def test_a_host_list_resolves_as_ansible_inventory_does(tmp_path: Path) -> None:
+    sources = ["web1,web2:2222, db.example.com ,"]
+    assert jobtui_list(sources) == ansible_list(sources, tmp_path)
+
+
+def test_every_corpus_directory_is_a_case() -> None:
+    used = {s.split("/")[0] for sources in CASES.values() for s in sources}
+    assert used == {p.name for p in CORPUS.iterdir() if p.is_dir()}
