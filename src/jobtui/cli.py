@@ -18,11 +18,12 @@ from collections.abc import Callable, Sequence
 from importlib import resources
 
 from jobtui import defaults, lifecycle
-from jobtui.config import ConfigError, Inventory, load_inventory, load_jobs
+from jobtui.config import ConfigError, Inventory, load_inventories, load_inventory, load_jobs
 from jobtui.defaults import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from jobtui.engine import Engine
 from jobtui.events import BatchFinished, Event, exit_code
 from jobtui.fleet import DiscoveryPoller, transports_for
+from jobtui.inventory_cmd import dumps, inventory_graph, inventory_host, inventory_list
 from jobtui.model import Host, InvalidJid, attempt_jid, check_jid
 from jobtui.plan import Plan, build_plan, check_secrets, format_plan
 from jobtui.report import HumanReporter, JsonReporter
@@ -42,7 +43,15 @@ def new_batch_id() -> str:
 
 def _common(p: argparse.ArgumentParser, *, inventory: bool = False) -> None:
     if inventory:
-        p.add_argument("-i", "--inventory", required=True, metavar="INVENTORY.yml")
+        p.add_argument(
+            "-i",
+            "--inventory",
+            action="append",
+            required=True,
+            metavar="INVENTORY",
+            help="an Ansible inventory: YAML or INI file, directory, or 'host1,host2,';"
+            " may be given several times",
+        )
     p.add_argument(
         "--forks",
         type=int,
@@ -122,11 +131,22 @@ def build_parser() -> argparse.ArgumentParser:
     _selection(cleanup, "finished")
     cleanup.add_argument("--force", action="store_true", help="cancel running runs first")
     _common(cleanup, inventory=True)
+
+    inv = sub.add_parser("inventory", help="print the resolved inventory, as ansible-inventory")
+    shown = inv.add_mutually_exclusive_group(required=True)
+    shown.add_argument("--list", action="store_true", help="every group and host, as JSON")
+    shown.add_argument("--graph", nargs="?", const="all", metavar="GROUP", help="the group tree")
+    shown.add_argument("--host", metavar="NAME", help="one host's variables, as JSON")
+    _common(inv, inventory=True)
     return parser
 
 
-def load_plan(jobs_path: str, inventory_path: str, limit: str | None) -> Plan:
-    inventory = load_inventory(inventory_path)
+def load_plan(jobs_path: str, inventory: Inventory | str | list[str], limit: str | None) -> Plan:
+    """The plan of `jobs_path` on `inventory` (loaded, or its sources, as `-i` gives them)."""
+    if isinstance(inventory, str):
+        inventory = [inventory]
+    if not isinstance(inventory, Inventory):
+        inventory = load_inventories(inventory)
     jobs = load_jobs(jobs_path)
     plan = build_plan(jobs, inventory, limit)
     check_secrets(plan.runs, os.environ)
@@ -140,7 +160,7 @@ def demo_plan(args: argparse.Namespace) -> Plan:
         resources.as_file(root.joinpath("inventory.yml")) as inv,
         resources.as_file(root.joinpath("jobs.yml")) as jobs,
     ):
-        plan = load_plan(str(jobs), str(inv), args.limit)
+        plan = load_plan(str(jobs), load_inventory(str(inv)), args.limit)
     base = state_dir(args.state_dir) / "demo-hosts"
     hosts = {h.name: dataclasses.replace(h, jobtui_dir=str(base / h.name)) for h in plan.hosts()}
     runs = [dataclasses.replace(r, host=hosts[r.host.name]) for r in plan.runs]
@@ -285,6 +305,18 @@ def _jids(args: argparse.Namespace) -> list[str] | None:
         raise UsageError(str(e)) from e
 
 
+def show_inventory(args: argparse.Namespace) -> int:
+    """`jobtui inventory`: what the sources resolve to, in ansible-inventory's formats."""
+    inventory = load_inventories(args.inventory)
+    if args.graph:
+        print(inventory_graph(inventory, args.graph))
+    elif args.host:
+        print(dumps(inventory_host(inventory, args.host)))
+    else:
+        print(dumps(inventory_list(inventory)))
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -297,7 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("run", "demo"):
             if args.command == "run":
                 plan = load_plan(args.jobs, args.inventory, args.limit)
-                source = {"jobs": args.jobs, "inventory": args.inventory}
+                source = {"jobs": args.jobs, "inventory": " ".join(args.inventory)}
             else:
                 plan, source = demo_plan(args), {"jobs": "demo"}
             with open_store(args) as store:
@@ -305,8 +337,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return follow(store, batch, runs, args, source, f"jobtui {args.command}")
         if args.command == "attach":
             return attach(args)
+        if args.command == "inventory":
+            return show_inventory(args)
         jids = _jids(args)
-        inventory = load_inventory(args.inventory)
+        inventory = load_inventories(args.inventory)
         hosts = lifecycle.select(inventory, args.limit)
         if args.command == "status":
             return lifecycle.status(hosts, args)

@@ -1,4 +1,4 @@
-"""YAML configuration to typed specs: inventories, job files, host patterns, templates.
+"""Configuration to typed specs: inventories (YAML, INI), job files, host patterns, templates.
 
 Every problem is a `ConfigError` naming the file, line and column.
 """
@@ -9,11 +9,13 @@ from jobtui.config.errors import ConfigError
 from jobtui.config.inventory import Inventory, load_inventory
 from jobtui.config.jobs import load_jobs
 from jobtui.config.patterns import select_hosts
+from jobtui.config.sources import load_inventories
 from jobtui.config.template import render_command, render_plain, render_shell
 
 __all__ = [
     "ConfigError",
     "Inventory",
+    "load_inventories",
     "load_inventory",
     "load_jobs",
     "render_command",
