@@ -42,12 +42,14 @@ def ansible_env(tmp: Path) -> dict[str, str]:
     }
 
 
-def ansible_list(sources: list[str], tmp: Path, cwd: Path | None = None) -> dict[str, Any]:
-    """`ansible-inventory -i S... --list`, parsed."""
+def run_ansible_inventory(
+    sources: list[str], tmp: Path, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`ansible-inventory -i S... --list`, failing when any source does not parse."""
     argv = [str(ANSIBLE_INVENTORY)]
     for source in sources:
         argv += ["-i", source]
-    out = subprocess.run(
+    return subprocess.run(
         [*argv, "--list"],
         capture_output=True,
         text=True,
@@ -56,6 +58,11 @@ def ansible_list(sources: list[str], tmp: Path, cwd: Path | None = None) -> dict
         timeout=120,
         check=False,
     )
+
+
+def ansible_list(sources: list[str], tmp: Path, cwd: Path | None = None) -> dict[str, Any]:
+    """`ansible-inventory -i S... --list`, parsed."""
+    out = run_ansible_inventory(sources, tmp, cwd)
     assert out.returncode == 0, out.stderr
     document: dict[str, Any] = json.loads(out.stdout)
     return document

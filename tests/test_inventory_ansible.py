@@ -14,7 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.inventory_oracle import ansible_list, available, hosts_by_group, jobtui_list
+from jobtui.config.errors import ConfigError
+from tests.inventory_oracle import (
+    ansible_list,
+    available,
+    hosts_by_group,
+    jobtui_list,
+    run_ansible_inventory,
+)
 
 CORPUS = Path(__file__).parent / "inventories"
 
@@ -55,3 +62,22 @@ def test_a_host_list_resolves_as_ansible_inventory_does(tmp_path: Path) -> None:
 def test_every_corpus_directory_is_a_case() -> None:
     used = {s.split("/")[0] for sources in CASES.values() for s in sources}
     assert used == {p.name for p in CORPUS.iterdir() if p.is_dir()}
+
+
+@needs_ansible
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[p:children]\nnever\n",
+        "[ghost:vars]\nx=1\n",
+        "[a:children]\nb\n[b:children]\na\n",
+        "[g:hostz]\nh\n",
+        "[g]\nh:\n",
+        "[g]\nh ansible_port\n",
+    ],
+)
+def test_what_ansible_refuses_jobtui_refuses(text: str, tmp_path: Path) -> None:
+    (tmp_path / "hosts").write_text(text)
+    assert run_ansible_inventory([str(tmp_path / "hosts")], tmp_path).returncode != 0
+    with pytest.raises(ConfigError):
+        jobtui_list([str(tmp_path / "hosts")])

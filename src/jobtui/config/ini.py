@@ -104,11 +104,13 @@ def add_ini(builder: _Builder, path: str, text: str) -> None:
         match = _SECTION.match(line)
         if match:
             group, kind = _section(builder, match, pending, where)
-        elif line.startswith("[") and line.endswith("]"):
+        elif line.startswith("["):
             raise ConfigError(
                 f"invalid section header {line!r}",
                 where,
-                "write [group], [group:vars] or [group:children], without spaces",
+                "write [group], [group:vars] or [group:children], without spaces"
+                if line.endswith("]")
+                else "a section header ends with ']'",
             )
         elif kind == "hosts":
             _host_line(builder, group, line, where)
