@@ -86,3 +86,32 @@ def test_template_bombs_are_refused(tmp_path: Path, shell: str, words: list[str]
 )
 def test_endless_times_are_refused(tmp_path: Path, extra: str, words: list[str]) -> None:
     assert_refused(check(tmp_path, shell_job("true", extra)), *words)
+
+
+def long_group_chain(groups: int) -> str:
+    """g0 > g1 > ... > gN, written from the deepest parent down: no memo helps."""
+    lines = []
+    for i in range(groups, -1, -1):
+        lines += [f"g{i}:", "  children:", f"    g{i + 1}:"]
+    lines += [f"g{groups + 1}:", "  hosts:", "    h1:", "      ansible_connection: local"]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_30000_group_chain_loads(tmp_path: Path) -> None:
+    jobs = shell_job("echo {{ group_names | length }}")
+    result = check(tmp_path, jobs, long_group_chain(30_000))
+    assert result.returncode == 0, result.stderr
+    assert "echo 30002" in result.stdout
+
+
+def test_a_backtracking_host_regex_is_refused(tmp_path: Path) -> None:
+    jobs = "jobs:\n  - name: j\n    hosts: '~(a|aa)+$'\n    shell: 'true'\n"
+    inventory = "all:\n  hosts:\n" + "".join(f"    {'a' * 40}{n}:\n" for n in range(3))
+    assert_refused(check(tmp_path, jobs, inventory), "jobs.yml:3:12", "too long")
+
+
+def test_a_host_pattern_of_many_globs_over_many_hosts_is_refused(tmp_path: Path) -> None:
+    hosts = ":".join(f"h*{n}" for n in range(5000))
+    jobs = f"jobs:\n  - name: j\n    hosts: '{hosts}'\n    shell: 'true'\n"
+    inventory = "all:\n  hosts:\n    h[00000:09999]:\n"
+    assert_refused(check(tmp_path, jobs, inventory), "jobs.yml:3:12", "too costly")

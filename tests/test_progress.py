@@ -101,3 +101,8 @@ def test_load_jobs_refuses_a_costly_progress_regex(tmp_path: Path) -> None:
         returns_within(20, lambda: load_jobs(str(path)))
     assert "too large" in info.value.message
     assert info.value.location == Location(str(path), 5, 15)
+
+
+def test_a_regex_that_times_out_shows_no_progress_rather_than_hanging() -> None:
+    pattern = ProgressPattern("(a|aa)+$", budget=0.05)
+    assert returns_within(20, lambda: pattern.search_last("a" * 900 + "0")) is None

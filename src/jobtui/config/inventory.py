@@ -40,6 +40,8 @@ _RANGE_RE = re.compile(r"^(.*?)\[([0-9a-zA-Z]+):([0-9a-zA-Z]+)(?::([0-9]+))?\](.
 MAX_RANGE_HOSTS = 100_000
 MAX_HOSTS = 100_000
 """Hosts one inventory may define, ranges expanded."""
+MAX_MEMBERSHIPS = 5_000_000
+"""(host, group) pairs, parents included: what Host.groups and the group lists hold."""
 MAX_HOST_NAME = 1000
 """Characters in a host name or range pattern (a DNS name has at most 253)."""
 
@@ -226,12 +228,23 @@ class _Builder:
     def finish(self) -> Inventory:
         self.reconcile()
         self.check_cycles()
-        depth: dict[str, int] = {}
-        for name in self.groups:
-            self.depth(name, depth)
+        depth = self.depths()
         members: dict[str, set[str]] = {name: set() for name in self.hosts}
+        total = 0
         for group in self.groups.values():
+            if not group.hosts:
+                continue
             ancestors = self.ancestors(group.name)  # once per group, not per host
+            total += len(group.hosts) * len(ancestors)
+            if total > MAX_MEMBERSHIPS:
+                raise ConfigError(
+                    f"the inventory puts hosts in more than {MAX_MEMBERSHIPS:,} groups in all"
+                    f" (group '{group.name}' adds {len(group.hosts):,} hosts x"
+                    f" {len(ancestors):,} groups with its parents)",
+                    group.location,
+                    "a host belongs to its groups and all their parents: nest groups less"
+                    " deeply, or list fewer hosts in deep groups",
+                )
             for host in group.hosts:
                 members[host].update(ancestors)
         groups: dict[str, list[str]] = {"all": list(self.hosts), "ungrouped": []}
@@ -297,11 +310,26 @@ class _Builder:
                     on_path.add(child)
                     stack.append(iter(self.groups[child].children))
 
-    def depth(self, name: str, memo: dict[str, int]) -> int:
-        """Ansible's group depth: the longest chain of parents up to `all`."""
-        if name not in memo:
-            memo[name] = max((self.depth(p, memo) + 1 for p in self.parents[name]), default=0)
-        return memo[name]
+    def depths(self) -> dict[str, int]:
+        """Ansible's group depth: the longest chain of parents up to `all`.
+
+        Iterative: a chain of 30,000 groups would overflow Python's stack.
+        """
+        memo: dict[str, int] = {}
+        for start in self.groups:
+            stack = [start]
+            while stack:
+                name = stack[-1]
+                if name in memo:
+                    stack.pop()
+                    continue
+                pending = [p for p in self.parents[name] if p not in memo]
+                if pending:  # no cycles (check_cycles ran): this ends
+                    stack.extend(pending)
+                    continue
+                memo[name] = max((memo[p] + 1 for p in self.parents[name]), default=0)
+                stack.pop()
+        return memo
 
     def ancestors(self, name: str) -> set[str]:
         seen = {name}
