@@ -18,7 +18,8 @@ from collections.abc import Callable, Sequence
 from importlib import resources
 
 from jobtui import defaults, lifecycle
-from jobtui.config import ConfigError, Inventory, load_inventories, load_inventory, load_jobs
+from jobtui.config import ConfigError, Inventory, load_inventory, load_jobs
+from jobtui.config.ansiblecfg import load_configured
 from jobtui.defaults import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from jobtui.engine import Engine
 from jobtui.events import BatchFinished, Event, exit_code
@@ -47,10 +48,9 @@ def _common(p: argparse.ArgumentParser, *, inventory: bool = False) -> None:
             "-i",
             "--inventory",
             action="append",
-            required=True,
             metavar="INVENTORY",
             help="an Ansible inventory: YAML or INI file, directory, or 'host1,host2,';"
-            " may be given several times",
+            " may be given several times (default: ANSIBLE_INVENTORY, then ansible.cfg)",
         )
     p.add_argument(
         "--forks",
@@ -141,12 +141,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_plan(jobs_path: str, inventory: Inventory | str | list[str], limit: str | None) -> Plan:
-    """The plan of `jobs_path` on `inventory` (loaded, or its sources, as `-i` gives them)."""
+def load_plan(
+    jobs_path: str, inventory: Inventory | str | list[str] | None, limit: str | None
+) -> Plan:
+    """The plan of `jobs_path` on `inventory`: loaded, or its sources as `-i` gives them
+    (None: where Ansible would look)."""
     if isinstance(inventory, str):
         inventory = [inventory]
     if not isinstance(inventory, Inventory):
-        inventory = load_inventories(inventory)
+        inventory = load_configured(inventory)
     jobs = load_jobs(jobs_path)
     plan = build_plan(jobs, inventory, limit)
     check_secrets(plan.runs, os.environ)
@@ -307,7 +310,7 @@ def _jids(args: argparse.Namespace) -> list[str] | None:
 
 def show_inventory(args: argparse.Namespace) -> int:
     """`jobtui inventory`: what the sources resolve to, in ansible-inventory's formats."""
-    inventory = load_inventories(args.inventory)
+    inventory = load_configured(args.inventory)
     if args.graph:
         print(inventory_graph(inventory, args.graph))
     elif args.host:
@@ -329,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("run", "demo"):
             if args.command == "run":
                 plan = load_plan(args.jobs, args.inventory, args.limit)
-                source = {"jobs": args.jobs, "inventory": " ".join(args.inventory)}
+                source = {"jobs": args.jobs, "inventory": " ".join(args.inventory or [])}
             else:
                 plan, source = demo_plan(args), {"jobs": "demo"}
             with open_store(args) as store:
@@ -340,7 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "inventory":
             return show_inventory(args)
         jids = _jids(args)
-        inventory = load_inventories(args.inventory)
+        inventory = load_configured(args.inventory)
         hosts = lifecycle.select(inventory, args.limit)
         if args.command == "status":
             return lifecycle.status(hosts, args)
