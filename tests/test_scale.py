@@ -106,3 +106,16 @@ def test_check_of_an_oversized_range_exits_2_with_the_reason(tmp_path: Path) -> 
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "expands to 100,001 hosts" in result.stderr and "inv.yml:3:5" in result.stderr
+
+
+def test_hosts_in_too_many_nested_groups_are_refused(tmp_path: Path) -> None:
+    lines = ["all:", "  children:", "    g0:"]
+    for i in range(100):
+        lines += [f"g{i}:", "  children:", f"    g{i + 1}:"]
+    lines += ["g100:", "  hosts:", "    h[00000:99999]:"]
+    path = tmp_path / "inv.yml"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ConfigError) as info:
+        returns_within(120, lambda: load_inventory(str(path)))
+    assert "more than 5,000,000 host-in-group memberships" in info.value.message
+    assert "group 'g100': 100,000 hosts x 102 groups" in info.value.message

@@ -402,3 +402,19 @@ def test_template_bombs_are_config_errors(template: str, reason: str) -> None:
         render_plain(template, {}, WHERE, "'chdir' of job 'j'")
     assert reason in info.value.message and info.value.location == WHERE
     assert info.value.hint is not None and "at most" in info.value.hint
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{% for i in [1] %}" * 30 + "{% endfor %}" * 30,
+        "{% if 1 %}" * 300 + "{% endif %}" * 300,
+        "{{ " + "(" * 300 + "1" + ")" * 300 + " }}",
+        "{{ " + "[" * 1000 + "]" * 1000 + " }}",
+        "{{ x" + "|e" * 5000 + " }}",
+    ],
+)
+def test_templates_nested_too_deeply_are_config_errors(source: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        render_shell(source, {"x": 1}, WHERE, "'shell' of job 'j'")
+    assert "nested too deeply" in info.value.message and info.value.location == WHERE

@@ -238,9 +238,9 @@ class _Builder:
             total += len(group.hosts) * len(ancestors)
             if total > MAX_MEMBERSHIPS:
                 raise ConfigError(
-                    f"the inventory puts hosts in more than {MAX_MEMBERSHIPS:,} groups in all"
-                    f" (group '{group.name}' adds {len(group.hosts):,} hosts x"
-                    f" {len(ancestors):,} groups with its parents)",
+                    f"the inventory has more than {MAX_MEMBERSHIPS:,} host-in-group"
+                    f" memberships, parents included (group '{group.name}':"
+                    f" {len(group.hosts):,} hosts x {len(ancestors):,} groups with its parents)",
                     group.location,
                     "a host belongs to its groups and all their parents: nest groups less"
                     " deeply, or list fewer hosts in deep groups",

@@ -370,6 +370,13 @@ def _template(source: str, location: Location | None, what: str) -> jinja2.Templ
         raise ConfigError(
             f"template syntax error in {what}: {e.message}{line}", location, "check {{ }} and {% %}"
         ) from None
+    except (SyntaxError, RecursionError, MemoryError):
+        # Python's compiler allows 20 nested blocks, and Jinja's parser recurses.
+        raise ConfigError(
+            f"template in {what} is nested too deeply",
+            location,
+            "at most 20 nested {% for %}/{% if %} blocks, and fewer nested brackets",
+        ) from None
 
 
 def _render(source: str, variables: dict[str, Any], location: Location | None, what: str) -> str:
