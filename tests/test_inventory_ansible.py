@@ -10,12 +10,15 @@ with their types.
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
 
 from jobtui.config.errors import ConfigError
 from tests.inventory_oracle import (
+    ansible_env,
     ansible_list,
     available,
     hosts_by_group,
@@ -81,3 +84,38 @@ def test_what_ansible_refuses_jobtui_refuses(text: str, tmp_path: Path) -> None:
     assert run_ansible_inventory([str(tmp_path / "hosts")], tmp_path).returncode != 0
     with pytest.raises(ConfigError):
         jobtui_list([str(tmp_path / "hosts")])
+
+
+SCRIPT = """\
+#!{python}
+import json, sys
+print(json.dumps({{
+    "web": {{"hosts": ["w1", "w2"], "vars": {{"tier": 1}}, "children": ["edge"]}},
+    "edge": {{"hosts": ["e1"]}},
+    "_meta": {{"hostvars": {{"w1": {{"ansible_port": 2222}}}}}},
+}}))
+"""
+
+
+@needs_ansible
+def test_an_inventory_script_is_read_through_ansible_inventory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = tmp_path / "inventory.py"
+    script.write_text(SCRIPT.format(python=sys.executable))
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    for name, value in ansible_env(tmp_path).items():
+        monkeypatch.setenv(name, value)
+    assert jobtui_list([str(script)]) == ansible_list([str(script)], tmp_path)
+
+
+def test_an_inventory_script_without_ansible_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = tmp_path / "inventory.py"
+    script.write_text(SCRIPT.format(python=sys.executable))
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(ConfigError, match="executable inventory script: only Ansible can read"):
+        jobtui_list([str(script)])

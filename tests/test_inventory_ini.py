@@ -146,3 +146,12 @@ def test_inventory_command_on_an_unknown_host_fails_with_usage(
     Path("hosts").write_text("[web]\nweb1\n")
     assert main(["inventory", "-i", "hosts", "--host", "web2"]) == 2
     assert "did you mean 'web1'?" in capsys.readouterr().err
+
+
+def test_a_plugin_config_without_ansible_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    e = error("plugin: amazon.aws.aws_ec2\nregions: [eu-west-1]\n", name="aws_ec2.yml")
+    assert "inventory plugin config: only Ansible can read it" in str(e)
+    assert e.hint is not None and "ansible-inventory" in e.hint

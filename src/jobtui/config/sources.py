@@ -16,6 +16,7 @@ import os
 import re
 from collections.abc import Sequence
 
+from jobtui.config.delegate import add_through_ansible
 from jobtui.config.errors import ConfigError
 from jobtui.config.groupvars import vars_layer
 from jobtui.config.ini import add_ini, split_port
@@ -103,6 +104,12 @@ def add_file(builder: _Builder, path: str) -> None:
             hint="convert it to YAML or INI (ansible-inventory -i FILE --list -y)",
         )
     text = read_text(path)
+    if text.startswith("#!") and os.access(path, os.X_OK):
+        add_through_ansible(builder, path, "an executable inventory script")
+        return
+    if text.startswith("$ANSIBLE_VAULT"):
+        add_through_ansible(builder, path, "vault-encrypted")
+        return
     if ext in YAML_EXTENSIONS and text.strip():
         try:
             data = parse_yaml(text, path)
@@ -114,6 +121,9 @@ def add_file(builder: _Builder, path: str) -> None:
                     raise yaml_error from None
                 return
         else:
+            if isinstance(data, YMap) and "plugin" in data:
+                add_through_ansible(builder, path, "an inventory plugin config")
+                return
             if isinstance(data, YMap):
                 add_yaml(builder, path, data)
                 return
