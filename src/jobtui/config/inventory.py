@@ -1,6 +1,10 @@
-"""Ansible YAML inventories: groups, hosts, children, vars and host ranges.
+"""Ansible inventories resolved: groups, hosts, children, vars and host ranges.
 
-The format is Ansible's, so existing inventories load unchanged:
+This module holds the YAML format and the one resolver every format feeds
+(`_Builder`); INI is `ini.py`, files, directories and `-i` lists `sources.py`,
+group_vars/host_vars `groupvars.py`, no `-i` `ansiblecfg.py`, scripts and plugins
+`delegate.py`. The format is Ansible's, so existing inventories load unchanged, and
+resolve as `ansible-inventory --list` resolves them (tests/test_inventory_ansible.py):
 
     all:
       vars: {ansible_user: ops}
@@ -11,8 +15,25 @@ The format is Ansible's, so existing inventories load unchanged:
           vars: {backup_dir: /backup}
 
 Decisions, where Ansible leaves room:
-- Variable precedence follows Ansible: `all` < parent group < child group < host
-  vars; groups at the same depth are ordered by `ansible_group_priority`, then name.
+- Variable precedence follows Ansible: `all`'s vars < group_vars/all < the other
+  groups' vars (parent < child; same depth: by `ansible_group_priority`, then name) <
+  their group_vars/ files (source by source) < host vars < host_vars/ files. A later
+  source's vars win over an earlier one's.
+
+Where jobtui deliberately differs from Ansible:
+- A source that does not parse is an error with file:line:col (Ansible warns
+  "Unable to parse ... as an inventory source" and goes on with fewer hosts), and so
+  is an empty range such as `web[10:01]` (Ansible silently makes no host).
+- `ansible_port`, `ansible_user`, `ansible_connection`, timeouts... are validated:
+  a bad one is an error naming the host, not a failure at connect time.
+- TOML inventories are refused (with the command that converts them). An
+  executable file is run as a script only if it starts with `#!` (Ansible tries any
+  executable file as a script first); scripts, plugin configs (`plugin:`) and vault
+  files are read through `ansible-inventory --list`, their vars merged per host.
+- Only the built-in group_vars/host_vars beside the sources are read: no other vars
+  plugins, no playbook-adjacent group_vars, no `hash_behaviour = merge`, and
+  ansible.cfg's `inventory_ignore_extensions` is not read (its default is used).
+- Limits (hosts, range sizes, memberships) refuse what would not fit in one console.
 - Keys other than `hosts`, `children` and `vars` in a group are an error (Ansible
   only warns): a typo such as `host:` would otherwise silently drop hosts.
 - Variables are not templated; `ansible_*` values are used as written.
