@@ -40,6 +40,8 @@ CASES: dict[str, list[str]] = {
     "group_priority": ["priority/hosts"],
     "ungrouped": ["ungrouped/hosts"],
     "ini_beside_yaml_group_vars": ["gv_files/hosts", "gv_dirs/hosts.yml"],
+    "ini_addresses_and_ports": ["ini_addresses/hosts"],
+    "directory_edge_cases": ["edge/inv"],
 }
 
 needs_ansible = pytest.mark.skipif(not available(), reason="ansible-core (test extra) missing")

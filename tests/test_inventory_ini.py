@@ -155,3 +155,8 @@ def test_a_plugin_config_without_ansible_is_a_clear_error(
     e = error("plugin: amazon.aws.aws_ec2\nregions: [eu-west-1]\n", name="aws_ec2.yml")
     assert "inventory plugin config: only Ansible can read it" in str(e)
     assert e.hint is not None and "ansible-inventory" in e.hint
+
+
+def test_a_bracketed_ipv6_host_takes_its_port() -> None:
+    inv = load("[g]\n[::1]:2222\nfe80::1\n")
+    assert [(h.name, h.port) for h in inv.hosts.values()] == [("::1", 2222), ("fe80::1", 22)]

@@ -104,7 +104,7 @@ def add_ini(builder: _Builder, path: str, text: str) -> None:
         match = _SECTION.match(line)
         if match:
             group, kind = _section(builder, match, pending, where)
-        elif line.startswith("["):
+        elif line.startswith("[") and (line.endswith("]") or "]" not in line):
             raise ConfigError(
                 f"invalid section header {line!r}",
                 where,
