@@ -8,6 +8,7 @@ must be equal. ansible-inventory takes about a second a call: the examples are f
 
 from __future__ import annotations
 
+import shlex
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.inventory_oracle import ansible_list, available, jobtui_list
+from jobtui.config.errors import ConfigError
+from tests.inventory_oracle import ansible_list, available, jobtui_list, run_ansible_inventory
 
 pytestmark = pytest.mark.skipif(not available(), reason="ansible-core (test extra) missing")
 
@@ -131,3 +133,26 @@ def test_generated_yaml_inventories_resolve_as_ansible_does(case: dict[str, Any]
         return [str(root / "hosts.yml")]
 
     _compare(write)
+
+
+VALUE_TEXT = st.text(
+    alphabet=st.sampled_from("01239abexyTFNnu.-+_:,[]{}()'\"= jy#;"), min_size=1, max_size=12
+)
+
+
+@settings(SLOW, max_examples=12)
+@given(st.lists(VALUE_TEXT, min_size=1, max_size=30))
+def test_generated_ini_values_are_typed_as_ansible_types_them(texts: list[str]) -> None:
+    """Many values a case: on a host line (shell-split) and in [g:vars] (the whole rest)."""
+    tokens = " ".join(f"v{i}={shlex.quote(t)}" for i, t in enumerate(texts))
+    gvars = "".join(f"w{i} = {t}\n" for i, t in enumerate(texts) if t.strip())
+    text = f"[g]\nh {tokens}\n[g:vars]\n{gvars}"
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "hosts").write_text(text)
+        sources = [str(root / "hosts")]
+        if run_ansible_inventory(sources, root).returncode != 0:
+            with pytest.raises(ConfigError):
+                jobtui_list(sources)
+        else:
+            assert jobtui_list(sources) == ansible_list(sources, root)
