@@ -39,6 +39,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
+from typing import NamedTuple
 
 
 class Refused(Exception):
@@ -87,53 +89,39 @@ class _ShellQuoter:
         self.stack: list[list[int]] = [[_TOP, 0, 0, 0]]
         self.word_start = True
         self.heredocs: list[tuple[str, bool]] = []
+        self.slots: list[tuple[int, int, int, int]] = []
+        self.error: str | None = None
 
-    def run(self) -> str:
+    def run(self) -> None:
+        """Scan the text; values are not looked at, only where each placeholder stands.
+
+        Fills `out` (with "" at each placeholder) and `slots`; a refusal the text
+        itself causes is kept in `error`, after `len(slots)` placeholders.
+        """
         text = self.text
         handlers: dict[int, Callable[[str], None]] = {
             _TOP: self.unquoted, _CMDSUB: self.unquoted, _SINGLE: self.single,
             _DOUBLE: self.double, _PARAM: self.param, _BACKTICK: self.backtick,
             _ARITH: self.arith, _ANSIC: self.ansic, _COMMENT: self.comment,
         }  # fmt: skip
-        while self.i < len(text):
-            match = _MARKER.match(text, self.i) if text[self.i] == "\x00" else None
-            if match and match.group(1) == self.nonce:
-                self.out.append(self.quote(self.values[int(match.group(2))]))
-                self.i = match.end()
-            else:
-                handlers[self.stack[-1][0]](text[self.i])
-        result = "".join(self.out)
-        if "\x00" in result:
-            raise Refused("a filter block altered a templated value")
-        if self.values and [f[0] for f in self.stack if f[0] != _COMMENT] != [_TOP]:
-            raise Refused("unterminated quote or substitution around a templated value")
-        return result
-
-    def quote(self, value: str) -> str:
-        kind = self.stack[-1][0]
-        if kind in _UNQUOTED and self.stack[-1][3]:
-            raise Refused(
-                "a templated value inside [[ ... ]] (bash only, where -eq and the like run"
-                " a $(...) in the value) cannot be quoted safely (use [ ... ])"
-            )
-        if kind in _UNQUOTED:
-            self.word_start = False
-            return quote_word(value)
-        if kind == _SINGLE:
-            return value.replace("'", "'\\''")
-        if kind == _DOUBLE:
-            return re.sub(r'([$`"\\])', r"\\\1", value)
-        if kind == _ARITH and re.fullmatch(r"[+-]?[0-9]+", value):
-            return value
-        if kind == _COMMENT and "\n" not in value:
-            return quote_word(value)
-        where = {
-            _PARAM: "inside ${...}", _BACKTICK: "inside `...` (use $(...))",
-            _ANSIC: "inside $'...'",
-            _ARITH: "that is not an integer, inside $((...)), ((...)) or $[...]",
-            _COMMENT: "with a newline, inside a # comment",
-        }[kind]  # fmt: skip
-        raise Refused(f"a templated value {where} cannot be quoted safely")
+        try:
+            while self.i < len(text):
+                match = _MARKER.match(text, self.i) if text[self.i] == "\x00" else None
+                if match and match.group(1) == self.nonce:
+                    frame = self.stack[-1]
+                    self.slots.append((len(self.out), int(match.group(2)), frame[0], frame[3]))
+                    self.out.append("")
+                    if frame[0] in _UNQUOTED:
+                        self.word_start = False
+                    self.i = match.end()
+                else:
+                    handlers[self.stack[-1][0]](text[self.i])
+            if "\x00" in "".join(self.out):
+                raise Refused("a filter block altered a templated value")
+            if self.values and [f[0] for f in self.stack if f[0] != _COMMENT] != [_TOP]:
+                raise Refused("unterminated quote or substitution around a templated value")
+        except Refused as e:
+            self.error = str(e)
 
     def emit(self, count: int = 1) -> None:
         self.out.append(self.text[self.i : self.i + count])
@@ -349,6 +337,56 @@ class _ShellQuoter:
         self.heredocs.clear()
 
 
+def _quote_for(kind: int, in_conditional: int, value: str) -> str:
+    """`value` quoted for a placeholder that stands in `kind` (a lexer context)."""
+    if kind in _UNQUOTED and in_conditional:
+        raise Refused(
+            "a templated value inside [[ ... ]] (bash only, where -eq and the like run"
+            " a $(...) in the value) cannot be quoted safely (use [ ... ])"
+        )
+    if kind in _UNQUOTED:
+        return quote_word(value)
+    if kind == _SINGLE:
+        return value.replace("'", "'\\''")
+    if kind == _DOUBLE:
+        return re.sub(r'([$`"\\])', r"\\\1", value)
+    if kind == _ARITH and re.fullmatch(r"[+-]?[0-9]+", value):
+        return value
+    if kind == _COMMENT and "\n" not in value:
+        return quote_word(value)
+    where = {
+        _PARAM: "inside ${...}", _BACKTICK: "inside `...` (use $(...))",
+        _ANSIC: "inside $'...'",
+        _ARITH: "that is not an integer, inside $((...)), ((...)) or $[...]",
+        _COMMENT: "with a newline, inside a # comment",
+    }[kind]  # fmt: skip
+    raise Refused(f"a templated value {where} cannot be quoted safely")
+
+
+class _Scan(NamedTuple):
+    pieces: tuple[str, ...]
+    slots: tuple[tuple[int, int, int, int], ...]
+    """(index in pieces, value index, lexer context, inside [[ ]]) per placeholder."""
+    error: str | None
+
+
+@lru_cache(maxsize=1024)
+def _scan(text: str, count: int) -> _Scan:
+    # Where a placeholder stands depends on the text around it, never on the values:
+    # scanned once per distinct command, which 100,000 hosts share.
+    quoter = _ShellQuoter(text, [""] * count, "0")
+    quoter.run()
+    return _Scan(tuple(quoter.out), tuple(quoter.slots), quoter.error)
+
+
 def quote_placeholders(text: str, values: list[str], nonce: str) -> str:
     """Replace each placeholder in `text` by `values[i]`, quoted for its context."""
-    return _ShellQuoter(text, values, nonce).run()
+    # Every NUL in `text` is one of this render's placeholders: neither a template
+    # nor a value may hold one (template.py refuses both).
+    scan = _scan(text.replace("\x00" + nonce + "_", "\x000_"), len(values))
+    out = list(scan.pieces)
+    for position, index, kind, in_conditional in scan.slots:
+        out[position] = _quote_for(kind, in_conditional, values[index])
+    if scan.error is not None:
+        raise Refused(scan.error)
+    return "".join(out)
