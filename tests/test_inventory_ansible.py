@@ -11,13 +11,16 @@ with their types.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from jobtui.config.errors import ConfigError
+from tests.helpers import run_jobtui
 from tests.inventory_oracle import (
+    ANSIBLE_INVENTORY,
     ansible_env,
     ansible_list,
     available,
@@ -121,3 +124,31 @@ def test_an_inventory_script_without_ansible_is_a_clear_error(
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(ConfigError, match="executable inventory script: only Ansible can read"):
         jobtui_list([str(script)])
+
+
+@needs_ansible
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--list"],
+        ["--list", "--limit", "prod:!db1"],
+        ["--graph"],
+        ["--graph", "prod"],
+        ["--host", "web1"],
+    ],
+)
+def test_inventory_command_prints_what_ansible_inventory_prints(
+    args: list[str], tmp_path: Path
+) -> None:
+    source = str(CORPUS / "gv_files" / "hosts")
+    ours = run_jobtui("inventory", "-i", source, *args)
+    theirs = subprocess.run(
+        [str(ANSIBLE_INVENTORY), "-i", source, *args],
+        capture_output=True,
+        text=True,
+        env=ansible_env(tmp_path),
+        cwd=tmp_path,
+        check=False,
+    )
+    assert ours.returncode == theirs.returncode == 0, ours.stderr + theirs.stderr
+    assert ours.stdout == theirs.stdout

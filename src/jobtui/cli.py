@@ -42,16 +42,20 @@ def new_batch_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
 
 
+def _inventory(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-i",
+        "--inventory",
+        action="append",
+        metavar="INVENTORY",
+        help="an Ansible inventory: YAML or INI file, directory, or 'host1,host2,';"
+        " may be given several times (default: ANSIBLE_INVENTORY, then ansible.cfg)",
+    )
+
+
 def _common(p: argparse.ArgumentParser, *, inventory: bool = False) -> None:
     if inventory:
-        p.add_argument(
-            "-i",
-            "--inventory",
-            action="append",
-            metavar="INVENTORY",
-            help="an Ansible inventory: YAML or INI file, directory, or 'host1,host2,';"
-            " may be given several times (default: ANSIBLE_INVENTORY, then ansible.cfg)",
-        )
+        _inventory(p)
     p.add_argument(
         "--forks",
         type=int,
@@ -137,7 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     shown.add_argument("--list", action="store_true", help="every group and host, as JSON")
     shown.add_argument("--graph", nargs="?", const="all", metavar="GROUP", help="the group tree")
     shown.add_argument("--host", metavar="NAME", help="one host's variables, as JSON")
-    _common(inv, inventory=True)
+    _inventory(inv)
+    inv.add_argument("--limit", metavar="PATTERN", help="only these hosts (Ansible pattern)")
     return parser
 
 
@@ -316,7 +321,11 @@ def show_inventory(args: argparse.Namespace) -> int:
     elif args.host:
         print(dumps(inventory_host(inventory, args.host)))
     else:
-        print(dumps(inventory_list(inventory)))
+        print(
+            dumps(
+                inventory_list(inventory, {h.name for h in lifecycle.select(inventory, args.limit)})
+            )
+        )
     return EXIT_OK
 
 

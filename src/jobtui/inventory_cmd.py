@@ -17,15 +17,17 @@ PROFILE = "inventory_legacy"
 """`_meta.profile` as ansible-core 2.19 writes it."""
 
 
-def inventory_list(inventory: Inventory) -> dict[str, Any]:
-    """The `ansible-inventory --list` document."""
+def inventory_list(inventory: Inventory, only: set[str] | None = None) -> dict[str, Any]:
+    """The `ansible-inventory --list` document (of the hosts in `only`, if given)."""
     result: dict[str, Any] = {}
     seen: set[str] = set()
+    shown = set(inventory.hosts) if only is None else only
 
     def add(group: str) -> None:
         entry: dict[str, Any] = {}
-        if group != "all" and inventory.members.get(group):
-            entry["hosts"] = list(inventory.members[group])
+        hosts = [h for h in inventory.members.get(group, []) if h in shown]
+        if group != "all" and hosts:
+            entry["hosts"] = hosts
         kids = inventory.children.get(group, [])
         if kids:
             entry["children"] = list(kids)
@@ -37,13 +39,17 @@ def inventory_list(inventory: Inventory) -> dict[str, Any]:
                 add(kid)
 
     add("all")
-    hostvars = {name: dict(host.vars) for name, host in inventory.hosts.items() if host.vars}
+    hostvars = {
+        name: dict(host.vars)
+        for name, host in inventory.hosts.items()
+        if host.vars and name in shown
+    }
     result["_meta"] = {"hostvars": hostvars, "profile": PROFILE}
     return result
 
 
 def inventory_graph(inventory: Inventory, group: str = "all") -> str:
-    """The `ansible-inventory --graph` tree, from `group`."""
+    """The `ansible-inventory --graph` tree, from `group` (every host: it ignores --limit)."""
     if group not in inventory.groups:
         raise ConfigError(
             f"no group '{group}' in the inventory",
