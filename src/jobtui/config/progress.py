@@ -101,12 +101,7 @@ def check_progress(pattern: str, location: Location | None = None, label: str = 
             location,
             "a progress regex only needs to find a number, like '(\\d+)%'",
         )
-    try:
-        re.compile(pattern)
-    except (re.error, OverflowError, RecursionError) as e:
-        raise ConfigError(
-            f"'progress' in {label} is not a valid regex: {e}", location, hint
-        ) from None
+    _compiles(re.compile, re.error, pattern, location, label, hint)
     size = expanded_size(pattern)
     if size > MAX_PATTERN_SIZE:
         raise ConfigError(
@@ -115,9 +110,21 @@ def check_progress(pattern: str, location: Location | None = None, label: str = 
             location,
             "use + or * instead of large counts, like '(\\d+)%'",
         )
+    # Checked by `re` first (its messages are clearer), and by `regex`, which applies it.
+    _compiles(regex.compile, regex.error, pattern, location, label, hint)
+
+
+def _compiles(
+    compile_: Any,
+    error: type[Exception],
+    pattern: str,
+    location: Location | None,
+    label: str,
+    hint: str,
+) -> None:
     try:
-        regex.compile(pattern)
-    except (regex.error, OverflowError, RecursionError) as e:
+        compile_(pattern)
+    except (error, OverflowError, RecursionError) as e:
         raise ConfigError(
             f"'progress' in {label} is not a valid regex: {e}", location, hint
         ) from None
