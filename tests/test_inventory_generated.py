@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from jobtui.config.errors import ConfigError
@@ -32,7 +32,11 @@ YAML_VALUES = st.one_of(
     st.integers(-5, 5), st.booleans(), st.sampled_from(["yes", "01", "x y", "a:b", ""])
 )
 SLOW = settings(
-    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    database=None,
+    phases=[Phase.explicit, Phase.generate],  # shrinking, at a second a call, takes minutes
 )
 
 ini_vars = st.dictionaries(st.sampled_from(KEYS), st.sampled_from(INI_VALUES), max_size=3)
@@ -59,7 +63,7 @@ def ini_inventory(draw: st.DrawFn) -> tuple[str, dict[str, dict[str, Any]]]:
     text = "".join(_ini_host(*line) for line in top) + "\n".join(blocks)
     files = draw(
         st.dictionaries(
-            st.sampled_from([*groups, "all", "ungrouped"]),
+            st.sampled_from([*groups, "all", "ungrouped", "h1", "h2"]),
             st.dictionaries(st.sampled_from(KEYS), YAML_VALUES, min_size=1, max_size=2),
             max_size=2,
         )
@@ -100,10 +104,15 @@ def yaml_inventory(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def _compare(write: Any) -> None:
+    """Both resolve the sources alike, or both refuse them (a cycle across sources)."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         sources = write(root)
-        assert jobtui_list(sources) == ansible_list(sources, root)
+        if run_ansible_inventory(sources, root).returncode != 0:
+            with pytest.raises(ConfigError):
+                jobtui_list(sources)
+        else:
+            assert jobtui_list(sources) == ansible_list(sources, root)
 
 
 @SLOW
@@ -114,18 +123,36 @@ def test_generated_ini_inventories_resolve_as_ansible_does(
     text, files = case
 
     def write(root: Path) -> list[str]:
-        (root / "inv").mkdir()
-        (root / "inv" / "hosts").write_text(text)
-        if files:
-            (root / "inv" / "group_vars").mkdir()
-            for name, values in files.items():
-                (root / "inv" / "group_vars" / f"{name}.yml").write_text(yaml.safe_dump(values))
-        return [str(root / "inv" / "hosts")]
+        return [_write_ini(root / "inv", text, files)]
 
     _compare(write)
 
 
-@settings(SLOW, max_examples=10)
+def _write_ini(directory: Path, text: str, files: dict[str, dict[str, Any]]) -> str:
+    """hosts, and group_vars/NAME.yml (host_vars/NAME.yml for host names)."""
+    directory.mkdir()
+    (directory / "hosts").write_text(text)
+    for name, values in files.items():
+        kind = "host_vars" if name in HOSTS else "group_vars"
+        (directory / kind).mkdir(exist_ok=True)
+        (directory / kind / f"{name}.yml").write_text(yaml.safe_dump(values))
+    return str(directory / "hosts")
+
+
+@settings(SLOW, max_examples=8)
+@given(ini_inventory(), yaml_inventory())
+def test_generated_ini_and_yaml_sources_together_resolve_as_ansible_does(
+    ini: tuple[str, dict[str, dict[str, Any]]], data: dict[str, Any]
+) -> None:
+    def write(root: Path) -> list[str]:
+        (root / "yaml").mkdir()
+        (root / "yaml" / "hosts.yml").write_text(yaml.safe_dump(data))
+        return [_write_ini(root / "ini", *ini), str(root / "yaml" / "hosts.yml")]
+
+    _compare(write)
+
+
+@settings(SLOW, max_examples=8)
 @given(yaml_inventory())
 def test_generated_yaml_inventories_resolve_as_ansible_does(case: dict[str, Any]) -> None:
     def write(root: Path) -> list[str]:
@@ -140,7 +167,7 @@ VALUE_TEXT = st.text(
 )
 
 
-@settings(SLOW, max_examples=12)
+@settings(SLOW, max_examples=10)
 @given(st.lists(VALUE_TEXT, min_size=1, max_size=30))
 def test_generated_ini_values_are_typed_as_ansible_types_them(texts: list[str]) -> None:
     """Many values a case: on a host line (shell-split) and in [g:vars] (the whole rest)."""

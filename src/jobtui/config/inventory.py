@@ -15,10 +15,10 @@ resolve as `ansible-inventory --list` resolves them (tests/test_inventory_ansibl
           vars: {backup_dir: /backup}
 
 Decisions, where Ansible leaves room:
-- Variable precedence follows Ansible: `all`'s vars < group_vars/all < the other
-  groups' vars (parent < child; same depth: by `ansible_group_priority`, then name) <
-  their group_vars/ files (source by source) < host vars < host_vars/ files. A later
-  source's vars win over an earlier one's.
+- Variable precedence follows Ansible's default: `all`'s vars < the other groups'
+  vars (parent < child; same depth: by `ansible_group_priority`, then name) <
+  group_vars/all < the other groups' group_vars/ files (source by source, in the
+  same order) < host vars < host_vars/ files. A later source's vars win.
 
 Where jobtui deliberately differs from Ansible:
 - A source that does not parse is an error with file:line:col (Ansible warns
@@ -390,17 +390,18 @@ class _Builder:
                 prio = int(prio)  # Ansible takes int(value)
             return (depth.get(group, 1), prio if isinstance(prio, int) else 1, group)
 
-        # Ansible's order: all's vars, group_vars/all, the other groups' vars, their
-        # group_vars/ files (source by source), each step in (depth, priority, name) order.
+        # Ansible's default `precedence`: every group's own vars (all first), then
+        # group_vars/all, then the other groups' group_vars/ (source by source), each
+        # step in (depth, priority, name) order.
         merged: dict[str, Any] = {}
         where: dict[str, Location] = {}
-        ordered = sorted(groups - {"all"}, key=order)
-        for step in (["all"], ordered):
-            for group in step:
-                if group in self.groups:  # a group's priority orders it: it is no variable
-                    own = self.groups[group].vars
-                    merged.update({k: v for k, v in own.items() if k != "ansible_group_priority"})
-                    where.update(self.groups[group].var_loc)
+        ordered = ["all", *sorted(groups - {"all"}, key=order)]
+        for group in ordered:
+            if group in self.groups:  # a group's priority orders it: it is no variable
+                own = self.groups[group].vars
+                merged.update({k: v for k, v in own.items() if k != "ansible_group_priority"})
+                where.update(self.groups[group].var_loc)
+        for step in (ordered[:1], ordered[1:]):
             for layer in self.group_files:
                 for group in step:
                     if group in layer:
