@@ -3,7 +3,7 @@
 This module holds the YAML format and the one resolver every format feeds
 (`_Builder`); INI is `ini.py`, files, directories and `-i` lists `sources.py`,
 group_vars/host_vars `groupvars.py`, no `-i` `ansiblecfg.py`, scripts and plugins
-`delegate.py`. The format is Ansible's, so existing inventories load unchanged, and
+`delegate.py`, the checked connection vars `connection.py`. The format is Ansible's, so existing inventories load unchanged, and
 resolve as `ansible-inventory --list` resolves them (tests/test_inventory_ansible.py):
 
     all:
@@ -42,7 +42,6 @@ Where jobtui deliberately differs from Ansible:
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import re
 import string
@@ -50,13 +49,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobtui import defaults
+from jobtui.config.connection import make_host
 from jobtui.config.errors import ConfigError, describe, did_you_mean
 from jobtui.config.yamlsrc import YMap, load_yaml, to_plain
 from jobtui.model import Host, Location
 
 GROUP_KEYS = ("hosts", "children", "vars")
-CONNECTIONS = {"ssh": "ssh", "local": "local", "smart": "ssh", "paramiko": "ssh"}
 _RANGE_RE = re.compile(r"^(.*?)\[([0-9a-zA-Z]+):([0-9a-zA-Z]+)(?::([0-9]+))?\](.*)$")
 MAX_RANGE_HOSTS = 100_000
 MAX_HOSTS = 100_000
@@ -408,70 +406,6 @@ class _Builder:
                         merged.update(layer[group][0])
                         where.update(layer[group][1])
         return merged, where, tuple(sorted(groups))
-
-
-def make_host(
-    name: str,
-    merged: dict[str, Any],
-    where: dict[str, Location],
-    groups: tuple[str, ...],
-    path: str,
-) -> Host:
-    """Build a Host from its merged vars, validating the ones jobtui uses."""
-
-    def text(var: str, default: str | None) -> str | None:
-        value = merged.get(var, default)
-        if value is None or (isinstance(value, str) and value.strip()):
-            return value
-        if isinstance(value, int | float) and not isinstance(value, bool) and var == "ansible_host":
-            return str(value)
-        raise ConfigError(
-            f"'{var}' of host '{name}' must be a non-empty string, got {describe(value)}",
-            where.get(var, Location(path, 1, 1)),
-        )
-
-    port = merged.get("ansible_port", 22)
-    if isinstance(port, str) and port.strip().isdigit():
-        port = int(port)
-    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
-        raise ConfigError(
-            f"'ansible_port' of host '{name}' must be a port number (1-65535),"
-            f" got {describe(port)}",
-            where.get("ansible_port"),
-        )
-    timeout = merged.get(
-        "ansible_ssh_timeout", merged.get("ansible_timeout", defaults.CONNECT_TIMEOUT)
-    )
-    if isinstance(timeout, str):
-        with contextlib.suppress(ValueError):
-            timeout = float(timeout)
-    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not 0 < timeout <= 600:
-        var = "ansible_ssh_timeout" if "ansible_ssh_timeout" in merged else "ansible_timeout"
-        raise ConfigError(
-            f"'{var}' of host '{name}' must be a number of seconds (0-600],"
-            f" got {describe(timeout)}",
-            where.get(var),
-        )
-    connection = merged.get("ansible_connection", "ssh")
-    if connection not in CONNECTIONS:
-        raise ConfigError(
-            f"'ansible_connection' of host '{name}' must be ssh or local,"
-            f" got {describe(connection)}",
-            where.get("ansible_connection"),
-            did_you_mean(str(connection), list(CONNECTIONS)) or "jobtui connects with ssh or local",
-        )
-    return Host(
-        name=name,
-        address=text("ansible_host", name) or name,
-        port=port,
-        user=text("ansible_user", None),
-        key_file=text("ansible_ssh_private_key_file", None),
-        connection=CONNECTIONS[connection],
-        jobtui_dir=text("jobtui_dir", defaults.JOBTUI_DIR) or defaults.JOBTUI_DIR,
-        connect_timeout=float(timeout),
-        vars=merged,
-        groups=groups,
-    )
 
 
 def expand_hosts(pattern: str, location: Location) -> list[str]:
