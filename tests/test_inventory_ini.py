@@ -160,3 +160,9 @@ def test_a_plugin_config_without_ansible_is_a_clear_error(
 def test_a_bracketed_ipv6_host_takes_its_port() -> None:
     inv = load("[g]\n[::1]:2222\nfe80::1\n")
     assert [(h.name, h.port) for h in inv.hosts.values()] == [("::1", 2222), ("fe80::1", 22)]
+
+
+def test_a_vault_encrypted_group_vars_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "group_vars" / "all.yml").write_text("$ANSIBLE_VAULT;1.1;AES256\n6162\n")
+    assert "vault-encrypted: jobtui does not decrypt" in str(error("h\n"))

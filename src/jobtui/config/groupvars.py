@@ -66,6 +66,12 @@ def _load_all(files: list[str]) -> tuple[dict[str, Any], dict[str, Location]]:
         text = read_text(path)
         if not text.strip():
             continue
+        if text.startswith("$ANSIBLE_VAULT"):
+            raise ConfigError(
+                f"{path} is vault-encrypted: jobtui does not decrypt vault files",
+                Location(path, 1, 1),
+                "keep these vars out of jobtui's inventory, or decrypt them (ansible-vault view)",
+            )
         try:
             data = parse_yaml(text, path)
         except ConfigError as e:
