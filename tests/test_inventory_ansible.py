@@ -45,6 +45,7 @@ CASES: dict[str, list[str]] = {
     "ini_beside_yaml_group_vars": ["gv_files/hosts", "gv_dirs/hosts.yml"],
     "ini_addresses_and_ports": ["ini_addresses/hosts"],
     "directory_edge_cases": ["edge/inv"],
+    "nested_directory_and_explicit_ungrouped": ["nested_dir/"],
 }
 
 needs_ansible = pytest.mark.skipif(not available(), reason="ansible-core (test extra) missing")
