@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import ast
+import shlex
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from jobtui.cli import main
 from jobtui.config.errors import ConfigError
+from jobtui.config.ini import _PLAIN_LINE, ini_value
 from jobtui.config.inventory import Inventory
 from jobtui.config.sources import load_inventories
 from jobtui.model import Location
@@ -166,3 +171,25 @@ def test_a_vault_encrypted_group_vars_file_is_a_clear_error(tmp_path: Path) -> N
     (tmp_path / "group_vars").mkdir()
     (tmp_path / "group_vars" / "all.yml").write_text("$ANSIBLE_VAULT;1.1;AES256\n6162\n")
     assert "vault-encrypted: jobtui does not decrypt" in str(error("h\n"))
+
+
+def _reference_value(text: str) -> object:
+    """What ansible-core's ini plugin does, before jobtui's fast paths."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+@given(st.text(alphabet="0123456789-+_aeNnoTrufls .xj\t\u00a0'\"#\\", max_size=12))
+def test_fast_paths_type_and_split_as_literal_eval_and_shlex(text: str) -> None:
+    here = Location("hosts", 1, 1)
+    try:
+        expected = _reference_value(text)
+    except (TypeError, RecursionError, MemoryError):
+        return
+    if isinstance(expected, int | bool | None | str):
+        assert ini_value(text, here) == expected and type(ini_value(text, here)) is type(expected)
+    line = f"h {text}".strip()
+    if _PLAIN_LINE.fullmatch(line):
+        assert line.split() == shlex.split(line, comments=True)

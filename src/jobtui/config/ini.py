@@ -33,6 +33,11 @@ _BRACKETED_PORT = re.compile(r"^\[(.+)\]:([0-9]+)$")
 _HOST_PORT = re.compile(r"^((?:[^:\[\]]|\[[^\]]*\])*):([0-9]+)$")
 _VALID_HOST = re.compile(r"^[\w\[\]:-]+(?:\.[\w\[\]:-]+)*$")
 SECTION_KINDS = ("hosts", "children", "vars")
+_PLAIN_LINE = re.compile(r"[^'\"\\#\s]*(?:[ \t]+[^'\"\\#\s]*)*")
+"""No quote, escape, comment or odd whitespace: shlex.split would split it as str.split."""
+_SMALL_INT = re.compile(r"-?[1-9][0-9]{0,17}|0")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_LITERAL_NAMES = {"True": True, "False": False, "None": None}
 
 
 @dataclass
@@ -46,6 +51,11 @@ class _Pending:
 
 def ini_value(text: str, location: Location) -> Any:
     """An INI value as Ansible types it: a Python literal, else the text itself."""
+    # Fast paths, same answers as literal_eval: a large INI file is mostly these.
+    if _SMALL_INT.fullmatch(text):
+        return int(text)
+    if _NAME.fullmatch(text):
+        return _LITERAL_NAMES.get(text, text)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SyntaxWarning)
@@ -188,7 +198,7 @@ def _child_line(
 
 def _host_line(builder: _Builder, group: _Group, line: str, where: Location) -> None:
     try:
-        tokens = shlex.split(line, comments=True)
+        tokens = line.split() if _PLAIN_LINE.fullmatch(line) else shlex.split(line, comments=True)
     except ValueError as e:
         raise ConfigError(f"cannot split host line {line!r}: {e}", where) from None
     pattern, port = split_port(tokens[0])
