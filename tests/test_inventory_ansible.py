@@ -153,3 +153,30 @@ def test_inventory_command_prints_what_ansible_inventory_prints(
     )
     assert ours.returncode == theirs.returncode == 0, ours.stderr + theirs.stderr
     assert ours.stdout == theirs.stdout
+
+
+@needs_ansible
+@pytest.mark.parametrize("how", ["ansible.cfg", "ANSIBLE_INVENTORY"])
+def test_without_i_the_inventory_is_the_one_ansible_finds(how: str, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    cfg = project / "ansible.cfg"
+    cfg.write_text("[defaults]\ninventory = ../inv/hosts, ../inv/more.yml\n")
+    (tmp_path / "inv").mkdir()
+    (tmp_path / "inv" / "hosts").write_text("[web]\nw1 n=1\n")
+    (tmp_path / "inv" / "more.yml").write_text("db:\n  hosts:\n    d1: {n: 2}\n")
+    env = {**ansible_env(tmp_path), "ANSIBLE_CONFIG": str(cfg)}
+    if how == "ANSIBLE_INVENTORY":
+        env["ANSIBLE_INVENTORY"] = f"{tmp_path}/inv/hosts,{tmp_path}/inv/more.yml"
+        cfg.write_text("[defaults]\n")
+    ours = run_jobtui("inventory", "--list", env=env, cwd=project)
+    theirs = subprocess.run(
+        [str(ANSIBLE_INVENTORY), "--list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=project,
+        check=False,
+    )
+    assert ours.returncode == theirs.returncode == 0, ours.stderr + theirs.stderr
+    assert ours.stdout == theirs.stdout and '"d1"' in ours.stdout
