@@ -3,8 +3,9 @@
 This module holds the YAML format and the one resolver every format feeds
 (`_Builder`); INI is `ini.py`, files, directories and `-i` lists `sources.py`,
 group_vars/host_vars `groupvars.py`, no `-i` `ansiblecfg.py`, scripts and plugins
-`delegate.py`, the checked connection vars `connection.py`. The format is Ansible's, so existing inventories load unchanged, and
-resolve as `ansible-inventory --list` resolves them (tests/test_inventory_ansible.py):
+`delegate.py`, the checked connection vars `connection.py`. The format is Ansible's,
+so existing inventories load unchanged, and resolve as `ansible-inventory --list`
+resolves them (tests/test_inventory_ansible.py):
 
     all:
       vars: {ansible_user: ops}
