@@ -14,14 +14,14 @@ import subprocess
 from typing import Any
 
 from jobtui.config.errors import ConfigError
-from jobtui.config.inventory import _Builder
+from jobtui.config.inventory import Builder
 from jobtui.model import Location
 
 TIMEOUT = 300.0
 """Seconds ansible-inventory may take (a cloud plugin queries an API)."""
 
 
-def add_through_ansible(builder: _Builder, path: str, why: str) -> None:
+def add_through_ansible(builder: Builder, path: str, why: str) -> None:
     """Add what `ansible-inventory -i path --list` resolves `path` to.
 
     Raises:
@@ -60,7 +60,7 @@ def add_through_ansible(builder: _Builder, path: str, why: str) -> None:
     _add_document(builder, path, document)
 
 
-def _add_document(builder: _Builder, path: str, document: dict[str, Any]) -> None:
+def _add_document(builder: Builder, path: str, document: dict[str, Any]) -> None:
     where = Location(path, 1, 1)
     meta = document.get("_meta", {})
     hostvars = meta.get("hostvars", {}) if isinstance(meta, dict) else {}

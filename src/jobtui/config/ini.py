@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobtui.config.errors import ConfigError
-from jobtui.config.inventory import _Builder, _Group, expand_hosts
+from jobtui.config.inventory import Builder, GroupEntry, expand_hosts
 from jobtui.model import Location
 
 _SECTION = re.compile(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?$")
@@ -95,7 +95,7 @@ def split_port(pattern: str) -> tuple[str, int | None]:
     return pattern, None
 
 
-def add_ini(builder: _Builder, path: str, text: str) -> None:
+def add_ini(builder: Builder, path: str, text: str) -> None:
     """Add the groups, hosts and vars of INI inventory `text` (read from `path`).
 
     Raises:
@@ -147,8 +147,8 @@ def add_ini(builder: _Builder, path: str, text: str) -> None:
 
 
 def _section(
-    builder: _Builder, match: re.Match[str], pending: dict[str, _Pending], where: Location
-) -> tuple[_Group, str]:
+    builder: Builder, match: re.Match[str], pending: dict[str, _Pending], where: Location
+) -> tuple[GroupEntry, str]:
     name, kind = match.group(1), match.group(2) or "hosts"
     if kind not in SECTION_KINDS:
         raise ConfigError(
@@ -168,7 +168,7 @@ def _section(
     return builder.groups[name], kind
 
 
-def _adopt(builder: _Builder, name: str, pending: dict[str, _Pending]) -> None:
+def _adopt(builder: Builder, name: str, pending: dict[str, _Pending]) -> None:
     """A group defined at last joins the parents that named it earlier."""
     decl = pending.pop(name)
     for parent in decl.parents:
@@ -178,7 +178,7 @@ def _adopt(builder: _Builder, name: str, pending: dict[str, _Pending]) -> None:
 
 
 def _child_line(
-    builder: _Builder, group: _Group, line: str, pending: dict[str, _Pending], where: Location
+    builder: Builder, group: GroupEntry, line: str, pending: dict[str, _Pending], where: Location
 ) -> None:
     match = _GROUP_NAME.match(line)
     if match is None:
@@ -196,7 +196,7 @@ def _child_line(
         pending[child] = _Pending("children", where, [group.name])
 
 
-def _host_line(builder: _Builder, group: _Group, line: str, where: Location) -> None:
+def _host_line(builder: Builder, group: GroupEntry, line: str, where: Location) -> None:
     try:
         tokens = line.split() if _PLAIN_LINE.fullmatch(line) else shlex.split(line, comments=True)
     except ValueError as e:

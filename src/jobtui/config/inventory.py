@@ -1,7 +1,7 @@
 """Ansible inventories resolved: groups, hosts, children, vars and host ranges.
 
 This module holds the YAML format and the one resolver every format feeds
-(`_Builder`); INI is `ini.py`, files, directories and `-i` lists `sources.py`,
+(`Builder`); INI is `ini.py`, files, directories and `-i` lists `sources.py`,
 group_vars/host_vars `groupvars.py`, no `-i` `ansiblecfg.py`, scripts and plugins
 `delegate.py`, the checked connection vars `connection.py`. The format is Ansible's,
 so existing inventories load unchanged, and resolve as `ansible-inventory --list`
@@ -108,12 +108,12 @@ def load_inventory(path: str) -> Inventory:
     Raises:
         ConfigError: with the file, line and column of the bad entry.
     """
-    builder = _Builder(path)
+    builder = Builder(path)
     add_yaml(builder, path, load_yaml(path))
     return builder.finish()
 
 
-def add_yaml(builder: _Builder, path: str, data: Any) -> None:
+def add_yaml(builder: Builder, path: str, data: Any) -> None:
     """Add the groups and hosts of a parsed YAML inventory to `builder`."""
     if not isinstance(data, YMap):
         raise ConfigError(
@@ -124,12 +124,12 @@ def add_yaml(builder: _Builder, path: str, data: Any) -> None:
     builder.group("all", None, data.location)
     for name, node in data.items():
         # A top-level group is `all`'s child only if no group adopts it, in any source:
-        # `_Builder.reconcile` decides once every source is read, as Ansible does.
+        # `Builder.reconcile` decides once every source is read, as Ansible does.
         builder.group(name, node, data.key_loc[name])
 
 
 @dataclass
-class _Group:
+class GroupEntry:
     name: str
     location: Location
     hosts: dict[str, None] = field(default_factory=dict)
@@ -140,7 +140,7 @@ class _Group:
 
 
 @dataclass
-class _HostEntry:
+class HostEntry:
     vars: dict[str, Any] = field(default_factory=dict)
     var_loc: dict[str, Location] = field(default_factory=dict)
 
@@ -149,13 +149,13 @@ VarsLayer = dict[str, tuple[dict[str, Any], dict[str, Location]]]
 """Entity name -> (vars, where each was set): one source's group_vars/ or host_vars/."""
 
 
-class _Builder:
+class Builder:
     """Collects groups and hosts as the file defines them, then resolves them."""
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.groups: dict[str, _Group] = {}
-        self.hosts: dict[str, _HostEntry] = {}
+        self.groups: dict[str, GroupEntry] = {}
+        self.hosts: dict[str, HostEntry] = {}
         self.parents: dict[str, list[str]] = {}
         self.link_loc: dict[tuple[str, str], Location] = {}
         self.group_vars: dict[
@@ -168,7 +168,7 @@ class _Builder:
     def group(self, name: str, node: Any, location: Location) -> None:
         group = self.groups.get(name)
         if group is None:
-            group = self.groups[name] = _Group(name, location)
+            group = self.groups[name] = GroupEntry(name, location)
             self.parents.setdefault(name, [])
         if node is None:
             return
@@ -207,7 +207,7 @@ class _Builder:
                     group.var_loc[var] = value.value_loc[var]
 
     def host_entries(
-        self, group: _Group, pattern: str, node: Any, location: Location, parent: YMap
+        self, group: GroupEntry, pattern: str, node: Any, location: Location, parent: YMap
     ) -> None:
         if node is not None and not isinstance(node, YMap):
             raise ConfigError(
@@ -221,7 +221,7 @@ class _Builder:
                     entry.vars[var] = to_plain(value)
                     entry.var_loc[var] = node.value_loc[var]
 
-    def add_host(self, group: _Group, name: str, location: Location) -> _HostEntry:
+    def add_host(self, group: GroupEntry, name: str, location: Location) -> HostEntry:
         """Put host `name` in `group`, creating it on its first appearance."""
         entry = self.hosts.get(name)
         if entry is None:
@@ -231,7 +231,7 @@ class _Builder:
                     location,
                     "jobtui runs one console per fleet of at most that size: split the inventory",
                 )
-            entry = self.hosts[name] = _HostEntry()
+            entry = self.hosts[name] = HostEntry()
         group.hosts[name] = None
         return entry
 
@@ -361,9 +361,7 @@ class _Builder:
                     todo.append(parent)
         return seen
 
-    def resolve(
-        self, name: str, entry: _HostEntry, groups: set[str], depth: dict[str, int]
-    ) -> Host:
+    def resolve(self, name: str, entry: HostEntry, groups: set[str], depth: dict[str, int]) -> Host:
         key = frozenset(groups)
         if key not in self.group_vars:  # hosts share few sets of groups: merge once per set
             self.group_vars[key] = self.merge_groups(groups, depth)

@@ -3,7 +3,7 @@
 `load_inventories(["hosts", "prod/", "extra.yml"])` reads every source into one
 builder, in order (a later source's vars win), then the `group_vars/` and
 `host_vars/` beside each source, and resolves them once: one precedence code for
-every format (`inventory._Builder`).
+every format (`inventory.Builder`).
 
 A file is YAML when its name has no extension or `.yml`, `.yaml`, `.json` and its
 content is a YAML mapping; otherwise it is INI (as Ansible's yaml and ini plugins
@@ -20,7 +20,7 @@ from jobtui.config.delegate import add_through_ansible
 from jobtui.config.errors import ConfigError
 from jobtui.config.groupvars import vars_layer
 from jobtui.config.ini import add_ini, split_port
-from jobtui.config.inventory import Inventory, _Builder, add_yaml
+from jobtui.config.inventory import Builder, Inventory, add_yaml
 from jobtui.config.yamlsrc import YMap, parse_yaml, read_text
 from jobtui.model import Location
 
@@ -46,7 +46,7 @@ def load_inventories(sources: Sequence[str]) -> Inventory:
     """
     if not sources:
         raise ConfigError("no inventory given", hint="pass -i INVENTORY")
-    builder = _Builder(sources[0] if len(sources) == 1 else ", ".join(sources))
+    builder = Builder(sources[0] if len(sources) == 1 else ", ".join(sources))
     builder.group("all", None, Location(sources[0], 1, 1))
     builder.group("ungrouped", None, Location(sources[0], 1, 1))
     for source in sources:
@@ -70,7 +70,7 @@ def load_inventories(sources: Sequence[str]) -> Inventory:
     return builder.finish()
 
 
-def _add_host_list(builder: _Builder, source: str) -> None:
+def _add_host_list(builder: Builder, source: str) -> None:
     where = Location("<-i host list>", 1, 1)
     ungrouped = builder.groups["ungrouped"]
     for item in source.split(","):
@@ -84,7 +84,7 @@ def _add_host_list(builder: _Builder, source: str) -> None:
             entry.var_loc["ansible_port"] = where
 
 
-def _add_directory(builder: _Builder, directory: str) -> None:
+def _add_directory(builder: Builder, directory: str) -> None:
     for entry in sorted(os.listdir(directory)):
         if IGNORED_NAMES.search(entry) or entry.endswith(IGNORED_EXTENSIONS):
             continue
@@ -95,7 +95,7 @@ def _add_directory(builder: _Builder, directory: str) -> None:
             add_file(builder, path)
 
 
-def add_file(builder: _Builder, path: str) -> None:
+def add_file(builder: Builder, path: str) -> None:
     """Add one inventory file, YAML or INI as its content says."""
     ext = os.path.splitext(path)[1]
     if ext == ".toml":
