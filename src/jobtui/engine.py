@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobtui import actions, defaults, events
-from jobtui.model import Action, NoticeLevel, Outcome, RunKey, RunSpec, item_label, new_jid
+from jobtui.model import Action, NoticeLevel, Outcome, RunKey, RunSpec, new_jid
 from jobtui.remote.parse import (
     HostStatus,
     LaunchOutcome,
@@ -32,7 +32,6 @@ from jobtui.remote.parse import (
     clock_is_off,
     skew_text,
 )
-from jobtui.remote.protocol import LaunchRequest
 from jobtui.runs import Run
 from jobtui.transport.base import Transport, TransportError
 from jobtui.transport.push import PushHub
@@ -324,7 +323,12 @@ class Engine:
         poll = list(task.poll)
         try:
             if task.launch:
-                res.launched = t.launch([self._launch_request(r) for r in task.launch])
+                res.launched = t.launch(
+                    [
+                        r.launch_request(self.batch, self.batch_meta, self.environ, self.grace)
+                        for r in task.launch
+                    ]
+                )
                 poll += [
                     r.jid
                     for r in task.launch
@@ -341,36 +345,6 @@ class Engine:
             res.error = str(e)
             res.maybe_delivered = e.maybe_delivered
         return res
-
-    def _launch_request(self, r: Run) -> LaunchRequest:
-        s = r.spec
-        meta = {
-            **self.batch_meta,
-            "batch": self.batch,
-            "job": s.job.name,
-            "host": s.host.name,
-            "item": item_label(s.item),
-            "index": s.index,
-            "command": s.script,
-            "timeout": s.job.timeout,
-            "attempt": r.view.attempt,
-            "progress_re": s.job.progress,
-            "launched": time.time(),
-        }
-        # Secrets are read from the console's environment now, and go to the host in
-        # the launch request only (the supervisor's stdin: never an argv or a file there);
-        # meta names no value.
-        secrets = {k: self.environ.get(src, "") for k, src in s.job.secret_env.items()}
-        return LaunchRequest(
-            r.jid,
-            s.script,
-            s.job.timeout,
-            meta,
-            s.env,
-            s.chdir,
-            self.grace,
-            secret_env=secrets,
-        )
 
     # -- applying results (loop thread) -----------------------------------------
 

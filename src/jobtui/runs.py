@@ -16,6 +16,8 @@ so a launch resent (a lost answer, a console that died) never runs twice.
 from __future__ import annotations
 
 import dataclasses
+import time
+from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
@@ -24,6 +26,7 @@ from jobtui.config.progress import progress_pattern
 from jobtui.events import RunView
 from jobtui.model import CleanupPolicy, RemoteStatus, RunSpec, RunState, item_label, new_jid
 from jobtui.remote.parse import LaunchOutcome, LaunchResult, run_progress
+from jobtui.remote.protocol import LaunchRequest
 
 MISSING_REASON = "its job directory is gone (cleaned up?): its result is unknown"
 
@@ -140,6 +143,36 @@ class Run:
             policy is CleanupPolicy.ON_SUCCESS and self.state is RunState.SUCCEEDED
         )
         return wanted and self.state.finished and self.launched and not self.view.cleaned
+
+    def launch_request(
+        self,
+        batch: str,
+        extra_meta: Mapping[str, object],
+        environ: Mapping[str, str],
+        grace: int,
+    ) -> LaunchRequest:
+        """What the host is sent to start this attempt: the command, its limit, and the
+        metadata its job directory keeps (batch, job, host, item, command, ...)."""
+        s = self.spec
+        meta = {
+            **extra_meta,
+            "batch": batch,
+            "job": s.job.name,
+            "host": s.host.name,
+            "item": item_label(s.item),
+            "index": s.index,
+            "command": s.script,
+            "timeout": s.job.timeout,
+            "attempt": self.view.attempt,
+            "launched": time.time(),
+        }
+        # Secrets are read from the console's environment now, and go to the host in
+        # the request only (the supervisor's stdin: never an argv or a file there);
+        # meta names no value.
+        secrets = {k: environ.get(src, "") for k, src in s.job.secret_env.items()}
+        return LaunchRequest(
+            self.jid, s.script, s.job.timeout, meta, s.env, s.chdir, grace, secret_env=secrets
+        )
 
     # -- transitions ----------------------------------------------------------------
 
