@@ -9,6 +9,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from jobtui.model import RunState
+from jobtui.transport import Transport
+
 
 def processes_matching(text: str) -> list[int]:
     """Pids of live processes whose command line contains `text` (zombies excluded)."""
@@ -95,3 +98,15 @@ def run_jobtui(
         timeout=timeout,
         check=False,
     )
+
+
+def wait_state(t: Transport, jid: str, timeout: float = 20) -> RunState:
+    """Ask the host for the run's state until it is finished (or `timeout` passes)."""
+    states: list[RunState] = []
+
+    def done() -> bool:
+        states.append(t.status([jid]).runs[jid].state)
+        return states[-1].finished
+
+    wait_until(done, timeout)
+    return states[-1]

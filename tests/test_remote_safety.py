@@ -27,7 +27,7 @@ from jobtui.remote.parse import LaunchOutcome
 from jobtui.remote.protocol import LaunchRequest
 from jobtui.transport import Transport, make_transport
 from jobtui.transport.local import LocalSession, LocalTransport
-from tests.helpers import processes_matching, processes_using, wait_until
+from tests.helpers import processes_matching, processes_using, wait_state, wait_until
 
 
 def req(script: str, timeout: int = 60, **kw: object) -> LaunchRequest:
@@ -37,17 +37,6 @@ def req(script: str, timeout: int = 60, **kw: object) -> LaunchRequest:
 def marker() -> str:
     """A `sleep` duration no other test uses: its processes can be counted by name."""
     return str(30000 + secrets.randbelow(30000))
-
-
-def wait_state(t: Transport, jid: str, timeout: float = 20) -> RunState:
-    states: list[RunState] = []
-
-    def done() -> bool:
-        states.append(t.status([jid]).runs[jid].state)
-        return states[-1].finished
-
-    wait_until(done, timeout)
-    return states[-1]
 
 
 def wait_pid(t: Transport, jid: str) -> None:

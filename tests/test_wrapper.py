@@ -20,7 +20,7 @@ from jobtui.remote import parse, protocol
 from jobtui.remote.parse import LaunchOutcome
 from jobtui.remote.protocol import LaunchRequest
 from jobtui.transport.local import LocalTransport
-from tests.helpers import processes_matching, wait_until
+from tests.helpers import processes_matching, wait_state, wait_until
 
 
 @pytest.fixture
@@ -35,17 +35,6 @@ def local(host_dir: Path) -> LocalTransport:
 
 def req(script: str, timeout: int = 30, **kw: object) -> LaunchRequest:
     return LaunchRequest(new_jid(), script, timeout, {"job": "t"}, **kw)  # type: ignore[arg-type]
-
-
-def wait_state(t: LocalTransport, jid: str, timeout: float = 20) -> RunState:
-    states: list[RunState] = []
-
-    def done() -> bool:
-        states.append(t.status([jid]).runs[jid].state)
-        return states[-1].finished
-
-    wait_until(done, timeout)
-    return states[-1]
 
 
 def test_a_launched_run_succeeds_with_its_output(local: LocalTransport) -> None:
