@@ -7,7 +7,7 @@ import shlex
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jobtui.cli import main
@@ -193,3 +193,42 @@ def test_fast_paths_type_and_split_as_literal_eval_and_shlex(text: str) -> None:
     line = f"h {text}".strip()
     if _PLAIN_LINE.fullmatch(line):
         assert line.split() == shlex.split(line, comments=True)
+
+
+INI_SEEDS = (
+    "[web]\nweb[01:03]:2222 tier=1 note='a b'\n[web:vars]\nansible_user=ops\n",
+    "h0\n[db:children]\nweb\n[web]\nw1 ansible_host=10.0.0.1\n[all:vars]\nx=[1, 2]\n",
+    "# comment\n; another\n[g]\nh ansible_port=22 k=\"v w\"\n[g:vars]\nd={'a': 1}\n",
+)
+INI_BITS = st.sampled_from(
+    (
+        *("[", "]", ":", "=", "'", '"', "#", ";", "\\", "host", "=[1,"),
+        *("[a:z]", "[01:", ":vars]", ":children]", "[10:01]", "[1:9:0]"),
+        *("\n", " ", "\t", "\x00", "\u00e9"),
+    )
+)
+
+
+@st.composite
+def mutated_ini(draw: st.DrawFn) -> str:
+    text = draw(st.sampled_from(INI_SEEDS))
+    for _ in range(draw(st.integers(1, 6))):
+        pos = draw(st.integers(0, len(text)))
+        if draw(st.booleans()):
+            text = text[:pos] + draw(INI_BITS) + text[pos:]
+        else:
+            text = text[:pos] + text[pos + draw(st.integers(1, 12)) :]
+    return text
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(mutated_ini(), st.text(max_size=120)))
+def test_any_ini_text_loads_or_raises_config_error_naming_the_file(text: str) -> None:
+    """The INI parser, fuzzed: an inventory or a ConfigError with the file, never another
+    exception (a traceback on the operator's screen)."""
+    path = Path("fuzz.ini")
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    try:
+        load_inventories([str(path)])
+    except ConfigError as e:
+        assert "fuzz.ini" in str(e)
