@@ -423,3 +423,24 @@ async def test_the_info_label_lays_out_the_screen_only_when_its_width_changes(
         monkeypatch.setattr(info, "update", update)
         await pilot.press("space", "space")  # "· 1 marked", then "· 2 marked"
         assert layouts == [True, False]
+
+
+@sync
+async def test_names_with_escapes_are_inert_in_the_detail_title_and_the_confirmation() -> None:
+    """A host, job or item name from an inventory, a job file or a host reaches the
+    screen as text: the detail view's title once let ESC sequences through (Rich strips
+    only BEL, BS, VT, FF and CR)."""
+    evil = "\x1b]0;pwned\x07\x1b[2J"
+    runs = [_with(v, host=f"db01{evil}", item=f"users{evil}\nforged") for v in sample_runs()[:1]]
+    app = sample_app([BatchStarted("b", runs)])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")
+        assert isinstance(app.screen, DetailScreen)
+        title = str(app.screen.query_one("#detail-title", Static).content)
+        assert "\x1b" not in title and "\x07" not in title and "\n" not in title
+        assert "db01\\x1b]0;pwned\\x07\\x1b[2J" in title and "\\x0aforged" in title
+        await pilot.press("c")
+        assert isinstance(app.screen, ConfirmScreen)
+        body = str(app.screen.query_one("#confirm-body", Static).content)
+        assert "\x1b" not in body and "\\x1b[2J" in body
