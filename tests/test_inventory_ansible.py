@@ -103,13 +103,19 @@ print(json.dumps({{
 """
 
 
+def write_script(tmp_path: Path) -> Path:
+    """An executable inventory script (Ansible's script protocol)."""
+    script = tmp_path / "inventory.py"
+    script.write_text(SCRIPT.format(python=sys.executable))
+    script.chmod(0o755)
+    return script
+
+
 @needs_ansible
 def test_an_inventory_script_is_read_through_ansible_inventory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    script = tmp_path / "inventory.py"
-    script.write_text(SCRIPT.format(python=sys.executable))
-    script.chmod(0o755)
+    script = write_script(tmp_path)
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     for name, value in ansible_env(tmp_path).items():
         monkeypatch.setenv(name, value)
@@ -119,9 +125,7 @@ def test_an_inventory_script_is_read_through_ansible_inventory(
 def test_an_inventory_script_without_ansible_is_a_clear_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    script = tmp_path / "inventory.py"
-    script.write_text(SCRIPT.format(python=sys.executable))
-    script.chmod(0o755)
+    script = write_script(tmp_path)
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(ConfigError, match="executable inventory script: only Ansible can read"):
         jobtui_list([str(script)])

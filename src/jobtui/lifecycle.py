@@ -193,7 +193,7 @@ def _remember(views: list[RunView], args: argparse.Namespace) -> None:
     """A cleanup removes all a host knows of these runs: the local store, if there is
     one, keeps how they ended (a console attaching later must not take a run it never
     saw end for lost, let alone launch it again)."""
-    path = state_dir(args.state_dir) / "jobtui.db"
+    path = Store.path_in(state_dir(args.state_dir))
     if path.exists():
         with Store(path) as store:
             store.record_found(v for v in views if v.state.finished and v.batch)

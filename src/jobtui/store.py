@@ -172,9 +172,14 @@ class Store:
         except sqlite3.Error as e:
             raise StoreError(_db_error(self.path, doing, e)) from e
 
+    @staticmethod
+    def path_in(state_dir: Path) -> Path:
+        """Where the store of a state directory is."""
+        return state_dir / "jobtui.db"
+
     @classmethod
     def open(cls, state_dir: Path) -> Store:
-        return cls(state_dir / "jobtui.db")
+        return cls(cls.path_in(state_dir))
 
     def close(self) -> None:
         if self._follow_fd is not None:
