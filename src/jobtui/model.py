@@ -177,6 +177,78 @@ class Location:
 
 
 @dataclass(frozen=True)
+class Endpoint:
+    """One SSH hop, resolved from the inventory, Ansible's SSH args and ssh_config.
+
+    A target host's endpoint, or a jump host on its way (`via`). Two hosts behind the
+    same bastion have equal `via` endpoints, which is how they share one connection.
+    """
+
+    name: str
+    """The name it was asked for: the host's `ansible_host` (or inventory name), or a
+    jump host as the ProxyJump spec names it; what messages call it."""
+    address: str
+    """Where to connect (ssh_config's `HostName`, tokens expanded)."""
+    port: int = 22
+    user: str = ""
+    """The login user ("" while unresolved: the local user, as `ssh` does)."""
+    key_files: tuple[str, ...] = ()
+    """Identity files in the order `ssh` tries them, `~` expanded; () means OpenSSH's
+    default ones (~/.ssh/id_*)."""
+    identities_only: bool = False
+    """Only `key_files` (and the agent's copies of them), as `IdentitiesOnly yes`."""
+    known_hosts: tuple[str, ...] = (defaults.KNOWN_HOSTS,)
+    """known_hosts files, read in order; an accepted new key goes into the first."""
+    accept_new: bool = False
+    """`StrictHostKeyChecking accept-new` (the CLI's `--accept-new-host-keys` too)."""
+    connect_timeout: float = defaults.CONNECT_TIMEOUT
+    keepalive: float = defaults.KEEPALIVE
+    """Seconds between keepalives (`ServerAliveInterval`)."""
+    proxy_command: str | None = None
+    """A local command whose stdin/stdout is the connection (`ProxyCommand`)."""
+    via: Endpoint | None = None
+    """The jump host this hop is reached through (`ProxyJump`), itself maybe via another."""
+    origin: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    """Where each setting came from, for `jobtui inventory --host`: field name to
+    e.g. "inventory var ansible_port", "ssh_config /home/me/.ssh/config:12"."""
+
+    def chain(self) -> tuple[Endpoint, ...]:
+        """The jump hosts on the way, the first one connected to first."""
+        hops: list[Endpoint] = []
+        hop = self.via
+        while hop is not None:
+            hops.append(hop)
+            hop = hop.via
+        return tuple(reversed(hops))
+
+    @classmethod
+    def direct(cls, host: Host) -> Endpoint:
+        """The endpoint of a host from its own fields alone (no ssh_config)."""
+        return cls(
+            name=host.address,
+            address=host.address,
+            port=host.port,
+            user=host.user or "",
+            key_files=(host.key_file,) if host.key_file else (),
+            known_hosts=(str(host.vars.get("jobtui_known_hosts", defaults.KNOWN_HOSTS)),),
+            connect_timeout=host.connect_timeout,
+        )
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Endpoint:
+        """The inverse of `dataclasses.asdict` (the store keeps endpoints as JSON)."""
+        via = d.get("via")
+        return cls(
+            **{
+                **d,
+                "key_files": tuple(d.get("key_files", ())),
+                "known_hosts": tuple(d.get("known_hosts", (defaults.KNOWN_HOSTS,))),
+                "via": cls.from_dict(via) if via else None,
+            }
+        )
+
+
+@dataclass(frozen=True)
 class Host:
     """One inventory host, with its connection settings resolved."""
 
@@ -196,6 +268,13 @@ class Host:
     vars: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     """Every variable of the host (group vars merged), for templating."""
     groups: tuple[str, ...] = ()
+    ssh: Endpoint | None = None
+    """How SSH reaches it, ssh_config and jump hosts included (None: from the fields
+    above alone, see `Endpoint.direct`)."""
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return self.ssh or Endpoint.direct(self)
 
 
 @dataclass(frozen=True)

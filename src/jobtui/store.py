@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from jobtui.events import BatchFinished, Event, RunChanged, RunView
-from jobtui.model import CleanupPolicy, Host, JobSpec, RunSpec, RunState
+from jobtui.model import CleanupPolicy, Endpoint, Host, JobSpec, RunSpec, RunState
 from jobtui.runs import Run
 
 SCHEMA = """
@@ -118,7 +118,14 @@ def _host_dict(h: Host) -> dict[str, Any]:
 
 
 def _host_from(d: dict[str, Any]) -> Host:
-    return Host(**{**d, "groups": tuple(d.get("groups", ()))})
+    ssh = d.get("ssh")
+    return Host(
+        **{
+            **d,
+            "groups": tuple(d.get("groups", ())),
+            "ssh": Endpoint.from_dict(ssh) if ssh else None,
+        }
+    )
 
 
 def _job_dict(j: JobSpec) -> dict[str, Any]:
