@@ -208,6 +208,9 @@ class Endpoint:
     """A local command whose stdin/stdout is the connection (`ProxyCommand`)."""
     via: Endpoint | None = None
     """The jump host this hop is reached through (`ProxyJump`), itself maybe via another."""
+    problem: str | None = None
+    """Why this route cannot work (a jump chain that loops, ...): the host is
+    unreachable with this reason, the other hosts carry on."""
     origin: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
     """Where each setting came from, for `jobtui inventory --host`: field name to
     e.g. "inventory var ansible_port", "ssh_config /home/me/.ssh/config:12"."""
