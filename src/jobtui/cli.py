@@ -51,6 +51,12 @@ def _inventory(p: argparse.ArgumentParser) -> None:
         help="an Ansible inventory: YAML or INI file, directory, or 'host1,host2,';"
         " may be given several times (default: ANSIBLE_INVENTORY, then ansible.cfg)",
     )
+    p.add_argument(
+        "-F",
+        "--ssh-config",
+        metavar="FILE",
+        help="OpenSSH client config to read, as ssh -F (default: ~/.ssh/config if it exists)",
+    )
 
 
 def _common(p: argparse.ArgumentParser, *, inventory: bool = False) -> None:

@@ -18,7 +18,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,6 +105,8 @@ class Engine:
             derives it under the batch's secret: `model.attempt_jid`).
         grace: Seconds between TERM and KILL at a run's time limit and on cancel.
         backoff: Seconds before a failed host is tried again (doubled each failure).
+        notices: Warnings of the configuration (an SSH option not understood...),
+            told once when the batch starts.
     """
 
     def __init__(
@@ -123,6 +125,7 @@ class Engine:
         new_attempt_jid: Callable[[RunKey, int], str] = lambda key, attempt: new_jid(),
         grace: int = defaults.GRACE,
         backoff: float = defaults.BACKOFF,
+        notices: Sequence[str] = (),
     ) -> None:
         self.batch = batch
         self.forks = max(1, forks)
@@ -134,6 +137,7 @@ class Engine:
         self.new_attempt_jid = new_attempt_jid
         self.grace = grace
         self.backoff = backoff
+        self.notices = tuple(notices)
         self._listeners: list[Callable[[events.Event], None]] = [on_event]
         self._nudged: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._shown: frozenset[RunKey] = frozenset()
@@ -201,6 +205,8 @@ class Engine:
         """Follow the batch to the end (with `linger`, until `stop()`: the console
         keeps the engine for actions on finished runs)."""
         self.on_event(events.BatchStarted(self.batch, list(self._views.values())))
+        for text in self.notices:
+            self.on_event(events.Notice(text, NoticeLevel.WARNING))
         workers = max(1, min(self.forks, len(self.hosts)))
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jobtui-host")
         futures: dict[Future[_Result], str] = {}

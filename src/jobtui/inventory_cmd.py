@@ -12,6 +12,7 @@ from typing import Any
 
 from jobtui.config.errors import ConfigError, did_you_mean
 from jobtui.config.inventory import Inventory
+from jobtui.model import Host
 
 PROFILE = "inventory_legacy"
 """`_meta.profile` as ansible-core 2.19 writes it."""
@@ -85,3 +86,45 @@ def inventory_host(inventory: Inventory, name: str) -> dict[str, Any]:
 def dumps(document: Any) -> str:
     """JSON as ansible-inventory prints it: keys sorted, four spaces."""
     return json.dumps(document, sort_keys=True, indent=4, default=str)
+
+
+def connection_text(host: Host) -> str:
+    """How jobtui will reach `host`, and where each setting came from (for people:
+    `jobtui inventory --host` prints it on stderr, its stdout stays ansible-inventory's)."""
+    if host.connection == "local":
+        return f"connection of {host.name}: local (no SSH)"
+    ep = host.endpoint
+    lines = [f"connection of {host.name}: ssh"]
+
+    def row(label: str, value: str, field: str) -> None:
+        origin = ep.origin.get(field, "")
+        lines.append(f"  {label:<12} {value:<40} {origin}".rstrip())
+
+    row("address", ep.address, "address")
+    row("port", str(ep.port), "port")
+    row("user", ep.user or "(the local user)", "user")
+    row("keys", ", ".join(ep.key_files) or "agent, then ~/.ssh/id_*", "key_files")
+    if ep.identities_only:
+        row("identities", "only these keys (IdentitiesOnly)", "identities_only")
+    row("known_hosts", ", ".join(ep.known_hosts), "known_hosts")
+    if ep.accept_new:
+        row("new keys", "accepted (StrictHostKeyChecking accept-new)", "accept_new")
+    row(
+        "timeout",
+        f"{ep.connect_timeout:g}s connect, keepalive {ep.keepalive:g}s",
+        "connect_timeout",
+    )
+    if ep.proxy_command:
+        row("proxy", ep.proxy_command, "proxy_command")
+    for hop in ep.chain():
+        where = f"{hop.user + '@' if hop.user else ''}{hop.address}:{hop.port}"
+        if hop.proxy_command:
+            where += f" (through: {hop.proxy_command})"
+        lines.append(
+            f"  {'jump host':<12} {hop.name} = {where:<28} {hop.origin.get('name', '')}".rstrip()
+        )
+    if ep.chain():
+        lines.append(f"  {'route':<12} " + " -> ".join([*(h.name for h in ep.chain()), host.name]))
+    if ep.problem:
+        lines.append(f"  {'problem':<12} {ep.problem}")
+    return "\n".join(lines)
