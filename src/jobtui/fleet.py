@@ -13,12 +13,15 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from jobtui import defaults
 from jobtui.events import BatchStarted, Event, HostChanged, RunChanged, RunView
 from jobtui.model import Host, Outcome, RemoteStatus, RunKey, RunState
-from jobtui.transport import Transport, TransportError, make_transport
+from jobtui.transport import Transport, TransportError, make_transports
+
+if TYPE_CHECKING:
+    from jobtui.transport.keys import KeyRing
 
 T = TypeVar("T")
 
@@ -48,8 +51,15 @@ def on_hosts(
         return list(pool.map(one, ts))
 
 
-def transports_for(hosts: Iterable[Host], accept_new_host_keys: bool = False) -> list[Transport]:
-    return [make_transport(h, accept_new_host_keys=accept_new_host_keys) for h in hosts]
+def transports_for(
+    hosts: Iterable[Host],
+    accept_new_host_keys: bool = False,
+    *,
+    keyring: KeyRing | None = None,
+) -> list[Transport]:
+    """The hosts' transports: one keyring and one jump host pool for all of them, so
+    hosts behind one bastion share one connection to it (closed with the last)."""
+    return make_transports(hosts, accept_new_host_keys=accept_new_host_keys, keyring=keyring)
 
 
 def view_of(host: Host, st: RemoteStatus, now: float, skew: float = 0.0) -> RunView:

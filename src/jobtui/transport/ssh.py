@@ -1,25 +1,34 @@
 """SSH with paramiko: one persistent connection per host, reused for every round trip.
 
-Host keys are checked against known_hosts (the host var `jobtui_known_hosts`, else
-~/.ssh/known_hosts). An unknown key is refused unless `accept_new_host_keys`, which
-records it, like OpenSSH's `StrictHostKeyChecking=accept-new`. A changed key is
-always refused.
+A host is reached the way its `Endpoint` says (address, port, user, keys, known_hosts,
+timeouts, keepalive), directly, through a proxy command or through jump hosts
+(jumps.py); every hop, jump hosts included, is logged in to by a `Dialer`.
+
+Host keys are checked against the endpoint's known_hosts files (read in order). An
+unknown key is refused unless `accept_new` (or `--accept-new-host-keys`), which
+records it in the first file, like OpenSSH's `StrictHostKeyChecking=accept-new`. A
+changed key is always refused.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
+import pwd
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import paramiko
+from paramiko.auth_strategy import AuthFailure
 
 from jobtui import defaults
-from jobtui.model import Host
+from jobtui.model import Endpoint, Host
 from jobtui.transport.base import Session, Transport, TransportError
+from jobtui.transport.jumps import Cancel, JumpPool, ProxyProcess, Route, Sock
+from jobtui.transport.keys import KeyRing
 
 # paramiko's reader threads log failures with tracebacks; Python would print them on
 # stderr (its last-resort handler). Every failure reaches the user through a
@@ -66,17 +75,23 @@ class _KnownHostsFiles:
 _known_hosts = _KnownHostsFiles()
 
 
-def known_hosts_path(host: Host) -> Path:
-    return Path(os.path.expanduser(str(host.vars.get("jobtui_known_hosts", defaults.KNOWN_HOSTS))))
+def known_hosts_paths(endpoint: Endpoint) -> list[Path]:
+    """The endpoint's known_hosts files, `~` expanded (the default one if none)."""
+    return [Path(os.path.expanduser(f)) for f in endpoint.known_hosts or (defaults.KNOWN_HOSTS,)]
 
 
-def host_key_name(host: Host) -> str:
+def host_key_name(endpoint: Endpoint) -> str:
     """The name a key is filed under in known_hosts: `[addr]:port` unless port 22."""
-    return host.address if host.port == 22 else f"[{host.address}]:{host.port}"
+    return endpoint.address if endpoint.port == 22 else f"[{endpoint.address}]:{endpoint.port}"
 
 
 def fingerprint(key: paramiko.PKey) -> str:
     return f"{key.get_name()} {key.fingerprint}"
+
+
+def local_user() -> str:
+    """The login `ssh` uses when none is set: the local user's (by uid, as ssh)."""
+    return pwd.getpwuid(os.getuid()).pw_name
 
 
 class _AcceptNew(paramiko.MissingHostKeyPolicy):
@@ -96,31 +111,145 @@ class _AcceptNew(paramiko.MissingHostKeyPolicy):
 
 
 class _RejectUnknown(paramiko.MissingHostKeyPolicy):
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self.paths = paths
 
     def missing_host_key(
         self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
     ) -> None:
+        where = ", ".join(str(p) for p in self.paths)
         raise TransportError(
-            f"unknown host key for {hostname} ({fingerprint(key)}), not in {self.path}; "
+            f"unknown host key for {hostname} ({fingerprint(key)}), not in {where}; "
             "check it and rerun with --accept-new-host-keys to record it"
         )
 
 
+class Dialer:
+    """Logs in to one hop, a target or a jump host alike: its host key checked against
+    its known_hosts files, the keyring's keys offered, its timeouts and keepalive;
+    every failure a TransportError that says why.
+
+    Args:
+        keyring: The keys offered (one for the whole console: each key read once).
+        accept_new_host_keys: Record unknown host keys (the CLI flag), on top of an
+            endpoint's own `accept_new`.
+    """
+
+    def __init__(self, keyring: KeyRing, accept_new_host_keys: bool = False) -> None:
+        self.keyring = keyring
+        self.accept_new_host_keys = accept_new_host_keys
+
+    def __call__(self, endpoint: Endpoint, sock: Sock | None, cancel: Cancel) -> paramiko.SSHClient:
+        ep = endpoint if endpoint.user else dataclasses.replace(endpoint, user=local_user())
+        paths = known_hosts_paths(ep)
+        name = host_key_name(ep)
+        client = paramiko.SSHClient()
+        found_in: Path | None = None
+        for path in paths:
+            for keytype, key in _known_hosts.keys_for(path, name):
+                # SSHClient then prefers the known key's type, as ssh does.
+                client.get_host_keys().add(name, keytype, key)
+                found_in = found_in or path
+        accept = ep.accept_new or self.accept_new_host_keys
+        client.set_missing_host_key_policy(
+            _AcceptNew(paths[0]) if accept else _RejectUnknown(paths)
+        )
+        unhook = cancel.on_cancel(client.close)  # a close() cuts a hanging connect off
+        t = ep.connect_timeout
+        try:
+            client.connect(
+                hostname=ep.address,
+                port=ep.port,
+                username=ep.user,
+                sock=sock,
+                timeout=t,
+                banner_timeout=t,
+                auth_timeout=t,
+                channel_timeout=t,
+                auth_strategy=self.keyring.strategy(ep),
+            )
+        except BaseException as e:
+            client.close()
+            if isinstance(e, TransportError):
+                raise
+            if cancel.is_set():
+                raise TransportError("connect cut off: the connection was closed") from e
+            if not isinstance(e, Exception):
+                raise
+            raise TransportError(_connect_failure(e, ep, sock, found_in or paths[0])) from e
+        finally:
+            unhook()
+        transport = client.get_transport()
+        if transport is None or not transport.is_active():
+            client.close()
+            raise TransportError(f"cannot connect to {ep.address}:{ep.port}: connection closed")
+        transport.set_keepalive(ep.keepalive)
+        return client
+
+
+def _connect_failure(e: Exception, ep: Endpoint, sock: Sock | None, known: Path) -> str:
+    """What a failed `SSHClient.connect` means, for people."""
+    t = ep.connect_timeout
+    if isinstance(e, paramiko.BadHostKeyException):
+        name = host_key_name(ep)
+        return (
+            f"HOST KEY CHANGED for {name}: known_hosts ({known}) has "
+            f"{fingerprint(e.expected_key)}, the host offered {fingerprint(e.key)}; "
+            "this may be an attack. Nothing was run. If the change is expected, remove the "
+            f"old key (ssh-keygen -R '{name}' -f {known}) and connect again"
+        )
+    if isinstance(e, AuthFailure):
+        tried = len(e.result)
+        why = f"none of the {tried} keys offered was accepted" if tried else "no key to offer"
+        return f"authentication failed as {ep.user}: {why}"
+    if isinstance(e, paramiko.AuthenticationException):
+        return f"authentication failed as {ep.user}: {e}"
+    if isinstance(e, socket.gaierror):
+        return f"cannot resolve {ep.address}: {e.strerror}"
+    if isinstance(sock, ProxyProcess):
+        # Whatever paramiko says (no banner, EOF), the command's end says more.
+        return sock.failure() or (
+            f"proxy command `{sock.command}` closed the connection"
+            if not isinstance(e, TimeoutError)
+            else f"no SSH handshake through proxy command `{sock.command}` within {t:.0f}s"
+        )
+    if isinstance(e, TimeoutError):
+        return f"connect timed out after {t:.0f}s"
+    reason = _reason(e)
+    if "banner" in reason or "No existing session" in reason:
+        # paramiko's words for a server that accepts and then says nothing.
+        reason = f"no SSH handshake within {t:.0f}s (timed out; is an SSH server answering there?)"
+    return f"cannot connect to {ep.address}:{ep.port}: {reason}"
+
+
 class SshTransport(Transport):
+    """One host's connection, the way `host.endpoint` says.
+
+    Args:
+        host: The host; `host.endpoint` is how it is reached.
+        accept_new_host_keys: The CLI's `--accept-new-host-keys`.
+        keyring: The keys offered; share one across a console (`make_transports`).
+        jumps: The console's jump host connections (one of its own if None).
+    """
+
     def __init__(
         self,
         host: Host,
         *,
         accept_new_host_keys: bool = False,
+        keyring: KeyRing | None = None,
+        jumps: JumpPool | None = None,
     ) -> None:
         super().__init__(host)
+        self.endpoint = host.endpoint
         self.accept_new_host_keys = accept_new_host_keys
-        self.connect_timeout = host.connect_timeout
+        self.connect_timeout = self.endpoint.connect_timeout
+        self._dial = Dialer(keyring if keyring is not None else KeyRing(), accept_new_host_keys)
+        self.jumps = jumps if jumps is not None else JumpPool(self._dial)
         self._client: paramiko.SSHClient | None = None
-        self._connecting: paramiko.SSHClient | None = None
-        """The client of a connect in progress, so `close` can cut it off."""
+        self._route: Route | None = None
+        self._cancel: Cancel | None = None
+        """The last connect's, so `close` can cut a hanging one off."""
 
     def _connect(self) -> paramiko.SSHClient:
         if self._client is not None:
@@ -128,78 +257,42 @@ class SshTransport(Transport):
             if t is not None and t.is_active():
                 return self._client
             self._drop()
-        h = self.host
-        path = known_hosts_path(h)
-        client = paramiko.SSHClient()
-        self._connecting = client
-        name = host_key_name(h)
-        for keytype, key in _known_hosts.keys_for(path, name):
-            client.get_host_keys().add(name, keytype, key)
-        client.set_missing_host_key_policy(
-            _AcceptNew(path) if self.accept_new_host_keys else _RejectUnknown(path)
-        )
-        key_file = os.path.expanduser(h.key_file) if h.key_file else None
+        ep = self.endpoint
+        if ep.problem:
+            raise TransportError(ep.problem)  # never tried: it cannot work
+        cancel = self._cancel = Cancel()
+        route = self.jumps.route(ep, cancel, self.connect_timeout)
         try:
-            client.connect(
-                hostname=h.address,
-                port=h.port,
-                username=h.user,
-                key_filename=key_file,
-                timeout=self.connect_timeout,
-                banner_timeout=self.connect_timeout,
-                auth_timeout=self.connect_timeout,
-                channel_timeout=self.connect_timeout,
-                allow_agent=True,
-                look_for_keys=key_file is None,
-            )
-        except TransportError:
-            client.close()
+            client = self._dial(ep, route.sock, cancel)
+        except BaseException:
+            route.close()
             raise
-        except paramiko.BadHostKeyException as e:
-            client.close()
-            raise TransportError(
-                f"HOST KEY CHANGED for {host_key_name(h)}: known_hosts ({path}) has "
-                f"{fingerprint(e.expected_key)}, the host offered {fingerprint(e.key)}; "
-                "this may be an attack. Nothing was run. If the change is expected, remove the "
-                f"old key (ssh-keygen -R '{host_key_name(h)}' -f {path}) and connect again"
-            ) from e
-        except paramiko.AuthenticationException as e:
-            client.close()
-            raise TransportError(f"authentication failed as {h.user or 'default user'}: {e}") from e
-        except socket.gaierror as e:
-            client.close()
-            raise TransportError(f"cannot resolve {h.address}: {e.strerror}") from e
-        except TimeoutError as e:
-            client.close()
-            raise TransportError(f"connect timed out after {self.connect_timeout:.0f}s") from e
-        except (OSError, paramiko.SSHException, EOFError) as e:
-            client.close()
-            reason = _reason(e)
-            if "banner" in reason or "No existing session" in reason:
-                # paramiko's words for a server that accepts and then says nothing.
-                reason = (
-                    f"no SSH handshake within {self.connect_timeout:.0f}s "
-                    "(timed out; is an SSH server answering there?)"
-                )
-            raise TransportError(f"cannot connect to {h.address}:{h.port}: {reason}") from e
-        transport = client.get_transport()
-        if transport is not None:
-            transport.set_keepalive(defaults.KEEPALIVE)
-        self._client = client
+        self._client, self._route = client, route
         return client
 
     def _drop(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
+        if self._route is not None:
+            self._route.close()  # the proxy command reaped, the jump host let go of
+            self._route = None
+
+    def _lost(self) -> str:
+        """Why the connection dropped, when its jump host did."""
+        route = self._route
+        return route.lost() if route is not None else ""
 
     def close(self) -> None:
-        """Close the connection. A connect still hanging on a silent host is cut off
-        rather than waited for (up to its timeout), so quitting is never held up."""
+        """Close the connection. A connect still hanging on a silent host (or jump host,
+        or proxy command) is cut off rather than waited for (up to its timeout), and so
+        is a round trip stuck on a dead connection: quitting is never held up."""
         if not self._lock.acquire(timeout=1.0):
-            connecting = self._connecting
-            if connecting is not None:
-                connecting.close()  # the hanging connect fails at once, then unlocks
+            cancel, client = self._cancel, self._client
+            if cancel is not None:
+                cancel.set()  # the hanging connect fails at once, then unlocks
+            if client is not None:
+                client.close()  # so does a round trip waiting on it
             self._lock.acquire()
         try:
             self._close_session()
@@ -217,37 +310,51 @@ class SshTransport(Transport):
             chan = transport.open_session(timeout=self.connect_timeout)
             chan.exec_command("/bin/sh -s")
         except (paramiko.SSHException, OSError, EOFError) as e:
+            lost = self._lost()
             self._drop()
-            raise TransportError(f"cannot open a session: {_reason(e)}") from e
-        return SshSession(chan, self._drop)
+            raise TransportError(lost or f"cannot open a session: {_reason(e)}") from e
+        return SshSession(chan, self._drop, self._lost)
 
 
 class SshSession(Session):
     """`sh -s` on one long-lived channel; stderr is drained and dropped."""
 
-    def __init__(self, chan: paramiko.Channel, on_broken: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        chan: paramiko.Channel,
+        on_broken: Callable[[], None],
+        lost: Callable[[], str] = lambda: "",
+    ) -> None:
         self.chan = chan
         self.on_broken = on_broken
+        self.lost = lost
+        """Why the connection is gone when a jump host on the way dropped ("" if not)."""
 
     def send(self, data: bytes) -> None:
         try:
             self.chan.settimeout(defaults.CONNECT_TIMEOUT)
             self.chan.sendall(data)
         except (TimeoutError, paramiko.SSHException, OSError, EOFError) as e:
-            self.on_broken()
-            raise TransportError(f"connection lost: {_reason(e)}") from e
+            raise self._broken(f"connection lost: {_reason(e)}") from e
 
     def recv(self, timeout: float) -> bytes:
         try:
             self.chan.settimeout(timeout)
             if self.chan.recv_stderr_ready():
                 self.chan.recv_stderr(65536)
-            return bytes(self.chan.recv(65536))
+            data = bytes(self.chan.recv(65536))
         except TimeoutError as e:
             raise TransportError(f"no answer within {timeout:.0f}s") from e
         except (paramiko.SSHException, OSError, EOFError) as e:
-            self.on_broken()
-            raise TransportError(f"connection lost: {_reason(e)}") from e
+            raise self._broken(f"connection lost: {_reason(e)}") from e
+        if not data and (lost := self.lost()):
+            raise self._broken(lost)  # the jump host went, not the shell
+        return data
+
+    def _broken(self, reason: str) -> TransportError:
+        lost = self.lost()
+        self.on_broken()
+        return TransportError(lost or reason)
 
     def fileno(self) -> int:
         return self.chan.fileno()
