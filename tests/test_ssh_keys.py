@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import os
 import secrets
 import select
@@ -20,8 +21,8 @@ import paramiko
 import pytest
 from paramiko.auth_strategy import InMemoryPrivateKey
 
-from jobtui.model import Endpoint
-from jobtui.transport import keys
+from jobtui.model import Endpoint, Host
+from jobtui.transport import TransportError, keys, make_transports
 from jobtui.transport.keys import KeyAuthFailure, KeyRing
 from tests.sshagent import SshAgent
 from tests.sshfleet import FleetHost, SshFleet, ssh_keygen_path
@@ -315,6 +316,39 @@ def test_headless_an_encrypted_key_not_in_the_agent_is_the_reason_the_login_fail
         "or run jobtui on a terminal to be asked its passphrase"
     )
     assert PASSPHRASE not in repr(failed.value)
+
+
+def fleet_host(host: FleetHost, ep: Endpoint, tmp_path: Path) -> Host:
+    """The inventory host of `host`, reached the way `ep` says."""
+    ep = dataclasses.replace(ep, known_hosts=(str(host.known_hosts_path),))
+    return Host(
+        name=host.name,
+        address=host.address,
+        port=host.port,
+        user=host.user,
+        jobtui_dir=str(tmp_path / "jobtui" / host.name),
+        ssh=ep,
+    )
+
+
+def test_the_transport_shows_the_reason_and_connects_once_the_key_is_unlocked(
+    fleet: SshFleet, no_agent: None, key_dir: Path, tmp_path: Path
+) -> None:
+    enc = key_dir / "enc"
+    hosts = [fleet_host(h, endpoint(h, enc), tmp_path) for h in fleet.hosts[:2]]
+    for transport in make_transports(hosts, keyring=KeyRing()):
+        with transport, pytest.raises(TransportError) as failed:
+            transport.status([])
+        assert str(failed.value) == (
+            f"authentication failed as {transport.host.user}: key {enc} is encrypted and not "
+            "in ssh-agent: add it with ssh-add, or run jobtui on a terminal to be asked its "
+            "passphrase"
+        )
+    ring = KeyRing(ask=Asker(PASSPHRASE))
+    ring.unlock(h.endpoint for h in hosts)
+    for transport in make_transports(hosts, keyring=ring):
+        with transport:
+            assert transport.status([]).runs == {}
 
 
 def test_a_missing_key_file_is_skipped_and_named_when_nothing_else_works(

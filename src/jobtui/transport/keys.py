@@ -94,13 +94,19 @@ def _ask_on_terminal(prompt: str) -> str | None:
         raise
 
 
-class KeyAuthFailure(AuthFailure):
+class KeyAuthFailure(paramiko.AuthenticationException):
     """No key was accepted. Its `str` is the reason the host shows: the keys that
-    could not be used and why, then what was offered and refused."""
+    could not be used and why, then what was offered and refused.
+
+    Not an `AuthFailure` (whose `str` is paramiko's list of attempts), though it
+    carries the same `result`: what catches `AuthenticationException` and shows its
+    `str` shows this reason.
+    """
 
     def __init__(self, result: AuthResult, reasons: Iterable[str]) -> None:
-        super().__init__(result)
         self.reasons = tuple(reasons)
+        super().__init__(str(self))
+        self.result = result
 
     def __str__(self) -> str:
         return "; ".join(self.reasons)
@@ -369,8 +375,8 @@ def _agent_state(held: int) -> str:
     return "ssh-agent holds no key"
 
 
-def local_user() -> str:
-    """The login user when none is configured: the local one, as ssh takes it."""
+def _local_user() -> str:
+    """The login user when the endpoint names none: the local one, as ssh takes it."""
     try:
         return pwd.getpwuid(os.getuid()).pw_name
     except KeyError:
@@ -384,7 +390,7 @@ class _Strategy(AuthStrategy):
         super().__init__(ssh_config=paramiko.SSHConfig())
         self.ring = ring
         self.endpoint = endpoint
-        self.user = endpoint.user or local_user()
+        self.user = endpoint.user or _local_user()
         self._agent: paramiko.Agent | None = None
         self._labels: dict[int, str] = {}
         """id(source) -> how the failure names it."""
@@ -394,8 +400,6 @@ class _Strategy(AuthStrategy):
     def authenticate(self, transport: paramiko.Transport) -> list[SourceResult]:
         try:
             return super().authenticate(transport)
-        except KeyAuthFailure:
-            raise
         except AuthFailure as e:
             raise KeyAuthFailure(e.result, self._reasons(e.result)) from e
         finally:
