@@ -5,7 +5,8 @@ As Ansible: `ANSIBLE_INVENTORY` (comma-separated), else `inventory =` in the
 the directory is world-writable, `~/.ansible.cfg`, `/etc/ansible/ansible.cfg`; its
 relative paths are relative to the file), else `/etc/ansible/hosts` if it exists.
 `remote_user` and `private_key_file` (or `ANSIBLE_REMOTE_USER`,
-`ANSIBLE_PRIVATE_KEY_FILE`) are the user and key of hosts whose inventory sets none.
+`ANSIBLE_PRIVATE_KEY_FILE`) are the user and key of hosts whose inventory sets none;
+`[ssh_connection] ssh_args` (or `ANSIBLE_SSH_ARGS`) the SSH options of every host.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ class AnsibleConfig:
     """Its `inventory =` sources, resolved against its directory."""
     remote_user: str | None = None
     private_key_file: str | None = None
+    ssh_args: str | None = None
+    """`[ssh_connection] ssh_args` (or `ANSIBLE_SSH_ARGS`), as written; None when unset
+    (Ansible's default, `-C -o ControlMaster=auto -o ControlPersist=60s`, changes
+    nothing jobtui does)."""
 
 
 def find_config(env: Mapping[str, str], cwd: str) -> str | None:
@@ -74,11 +79,15 @@ def read_config(path: str | None, env: Mapping[str, str]) -> AnsibleConfig:
     listed = parser.get("defaults", "inventory", fallback="") or ""
     inventory = tuple(_resolve(s, base) for s in listed.split(",") if s.strip())
     key = setting("private_key_file", "ANSIBLE_PRIVATE_KEY_FILE")
+    ssh_args = env.get("ANSIBLE_SSH_ARGS") or parser.get(
+        "ssh_connection", "ssh_args", fallback=None
+    )
     return AnsibleConfig(
         path=path,
         inventory=inventory,
         remote_user=setting("remote_user", "ANSIBLE_REMOTE_USER"),
         private_key_file=os.path.expanduser(key) if key else None,
+        ssh_args=ssh_args.strip() or None if ssh_args else None,
     )
 
 

@@ -1,0 +1,403 @@
+"""OpenSSH client config files, read for paramiko's `SSHConfig` to match.
+
+paramiko parses the blocks and matches them (`Host` patterns and negation, `Match`,
+first value wins, `IdentityFile` accumulating); this module only feeds it:
+
+- It checks every line first, as OpenSSH's `readconf.c` would, because paramiko's
+  errors name no file and no line: a keyword without a value, unbalanced quotes, a
+  `Host` with no pattern, an unknown `Match` criterion, a bad `Port` or time value,
+  extra words after a one-value keyword are `ConfigError`s naming `file:line`.
+- It expands `Include` (paramiko does not know it), as OpenSSH does: relative paths
+  are relative to `~/.ssh`, globs in sorted order, at most 16 levels deep. Included
+  lines are inlined where the `Include` stands, and after each included file the
+  including block's header line is emitted again (at the top level `Host *`), since
+  OpenSSH restores the including block's state after the file. An `Include` inside
+  a `Host`/`Match` block (other than `Host *` / `Match all`) whose files hold
+  `Host`/`Match` lines is refused: OpenSSH never activates those blocks when the
+  including block does not match, which an inlined copy cannot express.
+- paramiko sees, for each setting jobtui uses, a reference to the line (`Port L12`)
+  rather than its value: the value it picks therefore names its line, which gives
+  both the value (split into words as OpenSSH splits them, not as paramiko does)
+  and its origin for free. `HostName` and `User` are given as values, because
+  `Match host` and `Match user` test them, with `%` hidden so that paramiko expands
+  no token (`route.py` expands them as OpenSSH does); a companion key names their line.
+- Differences from OpenSSH handled here: paramiko's patterns are `fnmatch` ones, so a
+  `[` is escaped (OpenSSH has only `*` and `?`); `Match host`/`originalhost` compare
+  without case, as OpenSSH does, while `Host` patterns compare with case.
+  `Match exec` is never run (jobtui runs no command to read a config): its block
+  never applies, with a warning. `CanonicalizeHostname` is not done (paramiko would
+  resolve names in DNS): a warning when it is on.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import shlex
+from dataclasses import dataclass, field
+
+import paramiko
+
+from jobtui.config.errors import ConfigError
+from jobtui.model import Location
+
+MAX_DEPTH = 16
+"""Include levels, as OpenSSH's READCONF_MAX_DEPTH."""
+
+SINGLE = frozenset(
+    {
+        "hostname",
+        "port",
+        "user",
+        "identityfile",
+        "identitiesonly",
+        "proxyjump",
+        "connecttimeout",
+        "serveraliveinterval",
+        "stricthostkeychecking",
+        "canonicalizehostname",
+        "forwardagent",
+        "hostkeyalias",
+    }
+)
+"""Keywords jobtui reads that take exactly one value."""
+MULTI = frozenset({"userknownhostsfile"})
+REST_OF_LINE = frozenset({"proxycommand", "localcommand", "remotecommand"})
+"""Keywords whose value is the rest of the line, unsplit (as readconf.c takes them)."""
+USED = SINGLE | MULTI | {"proxycommand"}
+_VALUED = frozenset({"hostname", "user"})
+"""Given to paramiko as values (Match tests them), with a companion naming the line."""
+MATCH_CRITERIA = frozenset(
+    {"all", "canonical", "final", "exec", "host", "originalhost", "user", "localuser"}
+)
+_NO_PARAM = frozenset({"all", "canonical", "final"})
+_KEYWORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+_TIME = re.compile(r"(?:(\d+)([sSmMhHdDwW]?))")
+_TIME_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_BOOL = {"yes": True, "true": True, "no": False, "false": False}
+STRICT_VALUES = frozenset({"yes", "no", "off", "ask", "accept-new", "true", "false"})
+_HIDE_PERCENT = "\x01"
+
+
+def split_args(text: str) -> list[str] | None:
+    """Words of a config value as OpenSSH's `argv_split` makes them (quotes, `\\`
+    before a quote, a backslash or a space, `#` starting a word ends the line); None
+    for unbalanced quotes."""
+    words: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i] in " \t":
+            i += 1
+            continue
+        if text[i] == "#":
+            break
+        word: list[str] = []
+        quote = ""
+        while i < n:
+            c = text[i]
+            if (
+                c == "\\"
+                and i + 1 < n
+                and (text[i + 1] in "'\"\\" or (not quote and text[i + 1] == " "))
+            ):
+                word.append(text[i + 1])
+                i += 2
+                continue
+            if not quote and c in " \t":
+                break
+            if not quote and c in "'\"":
+                quote = c
+            elif quote and c == quote:
+                quote = ""
+            else:
+                word.append(c)
+            i += 1
+        if quote:
+            return None
+        words.append("".join(word))
+    return words
+
+
+def parse_time(value: str) -> int | None:
+    """Seconds of an OpenSSH time value (`30`, `1m30s`, `2h`), None if malformed."""
+    if not value or _TIME.sub("", value) != "":
+        return None
+    return sum(int(num) * _TIME_UNITS[unit.lower()] for num, unit in _TIME.findall(value))
+
+
+def parse_bool(value: str) -> bool | None:
+    return _BOOL.get(value.lower())
+
+
+@dataclass(frozen=True)
+class Line:
+    """One setting of a config file, as jobtui reads it."""
+
+    keyword: str
+    """Lower case, as paramiko keys it."""
+    args: tuple[str, ...]
+    """The value split into words as OpenSSH splits it."""
+    rest: str
+    """The value as written (ProxyCommand takes it whole)."""
+    path: str
+    number: int
+    block: str
+    """The header of its block as written (`Host web*`), "" at the top level."""
+    index: int
+    """Its place among all lines read (Includes inlined): file order."""
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}:{self.number}"
+
+    @property
+    def value(self) -> str:
+        return self.rest if self.keyword in REST_OF_LINE else self.args[0]
+
+
+@dataclass
+class SshConfig:
+    """One ssh_config file, Includes expanded, ready for lookups by host name."""
+
+    path: str
+    lines: list[Line]
+    warnings: list[str]
+    _matcher: paramiko.SSHConfig
+    _cache: dict[str, dict[str, tuple[Line, ...]]] = field(default_factory=dict)
+
+    def lookup(self, name: str) -> dict[str, tuple[Line, ...]]:
+        """The lines that apply to `name`, by keyword: the first one for a setting
+        taken once, every one in order for IdentityFile (duplicates dropped)."""
+        found = self._cache.get(name)
+        if found is None:
+            found = self._cache[name] = self._lookup(name)
+        return found
+
+    def _lookup(self, name: str) -> dict[str, tuple[Line, ...]]:
+        options = self._matcher.lookup(name)
+        found: dict[str, tuple[Line, ...]] = {}
+        for key, value in options.items():
+            if key.startswith("jobtuiline"):
+                found[key.removeprefix("jobtuiline")] = (self._line(value),)
+            elif key == "identityfile":
+                seen: set[str] = set()
+                files: list[Line] = []
+                for ref in value:
+                    line = self._line(ref)
+                    if line.value not in seen:  # OpenSSH drops a file given twice
+                        seen.add(line.value)
+                        files.append(line)
+                found[key] = tuple(files)
+            elif key in USED and key not in _VALUED and isinstance(value, str):
+                found[key] = (self._line(value),)
+        return found
+
+    def _line(self, ref: str) -> Line:
+        return self.lines[int(ref[1:])]
+
+
+def load(path: str, *, home: str) -> SshConfig:
+    """Read `path` (a ConfigError if it cannot be read or holds a malformed line)."""
+    reader = _Reader(home)
+    text = reader.read_top(path)
+    try:
+        matcher = paramiko.SSHConfig.from_text(text)
+    except paramiko.ssh_exception.ConfigParseError as e:  # the checks above should catch it
+        raise ConfigError(f"cannot read ssh_config {path}: {e}") from None
+    return SshConfig(path, reader.lines, reader.warnings, matcher)
+
+
+class _Reader:
+    def __init__(self, home: str) -> None:
+        self.home = home
+        self.lines: list[Line] = []
+        self.warnings: list[str] = []
+        self.out: list[str] = []
+
+    def read_top(self, path: str) -> str:
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+        except (OSError, UnicodeDecodeError) as e:
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            raise ConfigError(
+                f"cannot read ssh_config {path}: {reason}", hint="check --ssh-config / -F"
+            ) from None
+        self._read(path, text, 0, header="", header_out="Host *")
+        return "\n".join(self.out) + "\n"
+
+    def _read(self, path: str, text: str, depth: int, header: str, header_out: str) -> bool:
+        """Emit the lines of one file; True if it held Host/Match lines."""
+        had_blocks = False
+        for number, raw in enumerate(text.splitlines(), 1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            keyword, rest = _split_keyword(line)
+            where = Location(path, number, 1)
+            if not _KEYWORD.fullmatch(keyword):
+                raise ConfigError(f"malformed ssh_config line: {line!r}", where)
+            key = keyword.lower()
+            args = split_args(rest)
+            if args is None:
+                raise ConfigError(f"unbalanced quotes in ssh_config line: {line!r}", where)
+            if not args:
+                raise ConfigError(
+                    f"ssh_config keyword {keyword} has no value", where, "give it a value"
+                )
+            if key in ("host", "match"):
+                had_blocks = True
+                header = f"{keyword} {rest.strip()}"
+                header_out = self._header(key, args, where)
+                self.out.append(header_out)
+            elif key == "include":
+                self._include(args, where, depth, header, header_out)
+            elif key in USED:
+                self._setting(key, keyword, args, rest.strip(), where, header)
+        return had_blocks
+
+    def _header(self, key: str, args: list[str], where: Location) -> str:
+        if key == "host":
+            return "Host " + " ".join(shlex.quote(_fn_escape(p)) for p in args)
+        words: list[str] = []
+        i = 0
+        while i < len(args):
+            criterion = args[i].lower()
+            bare = criterion.removeprefix("!")
+            if bare not in MATCH_CRITERIA:
+                raise ConfigError(
+                    f"unknown Match criterion {args[i]!r}",
+                    where,
+                    "jobtui reads Match " + ", ".join(sorted(MATCH_CRITERIA)),
+                )
+            if bare in _NO_PARAM:
+                words.append(criterion)
+                i += 1
+                continue
+            if i + 1 >= len(args):
+                raise ConfigError(f"Match {args[i]} needs a value", where)
+            if bare == "exec":
+                self.warnings.append(
+                    f"ssh_config {where.file}:{where.line}: Match exec is not run by jobtui:"
+                    " its block is never applied"
+                )
+                return "Host '!*'"  # a block that matches nothing
+            param = args[i + 1]
+            if bare in ("host", "originalhost"):
+                # OpenSSH compares host names without case in Match (not in Host).
+                param = ",".join(_no_case(_fn_escape(p)) for p in param.split(","))
+            else:
+                param = ",".join(_fn_escape(p) for p in param.split(","))
+            words += [criterion, shlex.quote(param)]
+            i += 2
+        if "all" in words and len(words) > 1 + words.count("canonical"):
+            raise ConfigError("Match all cannot be combined (but with canonical)", where)
+        return "Match " + " ".join(words)
+
+    def _setting(
+        self, key: str, keyword: str, args: list[str], rest: str, where: Location, header: str
+    ) -> None:
+        if key in SINGLE and len(args) > 1:
+            raise ConfigError(
+                f"ssh_config {keyword} takes one value, got {len(args)}: {rest!r}",
+                where,
+                "quote a value that holds spaces",
+            )
+        check_value(key, args[0], where)
+        index = len(self.lines)
+        self.lines.append(Line(key, tuple(args), rest, where.file, where.line, header, index))
+        if key in _VALUED:
+            hidden = args[0].replace("%", _HIDE_PERCENT)
+            self.out.append(f"{keyword} {_quote_value(hidden)}")
+            self.out.append(f"JobtuiLine{key} L{index}")
+        else:
+            self.out.append(f"{keyword} L{index}")
+        if key == "canonicalizehostname" and args[0].lower() in ("yes", "always"):
+            self.warnings.append(
+                f"ssh_config {where.file}:{where.line}: CanonicalizeHostname is not done"
+                " by jobtui: names are used as written"
+            )
+
+    def _include(
+        self, args: list[str], where: Location, depth: int, header: str, header_out: str
+    ) -> None:
+        if depth + 1 > MAX_DEPTH:
+            raise ConfigError("ssh_config Include nested more than 16 deep", where)
+        inside = header_out not in ("Host *", "Host '*'", "Match all")
+        for arg in args:
+            pattern = os.path.expanduser(arg) if arg.startswith("~") else arg
+            pattern = pattern.replace("~", self.home, 1) if pattern.startswith("~") else pattern
+            if not os.path.isabs(pattern):
+                pattern = os.path.join(self.home, ".ssh", pattern)
+            for path in sorted(glob.glob(pattern)):
+                try:
+                    with open(path, encoding="utf-8") as f:
+                        text = f.read()
+                except (OSError, UnicodeDecodeError) as e:
+                    raise ConfigError(f"cannot read ssh_config {path}: {e}", where) from None
+                start = len(self.out)
+                had_blocks = self._read(path, text, depth + 1, header, header_out)
+                if had_blocks and inside:
+                    del self.out[start:]
+                    raise ConfigError(
+                        f"ssh_config Include inside a block ({header}) of {path}, which"
+                        " holds Host/Match lines, is not supported by jobtui",
+                        where,
+                        "move the Include to the top of the file, before any Host/Match",
+                    )
+                if had_blocks:
+                    self.out.append(header_out)  # back in the including block, as OpenSSH
+
+
+def check_value(key: str, value: str, where: Location) -> None:
+    """A ConfigError for a value OpenSSH would refuse in a setting jobtui uses."""
+    bad = None
+    if key == "port":
+        if not (value.isdigit() and 1 <= int(value) <= 65535):
+            bad = "a port number (1-65535)"
+    elif key in ("connecttimeout", "serveraliveinterval"):
+        if parse_time(value) is None and not (key == "connecttimeout" and value == "none"):
+            bad = "a time (seconds, or e.g. 1m30s)"
+    elif key in ("identitiesonly", "forwardagent"):
+        if parse_bool(value) is None and not (
+            key == "forwardagent" and value.startswith(("/", "$"))
+        ):
+            bad = "yes or no"
+    elif key == "stricthostkeychecking" and value.lower() not in STRICT_VALUES:
+        bad = "yes, no, ask or accept-new"
+    if bad:
+        raise ConfigError(f"ssh_config {key} must be {bad}, got {value!r}", where)
+
+
+def _split_keyword(line: str) -> tuple[str, str]:
+    """`Keyword value`, `Keyword=value`, `Keyword = value` (as readconf.c's strdelim)."""
+    match = re.match(r"([^\s=]*)\s*(?:=\s*)?(.*)", line)
+    assert match is not None  # the pattern matches any text
+    return match.group(1), match.group(2)
+
+
+def _fn_escape(pattern: str) -> str:
+    """An OpenSSH pattern (only `*` and `?` are special) as an fnmatch pattern."""
+    return pattern.replace("[", "[[]")
+
+
+def _no_case(pattern: str) -> str:
+    """A pattern that matches a name whatever its case, as OpenSSH's Match host does
+    (it lowercases the name: a pattern with capitals then matches nothing)."""
+    neg = pattern.startswith("!")
+    body = pattern[1:] if neg else pattern
+    if body != body.lower():
+        body = "\x00never"
+    body = "".join(f"[{c}{c.upper()}]" if c.isalpha() else c for c in body)
+    return ("!" if neg else "") + body
+
+
+def _quote_value(value: str) -> str:
+    # paramiko strips one pair of double quotes around a value, nothing else.
+    return f'"{value}"' if value.startswith('"') or value != value.strip() or not value else value
+
+
+def reveal(value: str) -> str:
+    """A HostName/User value as written (paramiko was shown it with `%` hidden)."""
+    return value.replace(_HIDE_PERCENT, "%")
