@@ -32,6 +32,7 @@ import os
 import pwd
 import socket
 import sys
+import termios
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -85,6 +86,8 @@ def _ask_on_terminal(prompt: str) -> str | None:
     try:
         return getpass.getpass(prompt)  # reads /dev/tty with echo off, restores it
     except EOFError:  # Ctrl-D: no answer, as ssh takes it
+        return None
+    except (OSError, termios.error):  # the terminal went away meanwhile: nobody to ask
         return None
     except KeyboardInterrupt:
         # getpass has restored the echo; end the prompt's line so that whatever the
