@@ -238,6 +238,9 @@ class FleetHost:
     user: str = field(repr=False)
     user_key_path: Path = field(repr=False)
     known_hosts_path: Path = field(repr=False)
+    sshd_config: tuple[str, ...] = field(default=(), repr=False)
+    """Extra ``sshd_config`` lines of this host (before the fleet's defaults: for
+    most keywords sshd keeps the first value, so ``LogLevel DEBUG1`` here wins)."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _log_offset: int = field(default=0, repr=False)
 
@@ -289,8 +292,24 @@ class FleetHost:
                         ) from None
                     time.sleep(0.2)
 
+    def connection_processes(self) -> set[int]:
+        """Pids of what this host's sshd runs for its clients' connections (Linux):
+        empty once every client has gone."""
+        process = self.process
+        if process is None or not os.path.isdir("/proc"):
+            return set()
+        return _sshd_owned(process.pid, _read_procs()) - {process.pid}
+
+    def read_full_log(self) -> str:
+        """sshd's stderr output since the host was first started, restarts included."""
+        try:
+            return self.log_path.read_bytes().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
     def read_log(self) -> str:
-        """sshd's stderr output (LogLevel ERROR) since it was last (re)started."""
+        """sshd's stderr output (LogLevel ERROR unless ``sshd_config`` says otherwise)
+        since it was last (re)started."""
         try:
             with open(self.log_path, "rb") as fh:
                 fh.seek(self._log_offset)
@@ -502,8 +521,13 @@ class SshFleet:
         first_octet: int = 2,
         *,
         timeout: float = DEFAULT_START_TIMEOUT,
+        sshd_config: Sequence[str] = (),
     ) -> list[FleetHost]:
         """Start ``count`` more hosts; host i listens on ``127.0.0.(first_octet + i)``.
+
+        ``sshd_config`` lines are added to each new host's configuration, ahead of the
+        fleet's own (``["LogLevel DEBUG1"]`` logs every channel a client opens: see
+        :meth:`FleetHost.read_full_log`).
 
         Hosts are named ``host1``, ``host2``, ... continuing after the hosts this fleet
         already has. Returns once every new sshd sends its SSH banner; on any failure
@@ -556,6 +580,7 @@ class SshFleet:
                 user=self.user,
                 user_key_path=self.user_key_path,
                 known_hosts_path=self.known_hosts_path,
+                sshd_config=tuple(sshd_config),
             )
             new_hosts.append(host)
 
@@ -695,6 +720,7 @@ class SshFleet:
     def _sshd_config(self, host: FleetHost, extra_config: Sequence[str]) -> str:
         lines = [
             f"# sshd for fake host {host.name} (tests/sshfleet.py)",
+            *host.sshd_config,  # first: sshd keeps the first value of most keywords
             f"ListenAddress {host.address}",
             f"Port {host.port}",
             f"HostKey {host.host_dir / 'ssh_host_ed25519_key'}",

@@ -215,6 +215,10 @@ def _connect_failure(e: Exception, ep: Endpoint, sock: Sock | None, known: Path)
         )
     if isinstance(e, TimeoutError):
         return f"connect timed out after {t:.0f}s"
+    if isinstance(e, paramiko.ssh_exception.NoValidConnectionsError) and e.errors:
+        # paramiko's "Unable to connect to port 22 on ..." hides the why.
+        reason = _reason(next(iter(e.errors.values())))
+        return f"cannot connect to {ep.address}:{ep.port}: {reason}"
     reason = _reason(e)
     if "banner" in reason or "No existing session" in reason:
         # paramiko's words for a server that accepts and then says nothing.
