@@ -446,6 +446,7 @@ class Pty:
 UNLOCK_SCRIPT = textwrap.dedent(
     """
     import sys
+    import termios
     from jobtui.model import Endpoint
     from jobtui.transport.keys import KeyRing, terminal_asker
 
@@ -455,7 +456,8 @@ UNLOCK_SCRIPT = textwrap.dedent(
     try:
         ring.unlock([Endpoint("h", "10.0.0.1", key_files=(sys.argv[1],))])
     except KeyboardInterrupt:
-        print("interrupted", flush=True)
+        echo = termios.tcgetattr(sys.stdin.fileno())[3] & termios.ECHO
+        print("interrupted, echo", "on" if echo else "off", flush=True)
         sys.exit(130)
     print("unlocked:", ring.key_file(sys.argv[1]) is not None, flush=True)
     """
@@ -496,7 +498,7 @@ def test_ctrl_c_at_the_prompt_raises_keyboard_interrupt_out_of_unlock(
         assert term.wait() == 130, term.text
     finally:
         term.close()
-    assert "interrupted" in term.text
+    assert "interrupted, echo on" in term.text  # getpass put the terminal back
     assert "Traceback" not in term.text
 
 
@@ -512,3 +514,93 @@ def test_no_terminal_no_asker(tmp_path: Path, pty_env: dict[str, str]) -> None:
         check=False,
     )
     assert proc.stdout == "None\n", proc.stderr
+
+
+# --- the real CLI ---------------------------------------------------------------------
+
+JOBS = "jobs:\n  - name: hi\n    hosts: fleet\n    shell: sleep 1; echo hi\n    poll: 0.2\n"
+
+
+def write_run(fleet: SshFleet, tmp_path: Path, keyed: dict[str, Path]) -> list[str]:
+    """jobs.yml and inventory.yml (each host's key: `keyed`, else the fleet's own);
+    the argv of `jobtui run` on them, headless, with its state in tmp_path/state."""
+    (tmp_path / "jobs.yml").write_text(JOBS)
+    inventory = fleet.write_inventory(
+        tmp_path / "inventory.yml",
+        host_vars={
+            h.name: {
+                "jobtui_dir": str(tmp_path / "jobtui" / h.name),
+                **({"ansible_ssh_private_key_file": str(keyed[h.name])} if h.name in keyed else {}),
+            }
+            for h in fleet.hosts
+        },
+    )
+    state = str(tmp_path / "state")
+    run = ["run", "jobs.yml", "-i", str(inventory), "--headless", "--state-dir", state]
+    return [sys.executable, "-m", "jobtui", *run]
+
+
+def files_holding(root: Path, secret: str) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+
+
+class ArgvWatch:
+    """Reads every process's argv and environment, over and over, while a run goes on:
+    which of them held `secret`."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret.encode()
+        self.found: set[str] = set()
+        self.scans = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> ArgvWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            for entry in Path("/proc").iterdir():
+                if not entry.name.isdigit() or entry.name == str(os.getpid()):
+                    continue  # this test process holds it, to type it
+                for what in ("cmdline", "environ"):
+                    try:
+                        if self.secret in (entry / what).read_bytes():
+                            self.found.add(f"{entry.name}/{what}")
+                    except OSError:
+                        continue  # gone, or not ours to read
+            self.scans += 1
+            time.sleep(0.05)
+
+
+def test_headless_without_agent_the_encrypted_key_hosts_are_unreachable_and_say_why(
+    fleet: SshFleet, key_dir: Path, tmp_path: Path, pty_env: dict[str, str]
+) -> None:
+    enc = key_dir / "enc"
+    locked = [h.name for h in fleet.hosts[:2]]
+    argv = write_run(fleet, tmp_path, dict.fromkeys(locked, enc))
+    proc = subprocess.run(
+        argv,
+        env=pty_env,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        start_new_session=True,  # no terminal to ask on
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    reason = (
+        f"authentication failed as {fleet.user}: key {enc} is encrypted and not in "
+        "ssh-agent: add it with ssh-add, or run jobtui on a terminal to be asked its passphrase"
+    )
+    for name in locked:
+        assert f"{name}: unreachable: {reason}" in proc.stderr
+    assert f"{fleet.hosts[2].name} hi: succeeded" in proc.stderr
+    assert "Enter passphrase" not in proc.stderr + proc.stdout
