@@ -107,6 +107,7 @@ class ProxyProcess(paramiko.ProxyCommand):
         self.timeout = None
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
         self._close_lock = threading.Lock()
+        self._said = ""
         try:
             self.process = subprocess.Popen(
                 self.cmd,
@@ -143,17 +144,22 @@ class ProxyProcess(paramiko.ProxyCommand):
             rc = self.process.wait(0.5)
         except subprocess.TimeoutExpired:
             return ""
+        said = self._last_words()
+        return f"proxy command `{self.command}` exited {rc}" + (f": {said}" if said else "")
+
+    def _last_words(self) -> str:
         with self._close_lock:
-            last = ""
-            if not self._stderr.closed:
-                self._stderr.seek(0)
-                lines = self._stderr.read()[-4096:].decode("utf-8", "replace").splitlines()
-                last = next((line.strip() for line in reversed(lines) if line.strip()), "")
-        said = f": {last}" if last else ""
-        return f"proxy command `{self.command}` exited {rc}{said}"
+            if self._stderr.closed:
+                return self._said
+            self._stderr.seek(0, os.SEEK_END)
+            self._stderr.seek(max(0, self._stderr.tell() - 4096))
+            lines = self._stderr.read().decode("utf-8", "replace").splitlines()
+            return next((line.strip() for line in reversed(lines) if line.strip()), "")
 
     def close(self) -> None:
         with self._close_lock:
+            if self._stderr.closed:
+                return
             if self.process.returncode is None:
                 self.process.terminate()
                 try:
@@ -164,6 +170,10 @@ class ProxyProcess(paramiko.ProxyCommand):
             for pipe in (self.process.stdin, self.process.stdout):
                 if pipe is not None:
                     pipe.close()
+        # paramiko closes its sock as soon as it reads the end: keep what it said.
+        said = self._last_words()
+        with self._close_lock:
+            self._said = said
             self._stderr.close()
 
     @property
