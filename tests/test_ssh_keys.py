@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 import os
+import re
 import secrets
 import select
 import subprocess
@@ -25,7 +27,7 @@ from jobtui.model import Endpoint, Host
 from jobtui.transport import TransportError, keys, make_transports
 from jobtui.transport.keys import KeyAuthFailure, KeyRing
 from tests.sshagent import SshAgent
-from tests.sshfleet import FleetHost, SshFleet, ssh_keygen_path
+from tests.sshfleet import FleetHost, SshFleet, ssh_client_path, ssh_keygen_path
 
 PASSPHRASE = "horse-" + secrets.token_hex(8)
 """Unique, so finding it in a file or an output is never a coincidence."""
@@ -142,6 +144,50 @@ def test_agent_copies_of_identity_files_first_then_other_agent_keys_then_files(
     # plain (configured, in the agent), other (agent only), enc (file only)
     want = [blob(key_dir / "plain.pub"), blob(key_dir / "other.pub"), blob(key_dir / "enc.pub")]
     assert offered(ring, host) == want
+
+
+def fingerprint(blob: bytes) -> str:
+    digest = base64.b64encode(hashlib.sha256(blob).digest()).decode()
+    return "SHA256:" + digest.rstrip("=")
+
+
+def openssh_order(host: FleetHost, key_files: tuple[Path, ...], identities_only: bool) -> list[str]:
+    """The fingerprints of the keys OpenSSH's own client would offer, in order (`ssh -v`
+    lists them before it tries the first: "Will attempt key: PATH TYPE SHA256:...")."""
+    ssh = ssh_client_path()
+    assert ssh is not None
+    argv = [ssh, "-v", "-F", "/dev/null", "-o", "BatchMode=yes", "-p", str(host.port)]
+    argv += ["-o", f"UserKnownHostsFile={host.known_hosts_path}", "-o", "StrictHostKeyChecking=yes"]
+    argv += ["-o", f"IdentitiesOnly={'yes' if identities_only else 'no'}"]
+    for key in key_files:
+        argv += ["-i", str(key)]
+    argv += [f"{host.user}@{host.address}", "true"]
+    proc = subprocess.run(
+        argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30, check=False
+    )
+    found = re.findall(r"Will attempt key: .* (SHA256:\S+)", proc.stderr)
+    assert found, proc.stderr
+    return found
+
+
+@pytest.mark.parametrize("identities_only", [False, True], ids=["agent", "identities_only"])
+@pytest.mark.parametrize("in_agent", [("other", "plain"), ("plain", "enc", "other")])
+def test_keys_are_offered_in_the_order_openssh_offers_them(
+    fleet: SshFleet,
+    agent: SshAgent,
+    key_dir: Path,
+    identities_only: bool,
+    in_agent: tuple[str, ...],
+) -> None:
+    for name in in_agent:
+        agent.add(key_dir / name, PASSPHRASE if name.startswith("enc") else "")
+    files = (key_dir / "encpem", key_dir / "enc", key_dir / "plain")
+    host = fleet.hosts[0]
+    ep = endpoint(host, *files, identities_only=identities_only)
+    ring = KeyRing(ask=lambda _: PASSPHRASE)
+    ring.unlock([ep])
+    ours = [fingerprint(b) for b in offered(ring, ep)]
+    assert ours == openssh_order(host, files, identities_only)
 
 
 def test_identities_only_offers_only_the_agent_copies_of_the_configured_files(

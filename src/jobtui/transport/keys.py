@@ -2,7 +2,7 @@
 passphrases of encrypted ones.
 
 The order is OpenSSH's (`pubkey_prepare` in sshconnect2.c): the agent's copies of the
-endpoint's identity files, in the files' order; then the agent's other keys (not with
+endpoint's identity files, in the agent's order; then the agent's other keys (not with
 `IdentitiesOnly`); then the identity files the agent does not hold. The identity
 files are the endpoint's `key_files`, else OpenSSH's default ones that exist. A key the
 agent holds is matched to its file by public key: the one an OpenSSH-format private
@@ -414,12 +414,13 @@ class _Strategy(AuthStrategy):
         self._agent = _open_agent()
         agent_keys = list(self._agent.get_keys()) if self._agent is not None else []
         self._agent_held = len(agent_keys)
-        in_agent = {key.blob: key for key in agent_keys}
+        configured = {f.public: f for f in files if f.public is not None}
         offered: set[bytes] = set()
-        for f in files:  # the agent's copies of the identity files, in their order
-            if f.public is not None and f.public in in_agent and f.public not in offered:
-                offered.add(f.public)
-                yield self._source(in_agent[f.public], f"{f.path} (through ssh-agent)")
+        # The agent's copies of the identity files, in the agent's order (as ssh does).
+        for key in agent_keys:
+            if key.blob in configured and key.blob not in offered:
+                offered.add(key.blob)
+                yield self._source(key, f"{configured[key.blob].path} (through ssh-agent)")
         if not self.endpoint.identities_only:
             for key in agent_keys:
                 if key.blob not in offered:
