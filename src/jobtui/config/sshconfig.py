@@ -78,6 +78,8 @@ _TIME_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _BOOL = {"yes": True, "true": True, "no": False, "false": False}
 STRICT_VALUES = frozenset({"yes", "no", "off", "ask", "accept-new", "true", "false"})
 _HIDE_PERCENT = "\x01"
+_HOSTNAME_PERCENT = "\x02"
+_HOSTNAME_TOKEN = re.compile("\x02([h%])")
 
 
 def split_args(text: str) -> list[str] | None:
@@ -153,7 +155,9 @@ class Line:
 
     @property
     def value(self) -> str:
-        return self.rest if self.keyword in REST_OF_LINE else self.args[0]
+        """The value as one string: the rest of the line for ProxyCommand and for a
+        keyword of several words (split again with `split_args`), else the one word."""
+        return self.rest if self.keyword in REST_OF_LINE | MULTI else self.args[0]
 
 
 @dataclass
@@ -164,6 +168,9 @@ class SshConfig:
     lines: list[Line]
     warnings: list[str]
     _matcher: paramiko.SSHConfig
+    _text: str | None = None
+    """What paramiko was given, kept when `Match host` must see a HostName's `%h`
+    expanded (paramiko tests it unexpanded): each such name then gets its own parse."""
     _cache: dict[str, dict[str, tuple[Line, ...]]] = field(default_factory=dict)
 
     def lookup(self, name: str) -> dict[str, tuple[Line, ...]]:
@@ -175,7 +182,12 @@ class SshConfig:
         return found
 
     def _lookup(self, name: str) -> dict[str, tuple[Line, ...]]:
-        options = self._matcher.lookup(name)
+        matcher = self._matcher
+        if self._text is not None:
+            matcher = paramiko.SSHConfig.from_text(
+                _HOSTNAME_TOKEN.sub(lambda m: name if m.group(1) == "h" else "%", self._text)
+            )
+        options = matcher.lookup(name)
         found: dict[str, tuple[Line, ...]] = {}
         for key, value in options.items():
             if key.startswith("jobtuiline"):
@@ -205,7 +217,10 @@ def load(path: str, *, home: str) -> SshConfig:
         matcher = paramiko.SSHConfig.from_text(text)
     except paramiko.ssh_exception.ConfigParseError as e:  # the checks above should catch it
         raise ConfigError(f"cannot read ssh_config {path}: {e}") from None
-    return SshConfig(path, reader.lines, reader.warnings, matcher)
+    needs_name = any(
+        line.keyword == "hostname" and "%h" in line.value for line in reader.lines
+    ) and re.search(r"^Match .*\bhost ", text, re.M | re.I)
+    return SshConfig(path, reader.lines, reader.warnings, matcher, text if needs_name else None)
 
 
 class _Reader:
@@ -308,7 +323,7 @@ class _Reader:
         index = len(self.lines)
         self.lines.append(Line(key, tuple(args), rest, where.file, where.line, header, index))
         if key in _VALUED:
-            hidden = args[0].replace("%", _HIDE_PERCENT)
+            hidden = args[0].replace("%", _HIDE_PERCENT if key == "user" else _HOSTNAME_PERCENT)
             self.out.append(f"{keyword} {_quote_value(hidden)}")
             self.out.append(f"JobtuiLine{key} L{index}")
         else:
@@ -384,13 +399,8 @@ def _fn_escape(pattern: str) -> str:
 
 def _no_case(pattern: str) -> str:
     """A pattern that matches a name whatever its case, as OpenSSH's Match host does
-    (it lowercases the name: a pattern with capitals then matches nothing)."""
-    neg = pattern.startswith("!")
-    body = pattern[1:] if neg else pattern
-    if body != body.lower():
-        body = "\x00never"
-    body = "".join(f"[{c}{c.upper()}]" if c.isalpha() else c for c in body)
-    return ("!" if neg else "") + body
+    (`Match host WEB*` matches web1, where `Host WEB*` does not)."""
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in pattern)
 
 
 def _quote_value(value: str) -> str:
