@@ -28,13 +28,15 @@ DEBUG = ["LogLevel DEBUG1"]
 """sshd then logs each channel a client opens, and each login."""
 
 
-def direct_tcpip(bastion: FleetHost) -> list[tuple[str, int]]:
-    """The targets of the `direct-tcpip` channels opened on `bastion` (its sshd log)."""
+def direct_tcpip(
+    bastion: FleetHost, originator: str = r"127\.0\.0\.1 port 0"
+) -> list[tuple[str, int]]:
+    """The targets of the `direct-tcpip` channels opened on `bastion` (its sshd log),
+    by default those jobtui opens (it names itself 127.0.0.1 port 0)."""
     return [
         (m[1], int(m[2]))
         for m in re.finditer(
-            r"server_request_direct_tcpip: originator 127\.0\.0\.1 port 0, "
-            r"target (\S+) port (\d+)",
+            rf"server_request_direct_tcpip: originator {originator}, target (\S+) port (\d+)",
             bastion.read_full_log(),
         )
     ]
@@ -254,3 +256,23 @@ def test_a_target_the_bastion_cannot_reach_is_named_with_the_bastion(
         f"cannot connect to {gone.address}:{gone.port} through jump host {bastion.name}: "
         "Connect failed"
     )
+
+
+def test_a_target_that_drops_and_comes_back_keeps_its_bastion_connection(
+    make_fleet: Callable[..., SshFleet], tmp_path: Path
+) -> None:
+    fleet = make_fleet(1, 77)
+    (bastion,) = fleet.start(1, 87, sshd_config=DEBUG)
+    target = fleet.hosts[0]
+    (t,) = make_transports(behind([target], endpoint(bastion), tmp_path))
+    with t:
+        t.status([])
+        target.stop()
+        for _ in range(2):  # the shell's end, then the bastion cannot reach it
+            with pytest.raises(TransportError):
+                t.status([])
+        target.restart()
+        t.status([])
+        assert t.sessions_opened == 2
+        assert logins(bastion) == 1
+    assert pool_of([t]).connected() == []

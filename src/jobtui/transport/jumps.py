@@ -198,13 +198,17 @@ class Route:
             return f"jump host {self.via.name}: connection lost"
         return ""
 
+    def close_sock(self) -> None:
+        """Close the sock (reap the proxy command), still holding the jump connection."""
+        if self.sock is not None:
+            self.sock.close()
+
     def close(self) -> None:
         """Close the sock and let go of the jump connection (idempotent)."""
         if self._closed:
             return
         self._closed = True
-        if self.sock is not None:
-            self.sock.close()
+        self.close_sock()
         self._release()
 
 
@@ -319,7 +323,7 @@ class JumpPool:
             # One dials, the others wait for it; a close() of theirs is still heard.
             while not jump.connecting.acquire(timeout=0.05):
                 if cancel.is_set():
-                    raise TransportError("connection closed")
+                    raise TransportError("connect cut off: the connection was closed")
             try:
                 return jump, self._connected(jump, cancel, timeout)
             finally:

@@ -124,6 +124,9 @@ class _RejectUnknown(paramiko.MissingHostKeyPolicy):
         )
 
 
+_CUT_OFF = "connect cut off: the connection was closed"
+
+
 class Dialer:
     """Logs in to one hop, a target or a jump host alike: its host key checked against
     its known_hosts files, the keyring's keys offered, its timeouts and keepalive;
@@ -143,6 +146,8 @@ class Dialer:
         ep = endpoint if endpoint.user else dataclasses.replace(endpoint, user=local_user())
         paths = known_hosts_paths(ep)
         name = host_key_name(ep)
+        if cancel.is_set():
+            raise TransportError(_CUT_OFF)
         client = paramiko.SSHClient()
         found_in: Path | None = None
         for path in paths:
@@ -173,16 +178,16 @@ class Dialer:
             if isinstance(e, TransportError):
                 raise
             if cancel.is_set():
-                raise TransportError("connect cut off: the connection was closed") from e
+                raise TransportError(_CUT_OFF) from e
             if not isinstance(e, Exception):
                 raise
             raise TransportError(_connect_failure(e, ep, sock, found_in or paths[0])) from e
         finally:
             unhook()
         transport = client.get_transport()
-        if transport is None or not transport.is_active():
+        if cancel.is_set() or transport is None or not transport.is_active():
             client.close()
-            raise TransportError(f"cannot connect to {ep.address}:{ep.port}: connection closed")
+            raise TransportError(_CUT_OFF)
         transport.set_keepalive(ep.keepalive)
         return client
 
@@ -265,22 +270,27 @@ class SshTransport(Transport):
         if ep.problem:
             raise TransportError(ep.problem)  # never tried: it cannot work
         cancel = self._cancel = Cancel()
+        # The old route is let go of only once a new one holds the jump host, and a
+        # failed login keeps its route's hold (not its channel): a target that drops
+        # or is down neither closes nor logs in again to its bastion.
         route = self.jumps.route(ep, cancel, self.connect_timeout)
+        stale, self._route = self._route, route
+        if stale is not None:
+            stale.close()
         try:
             client = self._dial(ep, route.sock, cancel)
         except BaseException:
-            route.close()
+            route.close_sock()
             raise
-        self._client, self._route = client, route
+        self._client = client
         return client
 
     def _drop(self) -> None:
+        """Close the connection (a broken one too); its route is kept until the next
+        connect or `close()`."""
         if self._client is not None:
             self._client.close()
             self._client = None
-        if self._route is not None:
-            self._route.close()  # the proxy command reaped, the jump host let go of
-            self._route = None
 
     def _lost(self) -> str:
         """Why the connection dropped, when its jump host did."""
@@ -301,6 +311,9 @@ class SshTransport(Transport):
         try:
             self._close_session()
             self._drop()
+            if self._route is not None:
+                self._route.close()  # the proxy command reaped, the jump host let go of
+                self._route = None
         finally:
             self._lock.release()
 
