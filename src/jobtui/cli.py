@@ -16,21 +16,32 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from importlib import resources
+from typing import TYPE_CHECKING
 
 from jobtui import defaults, lifecycle
 from jobtui.config import ConfigError, Inventory, load_inventory, load_jobs
-from jobtui.config.ansiblecfg import load_configured
+from jobtui.config.ansiblecfg import find_config, load_configured, read_config
+from jobtui.config.route import resolve_routes
 from jobtui.defaults import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from jobtui.engine import Engine
 from jobtui.events import BatchFinished, Event, exit_code
-from jobtui.fleet import DiscoveryPoller, transports_for
-from jobtui.inventory_cmd import dumps, inventory_graph, inventory_host, inventory_list
+from jobtui.fleet import DiscoveryPoller, keyring_for, transports_for
+from jobtui.inventory_cmd import (
+    connection_text,
+    dumps,
+    inventory_graph,
+    inventory_host,
+    inventory_list,
+)
 from jobtui.model import Host, InvalidJid, attempt_jid, check_jid
 from jobtui.plan import Plan, build_plan, check_secrets, format_plan
 from jobtui.report import HumanReporter, JsonReporter
 from jobtui.runs import Run
 from jobtui.store import Store, StoreError, state_dir
 from jobtui.text import one_line
+
+if TYPE_CHECKING:
+    from jobtui.transport.keys import KeyRing
 
 
 class UsageError(Exception):
@@ -160,11 +171,28 @@ def load_plan(
     if isinstance(inventory, str):
         inventory = [inventory]
     if not isinstance(inventory, Inventory):
-        inventory = load_configured(inventory)
+        inventory, _ = routed(load_configured(inventory), None)
     jobs = load_jobs(jobs_path)
     plan = build_plan(jobs, inventory, limit)
     check_secrets(plan.runs, os.environ)
     return plan
+
+
+def routed(inventory: Inventory, ssh_config: str | None) -> tuple[Inventory, tuple[str, ...]]:
+    """The inventory with each SSH host's route resolved (ssh_config, Ansible's SSH
+    args, jump hosts); its warnings are printed on stderr, and returned for the console."""
+    config = read_config(find_config(os.environ, os.getcwd()), os.environ)
+    routes = resolve_routes(
+        inventory.hosts.values(), ssh_config=ssh_config, ssh_args=config.ssh_args
+    )
+    for warning in routes.warnings:
+        print(f"jobtui: warning: {one_line(warning)}", file=sys.stderr)
+    return dataclasses.replace(inventory, hosts=routes.hosts), routes.warnings
+
+
+def load_routed(args: argparse.Namespace) -> tuple[Inventory, tuple[str, ...]]:
+    """The inventory `-i` (or Ansible's defaults) names, its routes resolved."""
+    return routed(load_configured(args.inventory), args.ssh_config)
 
 
 def demo_plan(args: argparse.Namespace) -> Plan:
@@ -208,6 +236,8 @@ def follow(
     args: argparse.Namespace,
     source: dict[str, str],
     title: str,
+    keyring: KeyRing | None,
+    notices: Sequence[str] = (),
 ) -> int:
     """Launch what is pending and follow every run to the end: in the console, or
     headless (asked for, or when stdout is not a terminal). The store is this
@@ -228,7 +258,10 @@ def follow(
             report(ev)
 
     hosts = {r.spec.host.name: r.spec.host for r in runs}
-    transports = {t.host.name: t for t in transports_for(hosts.values(), args.accept_new_host_keys)}
+    transports = {
+        t.host.name: t
+        for t in transports_for(hosts.values(), args.accept_new_host_keys, keyring=keyring)
+    }
     engine = Engine(
         runs,
         transports,
@@ -238,6 +271,7 @@ def follow(
         before_launch=lambda rs: store.before_launch(batch, rs),
         push=True,
         new_attempt_jid=lambda key, attempt: attempt_jid(secret, key, attempt),
+        notices=() if headless else notices,  # headless: already on stderr
     )
     try:
         if headless:
@@ -290,8 +324,11 @@ def watch(hosts: list[Host], args: argparse.Namespace) -> int:
     """The read-only console: built from a poller that can only read."""
     from jobtui.ui.app import make_app  # the core never imports Textual
 
+    keyring = keyring_for(hosts)
     poller = DiscoveryPoller(
-        transports_for(hosts, args.accept_new_host_keys), args.interval, args.forks
+        transports_for(hosts, args.accept_new_host_keys, keyring=keyring),
+        args.interval,
+        args.forks,
     )
     make_app(source=poller, title="jobtui watch", read_only=True, bell=not args.no_bell).run()
     return EXIT_OK
@@ -307,7 +344,8 @@ def attach(args: argparse.Namespace) -> int:
         runs = store.load_runs(batch)
         check_secrets([r.spec for r in runs if r.open and not r.launched], os.environ)
         source = {**source, "attached": "true"}
-        return follow(store, batch, runs, args, source, f"jobtui attach {batch}")
+        keyring = keyring_for({r.spec.host.name: r.spec.host for r in runs}.values())
+        return follow(store, batch, runs, args, source, f"jobtui attach {batch}", keyring)
 
 
 def _jids(args: argparse.Namespace) -> list[str] | None:
@@ -321,11 +359,12 @@ def _jids(args: argparse.Namespace) -> list[str] | None:
 
 def show_inventory(args: argparse.Namespace) -> int:
     """`jobtui inventory`: what the sources resolve to, in ansible-inventory's formats."""
-    inventory = load_configured(args.inventory)
+    inventory, _ = load_routed(args)
     if args.graph:
         print(inventory_graph(inventory, args.graph))
     elif args.host:
         print(dumps(inventory_host(inventory, args.host)))
+        print(connection_text(inventory.hosts[args.host]), file=sys.stderr)
     else:
         print(
             dumps(
@@ -341,24 +380,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "forks", 1) < 1:
             raise UsageError("--forks must be at least 1")
         if args.command == "check":
-            plan = load_plan(args.jobs, args.inventory, args.limit)
+            plan = load_plan(args.jobs, load_routed(args)[0], args.limit)
             print(format_plan(plan))
             return EXIT_OK
         if args.command in ("run", "demo"):
+            notices: tuple[str, ...] = ()
             if args.command == "run":
-                plan = load_plan(args.jobs, args.inventory, args.limit)
+                inventory, notices = load_routed(args)
+                plan = load_plan(args.jobs, inventory, args.limit)
                 source = {"jobs": args.jobs, "inventory": " ".join(args.inventory or [])}
             else:
                 plan, source = demo_plan(args), {"jobs": "demo"}
+            keyring = keyring_for(plan.hosts())  # before the batch: a Ctrl-C launches nothing
             with open_store(args) as store:
                 batch, runs = start_batch(plan, args, source, store)
-                return follow(store, batch, runs, args, source, f"jobtui {args.command}")
+                title = f"jobtui {args.command}"
+                return follow(store, batch, runs, args, source, title, keyring, notices)
         if args.command == "attach":
             return attach(args)
         if args.command == "inventory":
             return show_inventory(args)
         jids = _jids(args)
-        inventory = load_configured(args.inventory)
+        inventory, _ = load_routed(args)
         hosts = lifecycle.select(inventory, args.limit)
         if args.command == "status":
             return lifecycle.status(hosts, args)
@@ -368,3 +411,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, UsageError, StoreError) as e:
         print(f"jobtui: error: {one_line(str(e))}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # at a passphrase prompt, or loading: nothing launched
+        print("jobtui: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

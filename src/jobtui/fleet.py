@@ -51,6 +51,20 @@ def on_hosts(
         return list(pool.map(one, ts))
 
 
+def keyring_for(hosts: Iterable[Host]) -> KeyRing | None:
+    """The keys of one command: the passphrase of each encrypted key that the agent does
+    not hold is asked now, on the terminal, before a console owns it (headless: such a
+    key is skipped, and its hosts say why they could not log in)."""
+    endpoints = [h.endpoint for h in hosts if h.connection == "ssh"]
+    if not endpoints:
+        return None  # and paramiko is not even imported
+    from jobtui.transport.keys import KeyRing, terminal_asker
+
+    ring = KeyRing(ask=terminal_asker())
+    ring.unlock(endpoints)
+    return ring
+
+
 def transports_for(
     hosts: Iterable[Host],
     accept_new_host_keys: bool = False,

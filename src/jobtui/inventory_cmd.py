@@ -96,35 +96,33 @@ def connection_text(host: Host) -> str:
     ep = host.endpoint
     lines = [f"connection of {host.name}: ssh"]
 
-    def row(label: str, value: str, field: str) -> None:
-        origin = ep.origin.get(field, "")
+    def row(label: str, value: str, origin: str = "") -> None:
         lines.append(f"  {label:<12} {value:<40} {origin}".rstrip())
 
-    row("address", ep.address, "address")
-    row("port", str(ep.port), "port")
-    row("user", ep.user or "(the local user)", "user")
-    row("keys", ", ".join(ep.key_files) or "agent, then ~/.ssh/id_*", "key_files")
-    if ep.identities_only:
-        row("identities", "only these keys (IdentitiesOnly)", "identities_only")
-    row("known_hosts", ", ".join(ep.known_hosts), "known_hosts")
-    if ep.accept_new:
-        row("new keys", "accepted (StrictHostKeyChecking accept-new)", "accept_new")
+    row("address", ep.address, ep.origin.get("address", ""))
+    row("port", str(ep.port), ep.origin.get("port", ""))
+    row("user", ep.user or "(the local user)", ep.origin.get("user", ""))
     row(
-        "timeout",
-        f"{ep.connect_timeout:g}s connect, keepalive {ep.keepalive:g}s",
-        "connect_timeout",
+        "keys", ", ".join(ep.key_files) or "agent, then ~/.ssh/id_*", ep.origin.get("key_files", "")
     )
+    if ep.identities_only:
+        row("identities", "only these keys (IdentitiesOnly)", ep.origin.get("identities_only", ""))
+    row("known_hosts", ", ".join(ep.known_hosts), ep.origin.get("known_hosts", ""))
+    if ep.accept_new:
+        row("new keys", "accepted (accept-new)", ep.origin.get("accept_new", ""))
+    timeouts = f"{ep.connect_timeout:g}s connect, keepalive {ep.keepalive:g}s"
+    row("timeouts", timeouts, ep.origin.get("connect_timeout", ""))
     if ep.proxy_command:
-        row("proxy", ep.proxy_command, "proxy_command")
-    for hop in ep.chain():
-        where = f"{hop.user + '@' if hop.user else ''}{hop.address}:{hop.port}"
+        row("proxy", ep.proxy_command, ep.origin.get("proxy_command", ""))
+    chain = ep.chain()
+    for i, hop in enumerate(chain):
+        behind = chain[i + 1] if i + 1 < len(chain) else ep  # the one reached through it
+        where = f"{hop.name} = {hop.user + '@' if hop.user else ''}{hop.address}:{hop.port}"
         if hop.proxy_command:
             where += f" (through: {hop.proxy_command})"
-        lines.append(
-            f"  {'jump host':<12} {hop.name} = {where:<28} {hop.origin.get('name', '')}".rstrip()
-        )
-    if ep.chain():
-        lines.append(f"  {'route':<12} " + " -> ".join([*(h.name for h in ep.chain()), host.name]))
+        row("jump host", where, behind.origin.get("via", ""))
+    if chain:
+        row("route", " -> ".join([*(h.name for h in chain), host.name]))
     if ep.problem:
-        lines.append(f"  {'problem':<12} {ep.problem}")
+        row("problem", ep.problem)
     return "\n".join(lines)

@@ -15,7 +15,7 @@ from contextlib import ExitStack, contextmanager
 
 from jobtui.config import Inventory, select_hosts
 from jobtui.events import RunView
-from jobtui.fleet import act, discover, transports_for
+from jobtui.fleet import act, discover, keyring_for, transports_for
 from jobtui.model import Host, RunState
 from jobtui.remote.parse import clock_is_off, skew_text
 from jobtui.store import Store, state_dir
@@ -45,7 +45,7 @@ def status_fields(v: RunView) -> dict[str, object]:
 def _transports(hosts: list[Host], args: argparse.Namespace) -> Iterator[list[Transport]]:
     """The hosts' transports, every one closed on the way out (an error included)."""
     with ExitStack() as stack:
-        ts = transports_for(hosts, args.accept_new_host_keys)
+        ts = transports_for(hosts, args.accept_new_host_keys, keyring=keyring_for(hosts))
         yield [stack.enter_context(t) for t in ts]
 
 
