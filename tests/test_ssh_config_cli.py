@@ -170,3 +170,40 @@ def test_an_ssh_arg_jobtui_does_not_understand_is_named_once_per_batch(
     warned = [line for line in stderr.splitlines() if "ForwardX11" in line]
     assert len(warned) == 1, stderr
     assert "-C" not in warned[0].split("ForwardX11")[1]  # a harmless option is not named
+
+
+def test_a_malformed_ssh_config_line_is_an_error_naming_it(tmp_path: Path) -> None:
+    config = tmp_path / "ssh_config"
+    config.write_text("Host alpha\n    HostName\n")
+    inventory = write_inventory(tmp_path / "inventory.yml", {"alpha": {}})
+    done = run_jobtui(
+        "check", str(write_jobs(tmp_path / "jobs.yml")), "-i", str(inventory), "-F", str(config)
+    )
+    assert done.returncode == 2
+    assert f"{config}:2" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_jump_chain_that_loops_makes_its_host_unreachable_the_others_carry_on(
+    ssh_fleet: SshFleet, tmp_path: Path
+) -> None:
+    h1 = ssh_fleet.hosts[0]
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        f"Host alpha\n    HostName {h1.address}\n    Port {h1.port}\n"
+        "Host loop1\n    ProxyJump loop2\nHost loop2\n    ProxyJump loop1\n"
+        + fleet_defaults(ssh_fleet)
+    )
+    dirs = {n: tmp_path / n for n in ("alpha", "loop1")}
+    inventory = write_inventory(
+        tmp_path / "inventory.yml", {n: {"jobtui_dir": str(d)} for n, d in dirs.items()}
+    )
+    jobs = write_jobs(tmp_path / "jobs.yml")
+    done = run_jobtui(
+        "run", str(jobs), "-i", str(inventory), "-F", str(config), "--headless", "--json",
+        "--state-dir", str(tmp_path / "state"),
+    )  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    runs = {r["host"]: r for r in json.loads(done.stdout.splitlines()[-1])["runs"]}
+    assert runs["alpha"]["state"] == "succeeded"
+    assert runs["loop1"]["state"] == "unreachable"
+    assert "loops" in runs["loop1"]["reason"] and f"{config}:" in runs["loop1"]["reason"]
