@@ -338,30 +338,34 @@ class JumpPool:
         if transport is not None:
             return transport
         with self._lock:
-            stale = self._take(jump)  # it dropped: dial again, now
-        _close(*stale)
+            stale = self._take(jump)  # it dropped (or was never made): dial again, now
+        try:
+            return self._login(jump, cancel, timeout)
+        finally:
+            # After the new route holds the jump host before it (in a chain), so that
+            # one is not closed and logged in to again.
+            _close(*stale)
+
+    def _login(self, jump: _Jump, cancel: Cancel, timeout: float) -> paramiko.Transport:
         now = time.monotonic()
         if now < jump.retry_at:
-            raise JumpError(jump.reason)
+            raise JumpError(jump.reason)  # in its backoff: fail fast, as it last did
         route: Route | None = None
         try:
             route = self.route(jump.endpoint, cancel, timeout)
             client = self.dial(jump.endpoint, route.sock, cancel)
-        except TransportError as e:
+        except BaseException as e:
             if route is not None:
                 route.close()
-            if cancel.is_set():
+            if not isinstance(e, TransportError) or cancel.is_set():
                 raise  # cut off by a close: not the jump host's failure
-            reason = str(e) if isinstance(e, JumpError) else f"jump host {jump.endpoint.name}: {e}"
+            name = jump.endpoint.name
+            reason = str(e) if isinstance(e, JumpError) else f"jump host {name}: {e}"
             jump.failures += 1
             wait = self.backoff * 2.0 ** (jump.failures - 1)
             jump.retry_at = now + min(self.max_backoff, wait)
             jump.reason = reason
             raise JumpError(reason) from e
-        except BaseException:
-            if route is not None:
-                route.close()
-            raise
         transport = client.get_transport()
         assert transport is not None  # dial returns logged-in clients
         with self._lock:
