@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,13 @@ import pytest
 
 from jobtui.engine import Engine
 from jobtui.events import Event, RunChanged
+from jobtui.fleet import transports_for
 from jobtui.model import Endpoint, Host, JobSpec, RunSpec, RunState
+from jobtui.remote.parse import HostStatus
 from jobtui.transport import Transport, TransportError, make_transports
-from jobtui.transport.ssh import SshTransport
+from jobtui.transport.jumps import JumpPool
+from jobtui.transport.keys import KeyRing
+from jobtui.transport.ssh import Dialer, SshTransport
 from tests.helpers import wait_until
 from tests.sshfleet import FleetHost, SshFleet
 
@@ -88,7 +93,7 @@ def in_parallel(transports: list[Transport], fn: Callable[[Transport], object]) 
         return list(pool.map(one, transports))
 
 
-def pool_of(transports: list[Transport]) -> Any:
+def pool_of(transports: list[Transport]) -> JumpPool:
     first = transports[0]
     assert isinstance(first, SshTransport)
     return first.jumps
@@ -276,3 +281,25 @@ def test_a_target_that_drops_and_comes_back_keeps_its_bastion_connection(
         assert t.sessions_opened == 2
         assert logins(bastion) == 1
     assert pool_of([t]).connected() == []
+
+
+def test_transports_for_shares_one_keyring_and_one_pool_closed_with_the_last(
+    make_fleet: Callable[..., SshFleet], tmp_path: Path
+) -> None:
+    fleet = make_fleet(3, 78)
+    (bastion,) = fleet.start(1, 88, sshd_config=DEBUG)
+    ring = KeyRing()
+    transports = transports_for(behind(fleet.hosts[:3], endpoint(bastion), tmp_path), keyring=ring)
+    pools = {id(pool_of([t])) for t in transports}
+    assert len(pools) == 1
+    dial = pool_of(transports).dial
+    assert isinstance(dial, Dialer) and dial.keyring is ring
+    with ExitStack() as stack:  # as the one-shot commands hold them
+        for t in transports:
+            stack.enter_context(t)
+        assert all(
+            isinstance(a, HostStatus) for a in in_parallel(transports, lambda t: t.status([]))
+        )
+        assert logins(bastion) == 1
+    assert pool_of(transports).connected() == []
+    assert wait_until(lambda: bastion.connection_processes() == set(), 5)
