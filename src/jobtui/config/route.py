@@ -30,7 +30,7 @@ import re
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from jobtui import defaults
 from jobtui.config import sshargs, sshconfig
@@ -83,9 +83,7 @@ def resolve_routes(
     resolver = _Resolver(ssh_config, ssh_args, local_user)
     out: dict[str, Host] = {}
     for host in hosts:
-        out[host.name] = (
-            replace(host, ssh=resolver.host(host)) if host.connection == "ssh" else host
-        )
+        out[host.name] = _copy(host, ssh=resolver.host(host)) if host.connection == "ssh" else host
     return Routes(out, resolver.warnings())
 
 
@@ -137,6 +135,9 @@ class _Resolver:
         self.parsed: dict[str, SshArgs] = {}
         self.global_args = self.args(ssh_args, "ansible.cfg ssh_args", None) if ssh_args else None
         self.hops: dict[tuple[Any, ...], Endpoint] = {}
+        self.templates: dict[tuple[Any, ...], _Template] = {}
+        self.given_cache: dict[tuple[int, str], tuple[_Given, ...]] = {}
+        self.kinds: dict[tuple[Any, ...], _Kind] = {}
         self.default_known = (
             os.path.join(self.home, ".ssh", "known_hosts"),
             os.path.join(self.home, ".ssh", "known_hosts2"),
@@ -153,7 +154,7 @@ class _Resolver:
         return found
 
     def args(self, text: str, what: str, host: str | None) -> SshArgs:
-        """`text` parsed (once per distinct text), its unknown options noted for `host`."""
+        """`text` parsed (once per distinct text); for no host, its unknown options noted."""
         parsed = self.parsed.get(text)
         if parsed is None:
             try:
@@ -161,24 +162,74 @@ class _Resolver:
             except sshargs.BadArgs as e:
                 on = f" of host '{host}'" if host else ""
                 raise ConfigError(f"cannot read {what}{on}: {e}") from None
-        for shown in parsed.ignored:
-            message = f"{shown} is not understood by jobtui and is ignored"
-            if host is None:
-                self.notes.lines[f"{what}: {message}"] = None
-            else:
-                self.notes.host(what, host, message)
+        if host is None:
+            for shown in parsed.ignored:
+                self.notes.lines[f"{what}: {_not_understood(shown)}"] = None
         return parsed
 
     # -- one inventory host ------------------------------------------------------------
 
     def host(self, host: Host) -> Endpoint:
+        kind = self.kind(host)
+        for what, message in kind.notes:
+            self.notes.host(what, host.name, message)
+        given, config, known = kind.given, kind.config, kind.known
+        lines = config.lookup(host.address) if config is not None else {}
+        # Hosts alike but for their name share one resolution (100,000 hosts are often
+        # a handful of kinds): the key holds all the rest resolve() reads.
+        key = (id(config), id(lines), given, known)
+        template = self.templates.get(key)
+        if template is not None and host.address not in template.names:
+            endpoint = template.make(host.address)
+        else:
+            endpoint = self.resolve(
+                host.address,
+                given,
+                config,
+                stack=(host.address,),
+                chain=None,
+                known=known,
+                label=host.name,
+            )
+            if endpoint.problem is None and _name_free(given, lines):
+                self.templates[key] = _Template(endpoint, lines)
+        if kind.problem is not None:
+            endpoint = replace(endpoint, problem=kind.problem)
+        return endpoint
+
+    def kind(self, host: Host) -> _Kind:
+        """The options of `host` before ssh_config, the same for every host whose
+        connection vars are the same (cached so, unless a var is a template)."""
+        try:
+            key: tuple[Any, ...] | None = (
+                *(host.vars.get(var, _UNSET) for var in _KIND_VARS),
+                host.port,
+                host.key_file,
+                host.user,
+                host.connect_timeout,
+            )
+            hash(key)
+        except TypeError:  # a list or a mapping where a string belongs: said below
+            key = None
+        found = self.kinds.get(key) if key is not None else None
+        if found is None:
+            found = self._kind(host)
+            if key is not None and not found.templated:
+                self.kinds[key] = found
+        return found
+
+    def _kind(self, host: Host) -> _Kind:
         problems: list[str] = []
+        notes: list[tuple[str, str]] = []
+        templated = False
 
         def args_of(var: str) -> SshArgs | None:
+            nonlocal templated
             text = host.vars[var]
             if not isinstance(text, str):
                 raise ConfigError(f"'{var}' of host '{host.name}' must be a string")
             if "{{" in text or "{%" in text:
+                templated = True
                 try:
                     text = render_plain(
                         text,
@@ -189,7 +240,9 @@ class _Resolver:
                 except ConfigError as e:
                     problems.append(f"{var} cannot be templated: {e}")
                     return None
-            return self.args(text, var, host.name)
+            parsed = self.args(text, var, host.name)
+            notes.extend((var, _not_understood(shown)) for shown in parsed.ignored)
+            return parsed
 
         head: list[tuple[str, SshArgs | None]] = []
         if "ansible_ssh_args" in host.vars:
@@ -197,35 +250,41 @@ class _Resolver:
         elif self.global_args is not None:
             head.append(("ansible.cfg ssh_args", self.global_args))
         tail = [(var, args_of(var)) for var in ARG_VARS if var in host.vars]
-        given = [
-            *(g for origin, parsed in head for g in _given(parsed, origin)),
+        given = (
+            *(g for origin, parsed in head for g in self.given(parsed, origin)),
             *self.inventory_options(host),
-            *(g for origin, parsed in tail for g in _given(parsed, origin)),
-        ]
+            *(g for origin, parsed in tail for g in self.given(parsed, origin)),
+        )
         config = self.default_config
         for _origin, parsed in (*head, *tail):
             if parsed is not None and parsed.config_file is not None:
                 config = self.config(os.path.expanduser(parsed.config_file))
         for g in given:
             if g.key == "stricthostkeychecking" and g.value.lower() in ("no", "off", "false"):
-                self.notes.host(g.origin, host.name, f"{g.text}: {NOT_OFF}")
+                notes.append((g.origin, f"{g.text}: {NOT_OFF}"))
             elif g.key == "forwardagent" and g.value.lower() in ("yes", "true"):
-                self.notes.host(g.origin, host.name, f"{g.text}: agent forwarding is not done")
+                notes.append((g.origin, f"{g.text}: agent forwarding is not done"))
             elif g.key == "hostkeyalias":
-                self.notes.host(g.origin, host.name, f"{g.text}: {NO_ALIAS}")
+                notes.append((g.origin, f"{g.text}: {NO_ALIAS}"))
         known = host.vars.get("jobtui_known_hosts")
-        endpoint = self.resolve(
-            host.address,
-            tuple(given),
+        return _Kind(
+            given,
             config,
-            stack=(host.address,),
-            chain=None,
-            known=str(known) if known is not None else None,
-            label=host.name,
+            str(known) if known is not None else None,
+            tuple(notes),
+            problems[0] if problems else None,
+            templated,
         )
-        if problems:
-            endpoint = replace(endpoint, problem=problems[0])
-        return endpoint
+
+    def given(self, parsed: SshArgs | None, origin: str) -> tuple[_Given, ...]:
+        if parsed is None:
+            return ()
+        key = (id(parsed), origin)  # parsed args live as long as self.parsed
+        found = self.given_cache.get(key)
+        if found is None:
+            found = tuple(_Given(o.key, o.value, origin, o.text) for o in parsed.options)
+            self.given_cache[key] = found
+        return found
 
     def inventory_options(self, host: Host) -> list[_Given]:
         """What Ansible adds from the inventory: `-o Port= IdentityFile= User= ConnectTimeout=`."""
@@ -503,10 +562,75 @@ class _Resolver:
         return os.path.expanduser(value)
 
 
-def _given(parsed: SshArgs | None, origin: str) -> list[_Given]:
-    if parsed is None:
-        return []
-    return [_Given(o.key, o.value, origin, o.text) for o in parsed.options]
+@dataclass(frozen=True)
+class _Kind:
+    """What a host's vars make of its options, before ssh_config."""
+
+    given: tuple[_Given, ...]
+    config: SshConfig | None
+    known: str | None
+    """`jobtui_known_hosts`."""
+    notes: tuple[tuple[str, str], ...]
+    """(what, message) to warn about for each host of this kind."""
+    problem: str | None
+    templated: bool
+
+
+_UNSET = object()
+_KIND_VARS = (
+    "ansible_ssh_args",
+    *ARG_VARS,
+    "ansible_port",
+    "ansible_ssh_private_key_file",
+    "ansible_user",
+    "ansible_ssh_timeout",
+    "ansible_timeout",
+    "jobtui_known_hosts",
+)
+
+
+def _not_understood(shown: str) -> str:
+    return f"{shown} is not understood by jobtui and is ignored"
+
+
+class _Template:
+    """An endpoint resolved for one host, to stamp out for others alike but for the
+    name (built without `__init__`: 100,000 `replace()` calls take a second)."""
+
+    def __init__(self, endpoint: Endpoint, lines: dict[str, tuple[Line, ...]]) -> None:
+        self.endpoint = endpoint
+        self.fixed_address = "hostname" in lines
+        self.names = frozenset(hop.name for hop in endpoint.chain())
+
+    def make(self, name: str) -> Endpoint:
+        return _copy(
+            self.endpoint,
+            name=name,
+            address=self.endpoint.address if self.fixed_address else name.lower(),
+            origin=dict(self.endpoint.origin),
+        )
+
+
+_T = TypeVar("_T")
+
+
+def _copy(obj: _T, **changes: Any) -> _T:
+    """`dataclasses.replace` without the cost of `__init__` (frozen dataclasses with
+    no `__post_init__`, whose fields are all in `__dict__`)."""
+    new = object.__new__(type(obj))
+    new.__dict__.update(obj.__dict__)
+    new.__dict__.update(changes)
+    return new
+
+
+def _name_free(given: tuple[_Given, ...], lines: dict[str, tuple[Line, ...]]) -> bool:
+    """Nothing but the address depends on the name: no token in a value."""
+    keys = ("hostname", "identityfile", "userknownhostsfile", "proxycommand", "hostkeyalias")
+    if any("%" in g.value for g in given if g.key in keys):
+        return False
+    if any(g.key == "hostname" for g in given):
+        return False
+    return not any("%" in line.value for k in keys for line in lines.get(k, ()))
 
 
 def _with_via(endpoint: Endpoint, via: Endpoint, origin: dict[str, str]) -> Endpoint:

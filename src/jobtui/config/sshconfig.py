@@ -31,6 +31,7 @@ first value wins, `IdentityFile` accumulating); this module only feeds it:
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
 import re
@@ -171,14 +172,23 @@ class SshConfig:
     _text: str | None = None
     """What paramiko was given, kept when `Match host` must see a HostName's `%h`
     expanded (paramiko tests it unexpanded): each such name then gets its own parse."""
-    _cache: dict[str, dict[str, tuple[Line, ...]]] = field(default_factory=dict)
+    _blocks: re.Pattern[str] | None = None
+    """When the file has no Match block, the blocks a name falls in decide everything
+    paramiko answers, so one lookup serves every name that falls in the same ones:
+    this regex tells them in one match, from the very patterns paramiko is given
+    (as fnmatch compiles them): a group per Host block's patterns, a group per its
+    negated ones, each set when the name matches them."""
+    _cache: dict[object, dict[str, tuple[Line, ...]]] = field(default_factory=dict)
 
     def lookup(self, name: str) -> dict[str, tuple[Line, ...]]:
         """The lines that apply to `name`, by keyword: the first one for a setting
         taken once, every one in order for IdentityFile (duplicates dropped)."""
-        found = self._cache.get(name)
+        key: object = name
+        if self._blocks is not None and (match := self._blocks.match(name)) is not None:
+            key = tuple(map(bool, match.groups()))
+        found = self._cache.get(key)
         if found is None:
-            found = self._cache[name] = self._lookup(name)
+            found = self._cache[key] = self._lookup(name)
         return found
 
     def _lookup(self, name: str) -> dict[str, tuple[Line, ...]]:
@@ -220,7 +230,14 @@ def load(path: str, *, home: str) -> SshConfig:
     needs_name = any(
         line.keyword == "hostname" and "%h" in line.value for line in reader.lines
     ) and re.search(r"^Match .*\bhost ", text, re.M | re.I)
-    return SshConfig(path, reader.lines, reader.warnings, matcher, text if needs_name else None)
+    return SshConfig(
+        path,
+        reader.lines,
+        reader.warnings,
+        matcher,
+        text if needs_name else None,
+        _blocks(reader.out),
+    )
 
 
 class _Reader:
@@ -363,6 +380,23 @@ class _Reader:
                     )
                 if had_blocks:
                     self.out.append(header_out)  # back in the including block, as OpenSSH
+
+
+def _blocks(out: list[str]) -> re.Pattern[str] | None:
+    """The regex of `SshConfig._blocks` for the text given to paramiko (None if it
+    has Match blocks, whose outcome depends on more than the name)."""
+    groups: list[str] = []
+    for line in out:
+        if line.startswith("Match "):
+            return None
+        if line.startswith("Host "):
+            patterns = shlex.split(line[5:])
+            for wanted in (False, True):  # the patterns, then the negated ones
+                chosen = [p[1:] if wanted else p for p in patterns if p.startswith("!") == wanted]
+                if chosen:
+                    alternatives = "|".join(fnmatch.translate(p) for p in chosen)
+                    groups.append(f"(?:(?=({alternatives})))?")
+    return re.compile("".join(groups), re.S)
 
 
 def check_value(key: str, value: str, where: Location) -> None:
