@@ -188,3 +188,27 @@ def test_close_cuts_off_a_connect_hanging_in_the_jump_host(
     took, told = closing_in_the_middle(t)
     assert took < 3
     assert "cut off" in told
+
+
+def test_a_jump_host_reached_by_a_proxy_command_carries_its_targets(
+    make_fleet: Callable[..., SshFleet], tmp_path: Path
+) -> None:
+    fleet = make_fleet(2, 79)
+    (bastion,) = fleet.start(1, 89, sshd_config=DEBUG)
+    known = tmp_path / "proxy_known_hosts"
+    known.write_text(fleet.known_hosts_path.read_text())
+    # The proxy reaches the bastion through the bastion itself: its log shows both.
+    to_itself = proxy_through(bastion, known).format(target=f"{bastion.address}:{bastion.port}")
+    via = endpoint(bastion, proxy_command=to_itself)
+    hosts = [host_for(h, tmp_path, via=via) for h in fleet.hosts[:2]]
+    transports = make_transports(hosts)
+    try:
+        for t in transports:
+            t.status([])
+        assert len(processes_matching(str(known))) == 1  # one proxy, for the one login
+    finally:
+        for t in transports:
+            t.close()
+    assert processes_matching(str(known)) == []
+    assert direct_tcpip(bastion, r"127\.0\.0\.1 port 65535") == [(bastion.address, bastion.port)]
+    assert sorted(direct_tcpip(bastion)) == sorted((h.address, h.port) for h in fleet.hosts[:2])
