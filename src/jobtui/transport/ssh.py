@@ -205,7 +205,7 @@ def _connect_failure(e: Exception, ep: Endpoint, sock: Sock | None, known: Path)
         )
     if isinstance(e, AuthFailure):
         tried = len(e.result)
-        why = f"none of the {tried} keys offered was accepted" if tried else "no key to offer"
+        why = f"no key offered was accepted ({tried} tried)" if tried else "no key to offer"
         return f"authentication failed as {ep.user}: {why}"
     if isinstance(e, paramiko.AuthenticationException):
         return f"authentication failed as {ep.user}: {e}"
@@ -213,11 +213,12 @@ def _connect_failure(e: Exception, ep: Endpoint, sock: Sock | None, known: Path)
         return f"cannot resolve {ep.address}: {e.strerror}"
     if isinstance(sock, ProxyProcess):
         # Whatever paramiko says (no banner, EOF), the command's end says more.
-        return sock.failure() or (
-            f"proxy command `{sock.command}` closed the connection"
-            if not isinstance(e, TimeoutError)
-            else f"no SSH handshake through proxy command `{sock.command}` within {t:.0f}s"
-        )
+        ended = sock.failure()
+        if ended:
+            return ended
+        if isinstance(e, TimeoutError) or "banner" in _reason(e):
+            return f"no SSH handshake through proxy command `{sock.command}` within {t:.0f}s"
+        return f"proxy command `{sock.command}` closed the connection: {_reason(e)}"
     if isinstance(e, TimeoutError):
         return f"connect timed out after {t:.0f}s"
     if isinstance(e, paramiko.ssh_exception.NoValidConnectionsError) and e.errors:
