@@ -80,8 +80,9 @@ def resolve(config: str, name: str, home: str, extra: tuple[str, ...] = ()) -> R
     command: str | None = None
     if tuple(g.get("identityfile", ())) != DEFAULT_IDS or proxy is not None:
         # Only ssh -v shows them expanded; `true` stands in for any jump host.
-        more = () if proxy is not None else ("-o", "ProxyCommand=true")
-        done = _run(["-v", "-F", config, *extra, *more, "-o", "BatchMode=yes", name], home)
+        # Key files do not depend on the way there: drop the command line's own.
+        more = extra if proxy is not None else ("-o", "ProxyCommand=true", *_without_proxy(extra))
+        done = _run(["-v", "-F", config, *more, "-o", "BatchMode=yes", name], home)
         seen: list[str] = []
         for line in done.stderr.splitlines():
             if line.startswith("debug1: identity file "):
@@ -106,6 +107,23 @@ def resolve(config: str, name: str, home: str, extra: tuple[str, ...] = ()) -> R
         proxy_command=command,
         proxy_jump=jump if jump != "none" else None,
     )
+
+
+def _without_proxy(args: tuple[str, ...]) -> list[str]:
+    out: list[str] = []
+    skip = False
+    for i, arg in enumerate(args):
+        if skip:
+            skip = False
+            continue
+        if arg == "-J":
+            skip = True
+            continue
+        if arg == "-o" and i + 1 < len(args) and args[i + 1].lower().startswith("proxy"):
+            skip = True
+            continue
+        out.append(arg)
+    return out
 
 
 def as_resolved(endpoint: Endpoint) -> Resolved:
