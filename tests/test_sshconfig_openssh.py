@@ -89,7 +89,13 @@ OPTIONS = {
 
 @st.composite
 def configs(draw: st.DrawFn) -> str:
+    """Host/Match blocks of options; maybe top-level options and an `Include` of
+    another such config (`@INC@`, written beside it) at the top."""
     lines: list[str] = []
+    if draw(st.booleans()):
+        lines.append("Include @INC@")
+    for key in draw(st.lists(st.sampled_from(sorted(OPTIONS)), max_size=2)):
+        lines.append(f"{key} {draw(st.sampled_from(OPTIONS[key]))}")
     for _ in range(draw(st.integers(1, 5))):
         kind = draw(st.sampled_from(["host", "host", "match-host", "match-orig", "match-all"]))
         pats = draw(st.lists(st.sampled_from(PATTERNS), min_size=1, max_size=3, unique=True))
@@ -109,10 +115,16 @@ def configs(draw: st.DrawFn) -> str:
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(text=configs(), names=st.lists(st.sampled_from(NAMES), min_size=1, max_size=3, unique=True))
+@given(
+    text=configs(),
+    inner=configs(),
+    names=st.lists(st.sampled_from(NAMES), min_size=1, max_size=3, unique=True),
+)
 def test_generated_config_resolves_as_openssh_does(
-    text: str, names: list[str], tmp_path: Path, as_ssh_home: str
+    text: str, inner: str, names: list[str], tmp_path: Path, as_ssh_home: str
 ):
     config = tmp_path / "generated.conf"
-    config.write_text(text)
-    assert _differences(str(config), names, as_ssh_home) == [], text
+    included = tmp_path / "included.conf"
+    config.write_text(text.replace("@INC@", str(included)))
+    included.write_text(inner.replace("Include @INC@", ""))
+    assert _differences(str(config), names, as_ssh_home) == [], (text, inner)
