@@ -212,3 +212,14 @@ def test_a_jump_host_reached_by_a_proxy_command_carries_its_targets(
     assert processes_matching(str(known)) == []
     assert direct_tcpip(bastion, r"127\.0\.0\.1 port 65535") == [(bastion.address, bastion.port)]
     assert sorted(direct_tcpip(bastion)) == sorted((h.address, h.port) for h in fleet.hosts[:2])
+
+
+def test_a_silent_proxy_command_times_out_with_its_name_and_is_reaped(
+    ssh_fleet: SshFleet, tmp_path: Path
+) -> None:
+    marker = "sleep 62.3456"
+    host = host_for(ssh_fleet.hosts[0], tmp_path, proxy_command=marker, connect_timeout=1)
+    with make_transports([host])[0] as t, pytest.raises(TransportError) as caught:
+        t.status([])
+    assert str(caught.value) == f"no SSH handshake through proxy command `{marker}` within 1s"
+    assert processes_matching(marker) == []

@@ -17,6 +17,7 @@ at once with its last reason meanwhile).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import subprocess
@@ -108,6 +109,8 @@ class ProxyProcess(paramiko.ProxyCommand):
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
         self._close_lock = threading.Lock()
         self._said = ""
+        self._ended_by_us = False
+        self._eof = False
         try:
             self.process = subprocess.Popen(
                 self.cmd,
@@ -134,6 +137,7 @@ class ProxyProcess(paramiko.ProxyCommand):
                 raise TimeoutError()
             data = os.read(fd, size - len(buf))
             if not data:
+                self._eof = True
                 return buf  # the command's end: b"" is paramiko's EOF
             buf += data
         return buf
@@ -144,6 +148,8 @@ class ProxyProcess(paramiko.ProxyCommand):
             rc = self.process.wait(0.5)
         except subprocess.TimeoutExpired:
             return ""
+        if self._ended_by_us:
+            return ""  # closed when paramiko gave up on it: its end says nothing
         said = self._last_words()
         return f"proxy command `{self.command}` exited {rc}" + (f": {said}" if said else "")
 
@@ -160,7 +166,12 @@ class ProxyProcess(paramiko.ProxyCommand):
         with self._close_lock:
             if self._stderr.closed:
                 return
-            if self.process.returncode is None:
+            if self._eof:
+                # It closed its end: let it exit by itself, so its status is its own.
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.process.wait(0.5)
+            if self.process.poll() is None:
+                self._ended_by_us = True
                 self.process.terminate()
                 try:
                     self.process.wait(1.0)

@@ -216,7 +216,7 @@ def _connect_failure(e: Exception, ep: Endpoint, sock: Sock | None, known: Path)
         ended = sock.failure()
         if ended:
             return ended
-        if isinstance(e, TimeoutError) or "banner" in _reason(e):
+        if isinstance(e, TimeoutError) or _no_handshake(e):
             return f"no SSH handshake through proxy command `{sock.command}` within {t:.0f}s"
         return f"proxy command `{sock.command}` closed the connection: {_reason(e)}"
     if isinstance(e, TimeoutError):
@@ -226,10 +226,15 @@ def _connect_failure(e: Exception, ep: Endpoint, sock: Sock | None, known: Path)
         reason = _reason(next(iter(e.errors.values())))
         return f"cannot connect to {ep.address}:{ep.port}: {reason}"
     reason = _reason(e)
-    if "banner" in reason or "No existing session" in reason:
-        # paramiko's words for a server that accepts and then says nothing.
+    if _no_handshake(e):
         reason = f"no SSH handshake within {t:.0f}s (timed out; is an SSH server answering there?)"
     return f"cannot connect to {ep.address}:{ep.port}: {reason}"
+
+
+def _no_handshake(e: Exception) -> bool:
+    """paramiko's words for a server that accepts and then says nothing."""
+    reason = _reason(e)
+    return "banner" in reason or "No existing session" in reason
 
 
 class SshTransport(Transport):
