@@ -19,8 +19,12 @@ first value wins, `IdentityFile` accumulating); this module only feeds it:
   rather than its value: the value it picks therefore names its line, which gives
   both the value (split into words as OpenSSH splits them, not as paramiko does)
   and its origin for free. `HostName` and `User` are given as values, because
-  `Match host` and `Match user` test them, with `%` hidden so that paramiko expands
-  no token (`route.py` expands them as OpenSSH does); a companion key names their line.
+  `Match host` and `Match user` test them (HostName's `%` hidden so that paramiko
+  expands no token: `hops.py` expands them as OpenSSH does; when a `Match host` needs
+  a HostName's `%h`, the name gets a parse of its own with it expanded); a companion
+  key names their line.
+- Lookups are cached: without Match blocks, by the set of Host blocks a name falls in
+  (which decides all paramiko answers), so 100,000 names cost a few lookups.
 - Differences from OpenSSH handled here: paramiko's patterns are `fnmatch` ones, so a
   `[` is escaped (OpenSSH has only `*` and `?`); `Match host`/`originalhost` compare
   without case, as OpenSSH does, while `Host` patterns compare with case.
@@ -78,7 +82,6 @@ _TIME = re.compile(r"(?:(\d+)([sSmMhHdDwW]?))")
 _TIME_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _BOOL = {"yes": True, "true": True, "no": False, "false": False}
 STRICT_VALUES = frozenset({"yes", "no", "off", "ask", "accept-new", "true", "false"})
-_HIDE_PERCENT = "\x01"
 _HOSTNAME_PERCENT = "\x02"
 _HOSTNAME_TOKEN = re.compile("\x02([h%])")
 
@@ -293,9 +296,11 @@ class _Reader:
         if key == "host":
             return "Host " + " ".join(shlex.quote(_fn_escape(p)) for p in args)
         words: list[str] = []
+        criteria: list[str] = []
         i = 0
         while i < len(args):
             criterion = args[i].lower()
+            criteria.append(criterion)
             bare = criterion.removeprefix("!")
             if bare not in MATCH_CRITERIA:
                 raise ConfigError(
@@ -323,7 +328,7 @@ class _Reader:
                 param = ",".join(_fn_escape(p) for p in param.split(","))
             words += [criterion, shlex.quote(param)]
             i += 2
-        if "all" in words and len(words) > 1 + words.count("canonical"):
+        if "all" in criteria and len(criteria) > 1 + criteria.count("canonical"):
             raise ConfigError("Match all cannot be combined (but with canonical)", where)
         return "Match " + " ".join(words)
 
@@ -340,8 +345,9 @@ class _Reader:
         index = len(self.lines)
         self.lines.append(Line(key, tuple(args), rest, where.file, where.line, header, index))
         if key in _VALUED:
-            hidden = args[0].replace("%", _HIDE_PERCENT if key == "user" else _HOSTNAME_PERCENT)
-            self.out.append(f"{keyword} {_quote_value(hidden)}")
+            # paramiko would expand HostName's tokens (not as ssh does): hide them.
+            shown = args[0].replace("%", _HOSTNAME_PERCENT) if key == "hostname" else args[0]
+            self.out.append(f"{keyword} {_quote_value(shown)}")
             self.out.append(f"JobtuiLine{key} L{index}")
         else:
             self.out.append(f"{keyword} L{index}")
@@ -358,10 +364,14 @@ class _Reader:
             raise ConfigError("ssh_config Include nested more than 16 deep", where)
         inside = header_out not in ("Host *", "Host '*'", "Match all")
         for arg in args:
-            pattern = os.path.expanduser(arg) if arg.startswith("~") else arg
-            pattern = pattern.replace("~", self.home, 1) if pattern.startswith("~") else pattern
-            if not os.path.isabs(pattern):
-                pattern = os.path.join(self.home, ".ssh", pattern)
+            if arg == "~" or arg.startswith("~/"):
+                pattern = self.home + arg[1:]
+            elif arg.startswith("~"):
+                pattern = os.path.expanduser(arg)  # ~user/...
+            elif not os.path.isabs(arg):
+                pattern = os.path.join(self.home, ".ssh", arg)  # as ssh, for a user config
+            else:
+                pattern = arg
             for path in sorted(glob.glob(pattern)):
                 try:
                     with open(path, encoding="utf-8") as f:
@@ -440,8 +450,3 @@ def _no_case(pattern: str) -> str:
 def _quote_value(value: str) -> str:
     # paramiko strips one pair of double quotes around a value, nothing else.
     return f'"{value}"' if value.startswith('"') or value != value.strip() or not value else value
-
-
-def reveal(value: str) -> str:
-    """A HostName/User value as written (paramiko was shown it with `%` hidden)."""
-    return value.replace(_HIDE_PERCENT, "%")
