@@ -286,6 +286,16 @@ def test_dash_f_in_the_args_chooses_that_hosts_ssh_config(tmp_path: Path, config
     assert routes.hosts["web2"].endpoint.user == "config-user"
 
 
+def test_a_missing_dash_f_file_is_an_error_naming_the_host(config: str, tmp_path: Path):
+    h = host("web1", ansible_ssh_extra_args=f"-F {tmp_path}/nowhere")
+    with pytest.raises(ConfigError, match="-F of ansible_ssh_extra_args of host 'web1'"):
+        resolve_routes([h], ssh_config=config)
+
+
+def test_fractional_inventory_timeouts_are_kept(config: str):
+    assert one(host("web1", ansible_ssh_timeout=2.5), ssh_config=config).connect_timeout == 2.5
+
+
 def test_templated_args_are_rendered_with_the_hosts_vars(config: str):
     h = host("web1", ansible_ssh_common_args="-J {{ jump }}", jump="bastion")
     via = one(h, ssh_config=config).via

@@ -128,9 +128,7 @@ class Hops:
             return got[0], got[2]
 
         got = take("address", "hostname")
-        address = name if got is None else _expand(got[0], {"%": "%", "h": name}).lower()
-        if got is None:
-            address = name.lower()
+        address = (name if got is None else _expand(got[0], {"%": "%", "h": name})).lower()
         port = 22
         if (got := take("port", "port")) is not None:
             if not (got[0].isdigit() and 1 <= int(got[0]) <= 65535):
@@ -196,21 +194,23 @@ class Hops:
                 ] = None
         connect_timeout = defaults.CONNECT_TIMEOUT
         if (got := take("connect_timeout", "connecttimeout")) is not None:
-            seconds = parse_time(got[0])
+            seconds = _seconds(got[0])
             if seconds is None and got[0] != "none":
                 raise ConfigError(
                     f"ConnectTimeout of host '{label}' must be seconds, got {got[0]!r}"
+                    f" ({origin['connect_timeout']})"
                 )
-            if seconds:
-                connect_timeout = float(seconds)
+            if seconds:  # 0 and none: no limit of ssh's own, so jobtui's default
+                connect_timeout = seconds
         keepalive = float(defaults.KEEPALIVE)
         if (got := take("keepalive", "serveraliveinterval")) is not None:
-            seconds = parse_time(got[0])
+            seconds = _seconds(got[0])
             if seconds is None:
                 raise ConfigError(
                     f"ServerAliveInterval of host '{label}' must be seconds, got {got[0]!r}"
+                    f" ({origin['keepalive']})"
                 )
-            keepalive = float(seconds)
+            keepalive = seconds
         agent = first("forwardagent")
         if agent is not None and agent[2] is not None and sshconfig.parse_bool(agent[0]):
             self.notes.lines[f"ssh_config {agent[2].where}: ForwardAgent is not done by jobtui"] = (
@@ -268,8 +268,9 @@ class Hops:
         name, user, port = spec
         if name in stack or len(stack) > MAX_HOPS:
             path = " -> ".join((*stack, name))
+            what = "loops" if name in stack else f"is longer than {MAX_HOPS} hops"
             return Endpoint(
-                name=name, address=name, problem=f"jump host chain loops: {path} ({where})"
+                name=name, address=name, problem=f"jump host chain {what}: {path} ({where})"
             )
         key = (config.path if config else None, spec, before, known)
         found = self.hops.get(key)
@@ -368,6 +369,16 @@ def parse_jump(spec: str) -> list[Hop] | None:
             return None
         hops.append((host, user, port))
     return hops or None
+
+
+def _seconds(value: str) -> float | None:
+    """An OpenSSH time (`30`, `1m30s`), or the inventory's seconds (`2.5`)."""
+    seconds = parse_time(value)
+    if seconds is not None:
+        return float(seconds)
+    if re.fullmatch(r"\d+\.\d+", value):
+        return float(value)
+    return None
 
 
 def _expand(value: str, tokens: dict[str, str], allowed: frozenset[str] | None = None) -> str:

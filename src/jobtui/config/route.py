@@ -213,9 +213,13 @@ class _Resolver:
             notes.append((g.origin, f"{g.text}: no such file, not used (as ssh does)"))
         given = tuple(g for g in given if g not in missing)
         config = self.default_config
-        for _origin, parsed in (*head, *tail):
+        for origin, parsed in (*head, *tail):
             if parsed is not None and parsed.config_file is not None:
-                config = self.config(os.path.expanduser(parsed.config_file))
+                try:
+                    config = self.config(os.path.expanduser(parsed.config_file))
+                except ConfigError as e:
+                    where = f"-F of {origin} of host '{host.name}'"
+                    raise ConfigError(f"{e.message} ({where})", e.location, e.hint) from None
         for g in given:
             if g.key == "stricthostkeychecking" and g.value.lower() in ("no", "off", "false"):
                 notes.append((g.origin, f"{g.text}: {NOT_OFF}"))
@@ -264,7 +268,7 @@ class _Resolver:
                 out.append(
                     Given(
                         "connecttimeout",
-                        str(int(host.connect_timeout) or 1),
+                        str(host.connect_timeout),
                         f"inventory var {var}",
                         var,
                     )
