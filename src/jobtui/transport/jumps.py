@@ -38,7 +38,8 @@ Sock = paramiko.Channel | paramiko.ProxyCommand
 """What `SSHClient.connect(sock=...)` is given instead of a TCP socket."""
 
 _ORIGIN = ("127.0.0.1", 0)
-"""The originator a `direct-tcpip` channel names, as OpenSSH's `ssh -W` does."""
+"""The originator a `direct-tcpip` channel names: no local socket is behind it (sshd
+logs it: `server_request_direct_tcpip: originator 127.0.0.1 port 0, target ...`)."""
 
 
 class JumpError(TransportError):
