@@ -31,6 +31,9 @@ Host web*
     IdentityFile ~/.ssh/config_key
     ConnectTimeout 33
 
+Match user inv-user,common-user
+    IdentityFile ~/.ssh/for_%r
+
 Host *
     ServerAliveInterval 20
 """

@@ -107,7 +107,7 @@ class Hops:
         `chain`: the jump hosts before it from a ProxyJump spec (which override its own
         ProxyJump/ProxyCommand); None to use its own.
         """
-        lines = config.lookup(name) if config is not None else {}
+        lines = lookup(config, name, given)
         origin: dict[str, str] = {}
 
         def first(key: str) -> tuple[str, str, Line | None] | None:
@@ -369,6 +369,19 @@ def parse_jump(spec: str) -> list[Hop] | None:
             return None
         hops.append((host, user, port))
     return hops or None
+
+
+def lookup(
+    config: SshConfig | None, name: str, given: tuple[Given, ...]
+) -> dict[str, tuple[Line, ...]]:
+    """The ssh_config lines of `name`, as its Match blocks see the `given` options."""
+    if config is None:
+        return {}
+    user = next((g.value for g in given if g.key == "user"), None)
+    hostname = next((g.value for g in given if g.key == "hostname"), None)
+    if hostname is not None:
+        hostname = _expand(hostname, {"%": "%", "h": name})
+    return config.lookup(name, user, hostname)
 
 
 def _seconds(value: str) -> float | None:

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 from jobtui.config import sshargs, sshconfig
 from jobtui.config.errors import ConfigError
-from jobtui.config.hops import NO_ALIAS, NOT_OFF, Given, Hops, Warnings, parse_jump
+from jobtui.config.hops import NO_ALIAS, NOT_OFF, Given, Hops, Warnings, lookup, parse_jump
 from jobtui.config.sshargs import SshArgs
 from jobtui.config.sshconfig import Line, SshConfig
 from jobtui.config.template import render_plain
@@ -120,7 +120,7 @@ class _Resolver:
         for what, message in kind.notes:
             self.notes.host(what, host.name, message)
         given, config, known = kind.given, kind.config, kind.known
-        lines = config.lookup(host.address) if config is not None else {}
+        lines = lookup(config, host.address, given)
         # Hosts alike but for their name share one resolution (100,000 hosts are often
         # a handful of kinds): the key holds all the rest resolve() reads.
         key = (id(config), id(lines), given, known)

@@ -23,8 +23,8 @@ first value wins, `IdentityFile` accumulating); this module only feeds it:
   expands no token: `hops.py` expands them as OpenSSH does; when a `Match host` needs
   a HostName's `%h`, the name gets a parse of its own with it expanded); a companion
   key names their line.
-- Lookups are cached: without Match blocks, by the set of Host blocks a name falls in
-  (which decides all paramiko answers), so 100,000 names cost a few lookups.
+- Lookups are cached by the set of `Host`/`Match host` patterns a name matches (which
+  decides all paramiko answers), so 100,000 names cost a few lookups.
 - Differences from OpenSSH handled here: paramiko's patterns are `fnmatch` ones, so a
   `[` is escaped (OpenSSH has only `*` and `?`); `Match host`/`originalhost` compare
   without case, as OpenSSH does, while `Host` patterns compare with case.
@@ -172,33 +172,50 @@ class SshConfig:
     lines: list[Line]
     warnings: list[str]
     _matcher: paramiko.SSHConfig
-    _text: str | None = None
-    """What paramiko was given, kept when `Match host` must see a HostName's `%h`
-    expanded (paramiko tests it unexpanded): each such name then gets its own parse."""
-    _blocks: re.Pattern[str] | None = None
-    """When the file has no Match block, the blocks a name falls in decide everything
-    paramiko answers, so one lookup serves every name that falls in the same ones:
-    this regex tells them in one match, from the very patterns paramiko is given
-    (as fnmatch compiles them): a group per Host block's patterns, a group per its
-    negated ones, each set when the name matches them."""
+    _text: str = ""
+    """What paramiko was given, for the lookups that need a parse of their own."""
+    _needs_name: bool = False
+    """A `Match host` must see a HostName's `%h` expanded (paramiko tests it as
+    written): each name gets its own parse, with its HostNames expanded."""
+    _needs_state: bool = False
+    """A `Match host`/`Match user` must see the command line's HostName/User (ssh
+    tests those; paramiko knows only its file): they are put first in a parse."""
+    _blocks: re.Pattern[str] = re.compile("")
+    """Which of the patterns paramiko is given match a name: a group per Host line's
+    patterns (and per its negated ones), per `Match host`/`originalhost` list,
+    compiled as fnmatch compiles them for paramiko. They decide all paramiko answers
+    (a `Match host` sees the name or a literal HostName of a block before, `Match
+    user` a literal User or the local user): one lookup serves every name that
+    matches the same ones. Not used when a HostName's `%h` feeds a `Match host`."""
     _cache: dict[object, dict[str, tuple[Line, ...]]] = field(default_factory=dict)
+    _matchers: dict[object, paramiko.SSHConfig] = field(default_factory=dict)
 
-    def lookup(self, name: str) -> dict[str, tuple[Line, ...]]:
+    def lookup(
+        self, name: str, user: str | None = None, hostname: str | None = None
+    ) -> dict[str, tuple[Line, ...]]:
         """The lines that apply to `name`, by keyword: the first one for a setting
-        taken once, every one in order for IdentityFile (duplicates dropped)."""
-        key: object = name
-        if self._blocks is not None and (match := self._blocks.match(name)) is not None:
-            key = tuple(map(bool, match.groups()))
+        taken once, every one in order for IdentityFile (duplicates dropped).
+
+        `user`, `hostname`: given on the command line (before the file), as a `Match
+        user`/`Match host` sees them.
+        """
+        state = (user, hostname) if self._needs_state else (None, None)
+        key: object = (name, state)
+        if not self._needs_name and (match := self._blocks.match(name)) is not None:
+            key = (tuple(map(bool, match.groups())), state)
         found = self._cache.get(key)
         if found is None:
-            found = self._cache[key] = self._lookup(name)
+            found = self._cache[key] = self._lookup(name, state)
         return found
 
-    def _lookup(self, name: str) -> dict[str, tuple[Line, ...]]:
+    def _lookup(
+        self, name: str, state: tuple[str | None, str | None]
+    ) -> dict[str, tuple[Line, ...]]:
         matcher = self._matcher
-        if self._text is not None:
-            matcher = paramiko.SSHConfig.from_text(
-                _HOSTNAME_TOKEN.sub(lambda m: name if m.group(1) == "h" else "%", self._text)
+        if self._needs_name or state != (None, None):
+            parse = (name if self._needs_name else None, state)
+            matcher = self._matchers.get(parse) or self._matchers.setdefault(
+                parse, paramiko.SSHConfig.from_text(self._text_for(name, state))
             )
         options = matcher.lookup(name)
         found: dict[str, tuple[Line, ...]] = {}
@@ -218,6 +235,17 @@ class SshConfig:
                 found[key] = (self._line(value),)
         return found
 
+    def _text_for(self, name: str, state: tuple[str | None, str | None]) -> str:
+        text = self._text
+        if self._needs_name:
+            text = _HOSTNAME_TOKEN.sub(lambda m: name if m.group(1) == "h" else "%", text)
+        user, hostname = state
+        # Top-level lines first: they come before the file's, as the command line's do.
+        first = [f"User {_quote_value(user)}"] if user is not None else []
+        if hostname is not None:
+            first.append(f"HostName {_quote_value(hostname)}")
+        return "\n".join([*first, text])
+
     def _line(self, ref: str) -> Line:
         return self.lines[int(ref[1:])]
 
@@ -230,15 +258,19 @@ def load(path: str, *, home: str) -> SshConfig:
         matcher = paramiko.SSHConfig.from_text(text)
     except paramiko.ssh_exception.ConfigParseError as e:  # the checks above should catch it
         raise ConfigError(f"cannot read ssh_config {path}: {e}") from None
-    needs_name = any(
+    match_host = re.search(r"^Match .*\bhost ", text, re.M) is not None
+    match_user = re.search(r"^Match .*\buser ", text, re.M) is not None
+    needs_name = match_host and any(
         line.keyword == "hostname" and "%h" in line.value for line in reader.lines
-    ) and re.search(r"^Match .*\bhost ", text, re.M | re.I)
+    )
     return SshConfig(
         path,
         reader.lines,
         reader.warnings,
         matcher,
-        text if needs_name else None,
+        text,
+        needs_name,
+        match_host or match_user,
         _blocks(reader.out),
     )
 
@@ -392,20 +424,25 @@ class _Reader:
                     self.out.append(header_out)  # back in the including block, as OpenSSH
 
 
-def _blocks(out: list[str]) -> re.Pattern[str] | None:
-    """The regex of `SshConfig._blocks` for the text given to paramiko (None if it
-    has Match blocks, whose outcome depends on more than the name)."""
+def _blocks(out: list[str]) -> re.Pattern[str]:
+    """The regex of `SshConfig._blocks` for the text given to paramiko."""
     groups: list[str] = []
+
+    def group(patterns: list[str]) -> None:
+        for wanted in (False, True):  # the patterns, then the negated ones
+            chosen = [p[1:] if wanted else p for p in patterns if p.startswith("!") == wanted]
+            if chosen:
+                alternatives = "|".join(fnmatch.translate(p) for p in chosen)
+                groups.append(f"(?:(?=({alternatives})))?")
+
     for line in out:
-        if line.startswith("Match "):
-            return None
         if line.startswith("Host "):
-            patterns = shlex.split(line[5:])
-            for wanted in (False, True):  # the patterns, then the negated ones
-                chosen = [p[1:] if wanted else p for p in patterns if p.startswith("!") == wanted]
-                if chosen:
-                    alternatives = "|".join(fnmatch.translate(p) for p in chosen)
-                    groups.append(f"(?:(?=({alternatives})))?")
+            group(shlex.split(line[5:]))
+        elif line.startswith("Match "):
+            words = shlex.split(line[6:])
+            for criterion, param in zip(words, [*words[1:], ""], strict=True):
+                if criterion.removeprefix("!") in ("host", "originalhost"):
+                    group(param.split(","))
     return re.compile("".join(groups), re.S)
 
 
