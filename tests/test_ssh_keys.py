@@ -624,6 +624,52 @@ class ArgvWatch:
             time.sleep(0.05)
 
 
+def test_the_cli_asks_once_on_its_terminal_and_the_passphrase_appears_nowhere(
+    fleet: SshFleet, key_dir: Path, tmp_path: Path, pty_env: dict[str, str]
+) -> None:
+    enc = key_dir / "enc"
+    argv = write_run(fleet, tmp_path, {h.name: enc for h in fleet.hosts})
+    with ArgvWatch(PASSPHRASE) as watch:
+        term = Pty(argv, pty_env, tmp_path)
+        try:
+            term.read_until(f"Enter passphrase for key '{enc}': ".encode())
+            term.write(WRONG.encode() + b"\n")
+            term.read_until(b"Bad passphrase, try again")
+            term.write(PASSPHRASE.encode() + b"\n")
+            code = term.wait()
+        finally:
+            term.close()
+    assert code == 0, term.text
+    for host in fleet.hosts:
+        assert f"{host.name} hi: succeeded" in term.text
+    assert term.text.count("Enter passphrase") == 1
+    assert term.text.count("Bad passphrase") == 1
+    assert "Traceback" not in term.text
+    for secret in (PASSPHRASE, WRONG):
+        assert secret not in term.text
+        assert files_holding(tmp_path / "state", secret) == []
+        assert files_holding(tmp_path / "jobtui", secret) == []
+    assert list((tmp_path / "jobtui").rglob("stdout*")), "the job directories were not found"
+    assert watch.scans > 0
+    assert watch.found == set()
+
+
+def test_ctrl_c_at_the_cli_prompt_stops_it_without_a_traceback(
+    fleet: SshFleet, key_dir: Path, tmp_path: Path, pty_env: dict[str, str]
+) -> None:
+    argv = write_run(fleet, tmp_path, {h.name: key_dir / "enc" for h in fleet.hosts})
+    term = Pty(argv, pty_env, tmp_path)
+    try:
+        term.read_until(b"Enter passphrase for key")
+        term.write(b"\x03")
+        code = term.wait()
+    finally:
+        term.close()
+    assert code != 0, term.text
+    assert "Traceback" not in term.text
+    assert not (tmp_path / "jobtui").exists(), "nothing may be launched"
+
+
 def test_headless_without_agent_the_encrypted_key_hosts_are_unreachable_and_say_why(
     fleet: SshFleet, key_dir: Path, tmp_path: Path, pty_env: dict[str, str]
 ) -> None:
