@@ -97,12 +97,21 @@ def configs(draw: st.DrawFn) -> str:
     for key in draw(st.lists(st.sampled_from(sorted(OPTIONS)), max_size=2)):
         lines.append(f"{key} {draw(st.sampled_from(OPTIONS[key]))}")
     for _ in range(draw(st.integers(1, 5))):
-        kind = draw(st.sampled_from(["host", "host", "match-host", "match-orig", "match-all"]))
+        kind = draw(
+            st.sampled_from(
+                ["host", "host", "match-host", "match-orig", "match-all", "match-user", "final"]
+            )
+        )
         pats = draw(st.lists(st.sampled_from(PATTERNS), min_size=1, max_size=3, unique=True))
         if kind == "host":
             lines.append("Host " + " ".join(pats))
         elif kind == "match-all":
             lines.append("Match all")
+        elif kind == "match-user":
+            users = draw(st.lists(st.sampled_from(["alice", "bob", "!bob", ssh_oracle.USER])))
+            lines.append("Match user " + ",".join(users or ["*"]))
+        elif kind == "final":
+            lines.append("Match final host " + ",".join(pats))
         else:
             criterion = "host" if kind == "match-host" else "originalhost"
             lines.append(f"Match {criterion} " + ",".join(pats))

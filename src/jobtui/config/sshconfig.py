@@ -41,6 +41,7 @@ import os
 import re
 import shlex
 from dataclasses import dataclass, field
+from typing import Any
 
 import paramiko
 
@@ -180,6 +181,10 @@ class SshConfig:
     _needs_state: bool = False
     """A `Match host`/`Match user` must see the command line's HostName/User (ssh
     tests those; paramiko knows only its file): they are put first in a parse."""
+    _final: bool = False
+    """A `Match final`: ssh then reads the file twice, the second time for the host
+    name the first resolved (a `Match originalhost` there sees it too, not the name
+    as given: a difference from ssh)."""
     _blocks: re.Pattern[str] = re.compile("")
     """Which of the patterns paramiko is given match a name: a group per Host line's
     patterns (and per its negated ones), per `Match host`/`originalhost` list,
@@ -201,7 +206,7 @@ class SshConfig:
         """
         state = (user, hostname) if self._needs_state else (None, None)
         key: object = (name, state)
-        if not self._needs_name and (match := self._blocks.match(name)) is not None:
+        if not (self._needs_name or self._final) and (match := self._blocks.match(name)):
             key = (tuple(map(bool, match.groups())), state)
         found = self._cache.get(key)
         if found is None:
@@ -217,7 +222,20 @@ class SshConfig:
             matcher = self._matchers.get(parse) or self._matchers.setdefault(
                 parse, paramiko.SSHConfig.from_text(self._text_for(name, state))
             )
-        options = matcher.lookup(name)
+        # paramiko's lookup() always makes a second, "final" pass, in which a Match
+        # host/user would see a HostName/User set by a later block: ssh makes one pass
+        # unless a `Match final` asks for two (canonicalisation is never done here),
+        # and matches the second against the host name resolved by the first.
+        options: dict[str, Any] = matcher._lookup(name)  # type: ignore[attr-defined]
+        if self._final:
+            first = dict(options)
+            host = _HOSTNAME_TOKEN.sub(
+                lambda m: name if m.group(1) == "h" else "%", options.get("hostname", name)
+            ).lower()
+            options = matcher._lookup(host, options, final=True)  # type: ignore[attr-defined]
+            if "hostname" not in first:
+                # ssh resolved the host name after the first pass: later ones do nothing.
+                options.pop("jobtuilinehostname", None)
         found: dict[str, tuple[Line, ...]] = {}
         for key, value in options.items():
             if key.startswith("jobtuiline"):
@@ -271,6 +289,7 @@ def load(path: str, *, home: str) -> SshConfig:
         text,
         needs_name,
         match_host or match_user,
+        re.search(r"^Match .*\bfinal\b", text, re.M) is not None,
         _blocks(reader.out),
     )
 
