@@ -654,6 +654,22 @@ def test_the_cli_asks_once_on_its_terminal_and_the_passphrase_appears_nowhere(
     assert watch.found == set()
 
 
+def test_the_cli_on_a_terminal_logs_in_through_the_agent_without_asking(
+    fleet: SshFleet, agent: SshAgent, key_dir: Path, tmp_path: Path, pty_env: dict[str, str]
+) -> None:
+    agent.add(key_dir / "enc", PASSPHRASE)
+    argv = write_run(fleet, tmp_path, {h.name: key_dir / "enc" for h in fleet.hosts})
+    term = Pty(argv, {**pty_env, "SSH_AUTH_SOCK": str(agent.socket)}, tmp_path)
+    try:
+        code = term.wait()
+    finally:
+        term.close()
+    assert code == 0, term.text
+    for host in fleet.hosts:
+        assert f"{host.name} hi: succeeded" in term.text
+    assert "passphrase" not in term.text
+
+
 def test_ctrl_c_at_the_cli_prompt_stops_it_without_a_traceback(
     fleet: SshFleet, key_dir: Path, tmp_path: Path, pty_env: dict[str, str]
 ) -> None:
