@@ -82,7 +82,8 @@ def resolve(config: str, name: str, home: str, extra: tuple[str, ...] = ()) -> R
         # Only ssh -v shows them expanded; `true` stands in for any jump host.
         # Key files do not depend on the way there: drop the command line's own.
         more = extra if proxy is not None else ("-o", "ProxyCommand=true", *_without_proxy(extra))
-        done = _run(["-v", "-F", config, *more, "-o", "BatchMode=yes", name], home)
+        # -v last: it wins over a -q of the command line.
+        done = _run(["-F", config, *more, "-o", "BatchMode=yes", "-v", name], home)
         seen: list[str] = []
         for line in done.stderr.splitlines():
             if line.startswith("debug1: identity file "):

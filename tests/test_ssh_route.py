@@ -108,6 +108,7 @@ PRECEDENCE_CASES = [
         "web7", ansible_ssh_common_args="-oStrictHostKeyChecking=accept-new -o IdentitiesOnly=yes"
     ),
     host("web8", ansible_ssh_common_args="-o UserKnownHostsFile='/kh/one /kh/two'"),
+    host("web9", ansible_ssh_common_args="-o 'User spaced' -oPort=1212 -Cq -o ConnectTimeout=1m"),
 ]
 
 
@@ -195,6 +196,17 @@ def test_an_option_not_understood_on_one_host_names_it(config: str):
     routes = resolve_routes([host("web1", ansible_ssh_extra_args="-o Foo=bar")], ssh_config=config)
     assert routes.warnings == (
         "ansible_ssh_extra_args of web1: -o Foo=bar is not understood by jobtui and is ignored",
+    )
+
+
+def test_agent_forwarding_and_flags_jobtui_does_not_do_are_named(config: str):
+    routes = resolve_routes(
+        [host("web1", ansible_ssh_extra_args="-A -t -4 -qC")], ssh_config=config
+    )
+    assert routes.warnings == (
+        "ansible_ssh_extra_args of web1: -t is not understood by jobtui and is ignored",
+        "ansible_ssh_extra_args of web1: -4 is not understood by jobtui and is ignored",
+        "ansible_ssh_extra_args of web1: -A: agent forwarding is not done",
     )
 
 

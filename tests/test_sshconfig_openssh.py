@@ -98,9 +98,7 @@ def configs(draw: st.DrawFn) -> str:
         lines.append(f"{key} {draw(st.sampled_from(OPTIONS[key]))}")
     for _ in range(draw(st.integers(1, 5))):
         kind = draw(
-            st.sampled_from(
-                ["host", "host", "match-host", "match-orig", "match-all", "match-user", "final"]
-            )
+            st.sampled_from(["host", "host", "match-host", "match-orig", "match-all", "match-user"])
         )
         pats = draw(st.lists(st.sampled_from(PATTERNS), min_size=1, max_size=3, unique=True))
         if kind == "host":
@@ -110,8 +108,6 @@ def configs(draw: st.DrawFn) -> str:
         elif kind == "match-user":
             users = draw(st.lists(st.sampled_from(["alice", "bob", "!bob", ssh_oracle.USER])))
             lines.append("Match user " + ",".join(users or ["*"]))
-        elif kind == "final":
-            lines.append("Match final host " + ",".join(pats))
         else:
             criterion = "host" if kind == "match-host" else "originalhost"
             lines.append(f"Match {criterion} " + ",".join(pats))

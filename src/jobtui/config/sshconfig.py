@@ -183,8 +183,9 @@ class SshConfig:
     tests those; paramiko knows only its file): they are put first in a parse."""
     _final: bool = False
     """A `Match final`: ssh then reads the file twice, the second time for the host
-    name the first resolved (a `Match originalhost` there sees it too, not the name
-    as given: a difference from ssh)."""
+    name the first resolved. Approached, not matched: a `Match originalhost` of the
+    second pass sees that name too, and a `Match host` after a HostName set in the
+    second pass differs from ssh (the generated differential tests leave it out)."""
     _blocks: re.Pattern[str] = re.compile("")
     """Which of the patterns paramiko is given match a name: a group per Host line's
     patterns (and per its negated ones), per `Match host`/`originalhost` list,
