@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import cast
 
 import paramiko
 import pytest
@@ -423,6 +424,30 @@ def test_with_nothing_to_offer_the_reason_says_where_it_looked(
         "no key to offer: no ssh-agent (SSH_AUTH_SOCK is not set); "
         f"no key file in {', '.join(keys.DEFAULT_KEYS)}"
     )
+
+
+class ScriptedServer:
+    """Stands in for paramiko's Transport: answers each key offered with the next error."""
+
+    def __init__(self, *errors: Exception) -> None:
+        self.errors = list(errors)
+
+    def auth_publickey(self, username: str, key: paramiko.PKey) -> list[str]:
+        raise self.errors.pop(0)
+
+
+def test_a_failure_other_than_a_refusal_is_said_beside_its_key(
+    no_agent: None, key_dir: Path
+) -> None:
+    plain, other = key_dir / "plain", key_dir / "other"
+    server = ScriptedServer(
+        paramiko.AuthenticationException("Authentication failed."),
+        paramiko.AuthenticationException("Authentication timeout."),
+    )
+    strategy = KeyRing().strategy(Endpoint("h", "10.0.0.1", key_files=(str(plain), str(other))))
+    with pytest.raises(KeyAuthFailure) as failed:
+        strategy.authenticate(cast(paramiko.Transport, server))
+    assert str(failed.value) == f"the server refused {plain}, {other} (Authentication timeout)"
 
 
 # --- the terminal ---------------------------------------------------------------------

@@ -445,10 +445,11 @@ class _Strategy(AuthStrategy):
         refused = []
         for source, outcome in result:
             label = self._labels.get(id(source), repr(source))
-            # A plain AuthenticationException is "refused"; anything else (the
-            # connection dropped, the agent failed to sign) is worth its words.
-            plain = type(outcome) is paramiko.AuthenticationException
-            refused.append(label if plain else f"{label} ({outcome})")
+            # paramiko's plain "Authentication failed." is the server's no; anything
+            # else (a timeout, the connection dropped, the agent failed to sign) is
+            # worth its words.
+            plain = str(outcome) == "Authentication failed."
+            refused.append(label if plain else f"{label} ({str(outcome).rstrip('.')})")
         reasons = list(self._problems)
         if refused:
             reasons.append("the server refused " + ", ".join(refused))
