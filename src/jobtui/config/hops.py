@@ -25,9 +25,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from jobtui import defaults
-from jobtui.config import sshconfig
 from jobtui.config.errors import ConfigError
-from jobtui.config.sshconfig import Line, SshConfig, parse_time, split_args
+from jobtui.config.sshconfig import Line, SshConfig
+from jobtui.config.sshvalues import parse_bool, parse_time, split_args
 from jobtui.model import Endpoint
 
 MAX_HOPS = 16
@@ -173,7 +173,7 @@ class Hops:
         origin["key_files"] = ", ".join(dict.fromkeys(key_origins)) or "default"
         identities_only = False
         if (got := take("identities_only", "identitiesonly")) is not None:
-            identities_only = sshconfig.parse_bool(got[0]) is True
+            identities_only = parse_bool(got[0]) is True
         if known is not None:
             known_hosts: tuple[str, ...] = (self.path(known),)
             origin["known_hosts"] = "inventory var jobtui_known_hosts"
@@ -212,7 +212,7 @@ class Hops:
                 )
             keepalive = seconds
         agent = first("forwardagent")
-        if agent is not None and agent[2] is not None and sshconfig.parse_bool(agent[0]):
+        if agent is not None and agent[2] is not None and parse_bool(agent[0]):
             self.notes.lines[f"ssh_config {agent[2].where}: ForwardAgent is not done by jobtui"] = (
                 None
             )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from jobtui.config.sshconfig import REST_OF_LINE, SINGLE, split_args
+from jobtui.config.sshvalues import REST_OF_LINE, SINGLE, split_args
 
 UNDERSTOOD = frozenset(
     {
