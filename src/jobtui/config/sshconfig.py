@@ -60,6 +60,8 @@ MATCH_CRITERIA = frozenset(
 _NO_PARAM = frozenset({"all", "canonical", "final"})
 _KEYWORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 _HOSTNAME_PERCENT = "\x02"
+_FINAL = "\x03final"
+"""Stands for the pattern that makes a `Match final` criterion false or true."""
 _HOSTNAME_TOKEN = re.compile("\x02([h%])")
 
 
@@ -143,23 +145,19 @@ class SshConfig:
     def _lookup(
         self, name: str, state: tuple[str | None, str | None]
     ) -> dict[str, tuple[Line, ...]]:
-        matcher = self._matcher
-        if self._needs_name or state != (None, None):
-            parse = (name if self._needs_name else None, state)
-            matcher = self._matchers.get(parse) or self._matchers.setdefault(
-                parse, paramiko.SSHConfig.from_text(self._text_for(name, state))
-            )
         # paramiko's lookup() always makes a second, "final" pass, in which a Match
-        # host/user would see a HostName/User set by a later block: ssh makes one pass
-        # unless a `Match final` asks for two (canonicalisation is never done here),
-        # and matches the second against the host name resolved by the first.
-        options: dict[str, Any] = matcher._lookup(name)  # type: ignore[attr-defined]
+        # host/user would see a HostName/User set by a later block, and expands tokens
+        # (%l asks DNS for this host's name): ssh makes one pass unless a `Match final`
+        # asks for two (canonicalisation is never done here), the second for the host
+        # name the first resolved. Both are paramiko's pass without expansion, on a
+        # text whose `final` criteria say false, then true.
+        options: dict[str, Any] = self._parse(name, state, False)._lookup(name)  # type: ignore[attr-defined]
         if self._final:
             first = dict(options)
             host = _HOSTNAME_TOKEN.sub(
                 lambda m: name if m.group(1) == "h" else "%", options.get("hostname", name)
             ).lower()
-            options = matcher._lookup(host, options, final=True)  # type: ignore[attr-defined]
+            options = self._parse(name, state, True)._lookup(host, options)  # type: ignore[attr-defined]
             if "hostname" not in first:
                 # ssh resolved the host name after the first pass: later ones do nothing.
                 options.pop("jobtuilinehostname", None)
@@ -178,6 +176,19 @@ class SshConfig:
                 found[key] = tuple(files)
             elif key in USED and key not in _VALUED and isinstance(value, str):
                 found[key] = (self._line(value),)
+        return found
+
+    def _parse(
+        self, name: str, state: tuple[str | None, str | None], second: bool
+    ) -> paramiko.SSHConfig:
+        """paramiko's parse for this name, command-line state and pass."""
+        key = (name if self._needs_name else None, state, second)
+        if key == (None, (None, None), False):
+            return self._matcher
+        found = self._matchers.get(key)
+        if found is None:
+            text = self._text_for(name, state).replace(_FINAL, "*" if second else "!*")
+            found = self._matchers[key] = paramiko.SSHConfig.from_text(text)
         return found
 
     def _text_for(self, name: str, state: tuple[str | None, str | None]) -> str:
@@ -200,7 +211,7 @@ def load(path: str, *, home: str) -> SshConfig:
     reader = _Reader(home)
     text = reader.read_top(path)
     try:
-        matcher = paramiko.SSHConfig.from_text(text)
+        matcher = paramiko.SSHConfig.from_text(text.replace(_FINAL, "!*"))
     except paramiko.ssh_exception.ConfigParseError as e:  # the checks above should catch it
         raise ConfigError(f"cannot read ssh_config {path}: {e}") from None
     match_host = re.search(r"^Match .*\bhost ", text, re.M) is not None
@@ -216,7 +227,7 @@ def load(path: str, *, home: str) -> SshConfig:
         text,
         needs_name,
         match_host or match_user,
-        re.search(r"^Match .*\bfinal\b", text, re.M) is not None,
+        _FINAL in text,
         _blocks(reader.out),
     )
 
@@ -286,6 +297,12 @@ class _Reader:
                     where,
                     "jobtui reads Match " + ", ".join(sorted(MATCH_CRITERIA)),
                 )
+            if bare == "final":
+                # A criterion paramiko tests without its own final pass: `localuser !*`
+                # is false, `localuser *` true (the text is given with one or the other).
+                words += [criterion.replace("final", "localuser"), _FINAL]
+                i += 1
+                continue
             if bare in _NO_PARAM:
                 words.append(criterion)
                 i += 1
