@@ -5,6 +5,7 @@ loops as a host's problem, bad input as a ConfigError naming file:line."""
 from __future__ import annotations
 
 import shlex
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -419,3 +420,23 @@ def test_ansible_cfg_ssh_args_are_read(tmp_path: Path):
     assert read_config(str(cfg), {}).ssh_args == "-o ProxyJump=bastion"
     assert read_config(str(cfg), {"ANSIBLE_SSH_ARGS": "-C"}).ssh_args == "-C"
     assert read_config(None, {}).ssh_args is None
+
+
+def test_resolving_asks_no_name_service(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Pure configuration: canonicalisation, %l and a final pass ask no DNS."""
+
+    def refuse(*_args: Any, **_kw: Any) -> Any:
+        raise AssertionError("the name service was asked")
+
+    for name in ("getfqdn", "gethostbyname", "getaddrinfo", "gethostbyaddr"):
+        monkeypatch.setattr(socket, name, refuse)
+    path = tmp_path / "cfg"
+    path.write_text(
+        "CanonicalizeHostname yes\nCanonicalDomains example.org\n"
+        "Match final host web*\n  IdentityFile ~/.ssh/%l_%h\n  ProxyCommand echo %h\n"
+    )
+    routes = resolve_routes([host("web1")], ssh_config=str(path))
+    assert routes.hosts["web1"].endpoint.key_files[0].startswith(f"{home}/.ssh/")
+    assert any("CanonicalizeHostname is not done" in w for w in routes.warnings)
