@@ -10,7 +10,8 @@ ProxyJump, `ProxyJump none` does not stop a later ProxyCommand, as ssh).
 
 Jump hosts follow OpenSSH's `-J a,b target`: the target is reached via b, b via a
 (b's own ProxyJump is overridden by the chain), a as a's own ssh_config says. Each hop
-is looked up in the same ssh_config, with a `user@` or `:port` of the spec winning. A
+is looked up in the same ssh_config, with a `user@` or `:port` of the spec winning (a
+target's `jobtui_known_hosts` holds its hops' keys too: tests keep all keys there). A
 chain that comes back to a name on its way (ssh would spawn itself without end, or
 refuse "jumphost loop") is the endpoint's `problem`, not an error.
 """
@@ -55,6 +56,8 @@ class Given:
 
 @dataclass
 class Warnings:
+    """What to tell the operator once: ordered, each text once."""
+
     lines: dict[str, None] = field(default_factory=dict)
     by_hosts: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     """(what, message) -> hosts, so one message for many hosts is said once."""
