@@ -19,6 +19,14 @@ connection raises when no key was accepted, so the host's reason says what to do
 A passphrase lives only in `unlock`'s local variables while the key is decrypted: it
 is never stored, logged, or put in a message. (Python cannot wipe a `str`; the last
 reference is dropped at once.)
+
+Not done, on purpose or not yet: certificates (`FILE-cert.pub`, `CertificateFile`),
+FIDO keys (`sk-*`: a file of one says it cannot be used; through the agent it is
+offered like any agent key), PKCS#11, `IdentityAgent` (the agent is `SSH_AUTH_SOCK`'s),
+`AddKeysToAgent`, agent forwarding, and ssh's refusal of a private key file others can
+read. Encrypted default keys (`~/.ssh/id_*`) are asked for up front when the agent does
+not hold them, where ssh asks only once the agent's keys were refused: an empty answer
+skips one.
 """
 
 from __future__ import annotations
