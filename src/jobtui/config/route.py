@@ -120,7 +120,12 @@ class _Resolver:
         for what, message in kind.notes:
             self.notes.host(what, host.name, message)
         given, config, known = kind.given, kind.config, kind.known
-        lines = lookup(config, host.address, given)
+        if config is None:
+            lines: dict[str, tuple[Line, ...]] = {}
+        elif kind.hostname is None or "%" not in kind.hostname:
+            lines = config.lookup(host.address, kind.user, kind.hostname)
+        else:
+            lines = lookup(config, host.address, given)
         # Hosts alike but for their name share one resolution (100,000 hosts are often
         # a handful of kinds): the key holds all the rest resolve() reads.
         key = (id(config), id(lines), given, known)
@@ -146,21 +151,22 @@ class _Resolver:
     def kind(self, host: Host) -> _Kind:
         """The options of `host` before ssh_config, the same for every host whose
         connection vars are the same (cached so, unless a var is a template)."""
+        get = host.vars.get
+        key = (
+            *[get(var, _UNSET) for var in _KIND_VARS],
+            host.port,
+            host.key_file,
+            host.user,
+            host.connect_timeout,
+        )
+        cacheable = True
         try:
-            key: tuple[Any, ...] | None = (
-                *(host.vars.get(var, _UNSET) for var in _KIND_VARS),
-                host.port,
-                host.key_file,
-                host.user,
-                host.connect_timeout,
-            )
-            hash(key)
+            found = self.kinds.get(key)
         except TypeError:  # a list or a mapping where a string belongs: said below
-            key = None
-        found = self.kinds.get(key) if key is not None else None
+            found, cacheable = None, False
         if found is None:
             found = self._kind(host)
-            if key is not None and not found.templated:
+            if cacheable and not found.templated:
                 self.kinds[key] = found
         return found
 
@@ -235,6 +241,8 @@ class _Resolver:
             tuple(notes),
             problems[0] if problems else None,
             templated,
+            next((g.value for g in given if g.key == "user"), None),
+            next((g.value for g in given if g.key == "hostname"), None),
         )
 
     def given(self, parsed: SshArgs | None, origin: str) -> tuple[Given, ...]:
@@ -291,6 +299,10 @@ class _Kind:
     """(what, message) to warn about for each host of this kind."""
     problem: str | None
     templated: bool
+    user: str | None
+    """The User given, as a `Match user` sees it."""
+    hostname: str | None
+    """The HostName given (tokens unexpanded), as a `Match host` sees it."""
 
 
 _UNSET = object()
