@@ -172,17 +172,27 @@ def openssh_order(host: FleetHost, key_files: tuple[Path, ...], identities_only:
 
 
 @pytest.mark.parametrize("identities_only", [False, True], ids=["agent", "identities_only"])
-@pytest.mark.parametrize("in_agent", [("other", "plain"), ("plain", "enc", "other")])
+@pytest.mark.parametrize(
+    ("in_agent", "names"),
+    [
+        (("other", "plain"), ("encpem", "enc", "plain")),
+        (("plain", "enc", "other"), ("encpem", "enc", "plain")),
+        # a public key named as the identity (its private key in the agent), a missing one
+        (("other", "plain"), ("gone", "plain.pub", "enc")),
+    ],
+    ids=["agent_order", "encrypted_in_agent", "pub_and_missing"],
+)
 def test_keys_are_offered_in_the_order_openssh_offers_them(
     fleet: SshFleet,
     agent: SshAgent,
     key_dir: Path,
     identities_only: bool,
     in_agent: tuple[str, ...],
+    names: tuple[str, ...],
 ) -> None:
     for name in in_agent:
         agent.add(key_dir / name, PASSPHRASE if name.startswith("enc") else "")
-    files = (key_dir / "encpem", key_dir / "enc", key_dir / "plain")
+    files = tuple(key_dir / name for name in names)
     host = fleet.hosts[0]
     ep = endpoint(host, *files, identities_only=identities_only)
     ring = KeyRing(ask=lambda _: PASSPHRASE)
@@ -337,6 +347,28 @@ def test_identities_only_with_another_key_does_not_use_the_agent_key(
     assert str(failed.value) == f"the server refused {key_dir / 'other'}"
     # The control: without IdentitiesOnly, the agent's key gets in.
     assert login(host, ring, endpoint(host, key_dir / "other")) == host.user
+
+
+def test_a_public_key_as_the_identity_file_logs_in_through_the_agent_copy(
+    fleet: SshFleet, agent: SshAgent, key_dir: Path
+) -> None:
+    agent.add(key_dir / "plain", "")
+    host = fleet.hosts[0]
+    ep = endpoint(host, key_dir / "plain.pub", identities_only=True)
+    assert login(host, KeyRing(), ep) == host.user
+
+
+def test_a_public_key_as_the_identity_file_without_the_agent_says_so(
+    fleet: SshFleet, no_agent: None, key_dir: Path
+) -> None:
+    host = fleet.hosts[0]
+    pub = key_dir / "plain.pub"
+    with pytest.raises(KeyAuthFailure) as failed:
+        login(host, KeyRing(), endpoint(host, pub))
+    assert (
+        str(failed.value)
+        == f"key {pub} is a public key, and ssh-agent does not hold its private key"
+    )
 
 
 def test_a_passphrase_asked_once_unlocks_the_key_for_every_host(

@@ -239,9 +239,10 @@ class KeyRing:
             return found
 
     def _files_of(self, endpoint: Endpoint) -> list[_KeyFile]:
-        """The endpoint's identity files, read; a missing default key is left out."""
+        """The endpoint's identity files, read; a missing default key is left out
+        (unless its .pub names a key the agent may hold)."""
         files = [self._file(p) for p in _identity_paths(endpoint)]
-        return [f for f in files if not (f.missing and not endpoint.key_files)]
+        return [f for f in files if endpoint.key_files or not f.missing or f.public]
 
 
 def _identity_paths(endpoint: Endpoint) -> list[str]:
@@ -260,10 +261,13 @@ def _read(path: str) -> bytes:
 
 
 def _read_key_file(path: str) -> _KeyFile:
+    # A file that cannot sign may still name a key the agent holds (as ssh, which
+    # looks for its public key in it, then in FILE.pub): hence `public` below.
     try:
         data = _read(path)
     except FileNotFoundError:
-        return _KeyFile(path, missing=True, problem=f"key {path}: no such file")
+        public = _pub_file_blob(path)
+        return _KeyFile(path, public=public, missing=True, problem=f"key {path}: no such file")
     except OSError as e:
         return _KeyFile(path, problem=f"key {path} cannot be read: {e.strerror or e}")
     try:
@@ -271,9 +275,15 @@ def _read_key_file(path: str) -> _KeyFile:
     except TypeError:  # cryptography's word for "encrypted, and no passphrase given"
         public = _openssh_public_blob(data) or _pub_file_blob(path)
         return _KeyFile(path, public=public, problem=_headless(path), locked=data)
-    except (ValueError, _Unusable) as e:
-        reason = e if isinstance(e, _Unusable) else "not a private key file"
-        return _KeyFile(path, problem=f"key {path} cannot be used: {reason}")
+    except _Unusable as e:
+        public = _openssh_public_blob(data) or _pub_file_blob(path)
+        return _KeyFile(path, public=public, problem=f"key {path} cannot be used: {e}")
+    except ValueError:
+        public = _public_line_blob(data.decode("ascii", "replace"))
+        if public is not None:  # `IdentityFile key.pub`, its private key in the agent
+            problem = f"key {path} is a public key, and ssh-agent does not hold its private key"
+            return _KeyFile(path, public=public, problem=problem)
+        return _KeyFile(path, problem=f"key {path} cannot be used: not a private key file")
     return _KeyFile(path, key=key, public=key.asbytes())
 
 
@@ -342,13 +352,26 @@ def _ssh_string(raw: bytes, pos: int) -> tuple[bytes | None, int]:
 
 
 def _pub_file_blob(path: str) -> bytes | None:
-    """The public key in `path`.pub (`type base64 comment`), if there is one."""
+    """The public key in `path`.pub, if there is one."""
     try:
         with open(f"{path}.pub", encoding="ascii", errors="replace") as f:
-            fields = f.readline().split()
-        return base64.b64decode(fields[1], validate=True)
-    except (OSError, IndexError, binascii.Error, ValueError):
+            return _public_line_blob(f.read())
+    except OSError:
         return None  # then the agent's copy cannot be recognised: ask, as ssh would
+
+
+def _public_line_blob(text: str) -> bytes | None:
+    """The key blob of a public key line (`type base64 comment`), if `text` is one."""
+    fields = text.split()
+    if len(fields) < 2:
+        return None
+    try:
+        blob = base64.b64decode(fields[1], validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    # The blob starts with its own type name: a check that this is a key at all.
+    kind, _ = _ssh_string(blob, 0)
+    return blob if kind == fields[0].encode() else None
 
 
 def _open_agent() -> paramiko.Agent | None:
@@ -441,8 +464,8 @@ class _Strategy(AuthStrategy):
             if f.key is not None:
                 offered.add(f.key.asbytes())
                 yield self._source(f.key, f.path)
-            elif f.problem:
-                self._problems.append(f.problem)
+            elif f.problem and not (f.missing and not self.endpoint.key_files):
+                self._problems.append(f.problem)  # a missing default key is no problem
 
     def _source(self, key: paramiko.PKey, label: str) -> AuthSource:
         source = InMemoryPrivateKey(self.user, key)
