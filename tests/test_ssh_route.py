@@ -136,6 +136,14 @@ def test_inventory_vars_win_over_ssh_config(config: str):
     assert endpoint.origin["port"] == "inventory var ansible_port"
 
 
+def test_hosts_alike_but_for_their_port_get_each_their_own(config: str):
+    hosts = [host(f"web{i}", ansible_port=3000 + i) for i in range(5)]
+    routes = resolve_routes(hosts, ssh_config=config)
+    assert [routes.hosts[f"web{i}"].endpoint.port for i in range(5)] == [3000 + i for i in range(5)]
+    routes = resolve_routes(hosts, ssh_config=config, ssh_args="-p 2345")
+    assert {h.endpoint.port for h in routes.hosts.values()} == {2345}
+
+
 def test_unset_ansible_port_leaves_ssh_config_port(config: str):
     endpoint = one(host("web1"), ssh_config=config)
     assert endpoint.port == 2200

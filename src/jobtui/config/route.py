@@ -119,7 +119,15 @@ class _Resolver:
         kind = self.kind(host)
         for what, message in kind.notes:
             self.notes.host(what, host.name, message)
-        given, config, known = kind.given, kind.config, kind.known
+        config, known = kind.config, kind.known
+        given = kind.given
+        if kind.port_at is not None:  # its own ansible_port, where Ansible puts it
+            i = kind.port_at
+            given = (
+                *given[:i],
+                Given("port", str(host.port), _PORT_ORIGIN, "ansible_port"),
+                *given[i:],
+            )
         if config is None:
             lines: dict[str, tuple[Line, ...]] = {}
         elif kind.hostname is None or "%" not in kind.hostname:
@@ -128,10 +136,11 @@ class _Resolver:
             lines = lookup(config, host.address, given)
         # Hosts alike but for their name share one resolution (100,000 hosts are often
         # a handful of kinds): the key holds all the rest resolve() reads.
-        key = (id(config), id(lines), given, known)
+        # An ansible_port that wins (no port before it) is stamped per host too.
+        key = (id(config), id(lines), kind.given, kind.port_at is not None, known)
         template = self.templates.get(key)
         if template is not None and host.address not in template.names:
-            endpoint = template.make(host.address)
+            endpoint = template.make(host.address, host.port if kind.port_wins else None)
         else:
             endpoint = self.way.resolve(
                 host.address,
@@ -154,7 +163,7 @@ class _Resolver:
         get = host.vars.get
         key = (
             *[get(var, _UNSET) for var in _KIND_VARS],
-            host.port,
+            "ansible_port" in host.vars,
             host.key_file,
             host.user,
             host.connect_timeout,
@@ -202,9 +211,11 @@ class _Resolver:
         elif self.global_args is not None:
             head.append(("ansible.cfg ssh_args", self.global_args))
         tail = [(var, args_of(var)) for var in ARG_VARS if var in host.vars]
+        before = tuple(g for origin, parsed in head for g in self.given(parsed, origin))
+        port_at = len(before) if "ansible_port" in host.vars else None
         given = (
-            *(g for origin, parsed in head for g in self.given(parsed, origin)),
-            *self.inventory_options(host),
+            *before,
+            *self.inventory_options(host),  # without ansible_port: host() adds it
             *(g for origin, parsed in tail for g in self.given(parsed, origin)),
         )
         # ssh drops an `-i` file it cannot stat, with a warning (not `-o IdentityFile`).
@@ -243,6 +254,8 @@ class _Resolver:
             templated,
             next((g.value for g in given if g.key == "user"), None),
             next((g.value for g in given if g.key == "hostname"), None),
+            port_at,
+            port_at is not None and all(g.key != "port" for g in given[:port_at]),
         )
 
     def given(self, parsed: SshArgs | None, origin: str) -> tuple[Given, ...]:
@@ -256,10 +269,9 @@ class _Resolver:
         return found
 
     def inventory_options(self, host: Host) -> list[Given]:
-        """What Ansible adds from the inventory: `-o Port= IdentityFile= User= ConnectTimeout=`."""
+        """What Ansible adds from the inventory: `-o IdentityFile= User= ConnectTimeout=`
+        (and `Port=` before them, added per host)."""
         out: list[Given] = []
-        if "ansible_port" in host.vars:
-            out.append(Given("port", str(host.port), "inventory var ansible_port", "ansible_port"))
         if host.key_file:
             var = "ansible_ssh_private_key_file"
             origin = f"inventory var {var}" if var in host.vars else "ansible.cfg private_key_file"
@@ -303,13 +315,17 @@ class _Kind:
     """The User given, as a `Match user` sees it."""
     hostname: str | None
     """The HostName given (tokens unexpanded), as a `Match host` sees it."""
+    port_at: int | None
+    """Where in `given` the host's own ansible_port goes (None: not set)."""
+    port_wins: bool
+    """No port comes before it."""
 
 
 _UNSET = object()
+_PORT_ORIGIN = "inventory var ansible_port"
 _KIND_VARS = (
     "ansible_ssh_args",
     *ARG_VARS,
-    "ansible_port",
     "ansible_ssh_private_key_file",
     "ansible_user",
     "ansible_ssh_timeout",
@@ -331,11 +347,12 @@ class _Template:
         self.fixed_address = "hostname" in lines
         self.names = frozenset(hop.name for hop in endpoint.chain())
 
-    def make(self, name: str) -> Endpoint:
+    def make(self, name: str, port: int | None) -> Endpoint:
         return _copy(
             self.endpoint,
             name=name,
             address=self.endpoint.address if self.fixed_address else name.lower(),
+            port=self.endpoint.port if port is None else port,
             origin=dict(self.endpoint.origin),
         )
 
