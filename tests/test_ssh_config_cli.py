@@ -152,6 +152,7 @@ def test_inventory_host_shows_the_connection_and_where_it_came_from(
     assert h1.address in lines["address"] and f"{config}:2" in lines["address"]
     assert str(h1.port) in lines["port"] and f"{config}:3" in lines["port"]
     assert "deploy" in lines["user"] and "ansible_user" in lines["user"]
+    assert "jump1" in lines["jump"] and f"{config}:4" in lines["jump"]
     assert str(ssh_fleet.user_key_path) in lines["keys"]
     assert "jump1" in lines["route"]
 

@@ -99,7 +99,11 @@ def connection_text(host: Host) -> str:
     def row(label: str, value: str, origin: str = "") -> None:
         lines.append(f"  {label:<12} {value:<40} {origin}".rstrip())
 
-    row("address", ep.address, ep.origin.get("address", ""))
+    address_from = ep.origin.get("address", "")
+    if address_from == "default":  # no HostName: the name ssh was given, as Ansible gives it
+        given = "ansible_host" in host.vars
+        address_from = "inventory var ansible_host" if given else "the inventory name"
+    row("address", ep.address, address_from)
     row("port", str(ep.port), ep.origin.get("port", ""))
     row("user", ep.user or "(the local user)", ep.origin.get("user", ""))
     row(
