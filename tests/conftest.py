@@ -6,6 +6,7 @@
   ``tmp_path``, so no test sees another test's jobs.
 - ``make_fleet`` (function): a factory for a dedicated fleet, for tests that stop or
   restart hosts (stopped at teardown).
+- ``black_hole`` (function): a loopback TCP server that accepts and never speaks.
 
 Tests using any of them get the ``ssh`` marker (``pytest -m "not ssh"`` skips them).
 Without sshd they are skipped, except under CI (``CI=true``) where that is an error.
@@ -16,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -157,3 +160,30 @@ def make_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..
     finally:
         for fleet in fleets:
             fleet.stop_all()
+
+
+@pytest.fixture
+def black_hole() -> Iterator[tuple[str, int]]:
+    """A TCP server on loopback that accepts and never says a word."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.40", 0))
+    srv.listen(16)
+    conns: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        srv.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conns.append(srv.accept()[0])
+            except TimeoutError:
+                continue
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    yield srv.getsockname()
+    stop.set()
+    t.join()
+    for c in conns:
+        c.close()
+    srv.close()

@@ -4,7 +4,6 @@ hosts that never answer. Every other host carries on."""
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
 import textwrap
 import threading
@@ -97,33 +96,6 @@ def test_a_host_that_drops_mid_run_is_unreachable_then_followed_to_its_real_end(
     assert final_states(events) == {h.name: RunState.SUCCEEDED for h in fleet.hosts}
     assert any(isinstance(e, RunChanged) and e.run.state is RunState.UNREACHABLE for e in events)
     assert any(isinstance(e, HostChanged) and e.reachable and e.host == victim.name for e in events)
-
-
-@pytest.fixture
-def black_hole() -> Iterator[tuple[str, int]]:
-    """A TCP server on loopback that accepts and never says a word."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.40", 0))
-    srv.listen(16)
-    conns: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        srv.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conns.append(srv.accept()[0])
-            except TimeoutError:
-                continue
-
-    t = threading.Thread(target=accept, daemon=True)
-    t.start()
-    yield srv.getsockname()
-    stop.set()
-    t.join()
-    for c in conns:
-        c.close()
-    srv.close()
 
 
 def test_a_host_that_never_answers_is_unreachable_and_holds_back_no_other(

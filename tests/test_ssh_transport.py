@@ -5,10 +5,9 @@ host, leaving no process behind."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,33 +34,6 @@ def proxy_through(bastion: FleetHost, known_hosts: Path) -> str:
         f"UserKnownHostsFile={known_hosts}"
     )
     return " ".join([*argv[:1], "-W", "{target}", *argv[1:]])
-
-
-@pytest.fixture
-def black_hole() -> Iterator[tuple[str, int]]:
-    """A TCP server on loopback that accepts and never says a word."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.41", 0))
-    srv.listen(16)
-    conns: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        srv.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                conns.append(srv.accept()[0])
-            except TimeoutError:
-                continue
-
-    t = threading.Thread(target=accept, daemon=True)
-    t.start()
-    yield srv.getsockname()
-    stop.set()
-    t.join()
-    for c in conns:
-        c.close()
-    srv.close()
 
 
 def closing_in_the_middle(t: Transport) -> tuple[float, str]:
