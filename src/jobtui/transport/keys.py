@@ -409,8 +409,8 @@ def _agent_state(held: int) -> str:
     return "ssh-agent holds no key"
 
 
-def _local_user() -> str:
-    """The login user when the endpoint names none: the local one, as ssh takes it."""
+def local_user() -> str:
+    """The login `ssh` uses when none is set: the local user's (by uid, as ssh)."""
     try:
         return pwd.getpwuid(os.getuid()).pw_name
     except KeyError:
@@ -424,7 +424,7 @@ class _Strategy(AuthStrategy):
         super().__init__(ssh_config=paramiko.SSHConfig())
         self.ring = ring
         self.endpoint = endpoint
-        self.user = endpoint.user or _local_user()
+        self.user = endpoint.user or local_user()
         self._agent: paramiko.Agent | None = None
         self._labels: dict[int, str] = {}
         """id(source) -> how the failure names it."""

@@ -15,20 +15,18 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import pwd
 import socket
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import paramiko
-from paramiko.auth_strategy import AuthFailure
 
 from jobtui import defaults
 from jobtui.model import Endpoint, Host
 from jobtui.transport.base import Session, Transport, TransportError
 from jobtui.transport.jumps import Cancel, JumpPool, ProxyProcess, Route, Sock
-from jobtui.transport.keys import KeyRing
+from jobtui.transport.keys import KeyRing, local_user
 
 # paramiko's reader threads log failures with tracebacks; Python would print them on
 # stderr (its last-resort handler). Every failure reaches the user through a
@@ -87,11 +85,6 @@ def host_key_name(endpoint: Endpoint) -> str:
 
 def fingerprint(key: paramiko.PKey) -> str:
     return f"{key.get_name()} {key.fingerprint}"
-
-
-def local_user() -> str:
-    """The login `ssh` uses when none is set: the local user's (by uid, as ssh)."""
-    return pwd.getpwuid(os.getuid()).pw_name
 
 
 class _AcceptNew(paramiko.MissingHostKeyPolicy):
@@ -203,10 +196,6 @@ def _connect_failure(e: Exception, ep: Endpoint, sock: Sock | None, known: Path)
             "this may be an attack. Nothing was run. If the change is expected, remove the "
             f"old key (ssh-keygen -R '{name}' -f {known}) and connect again"
         )
-    if isinstance(e, AuthFailure):
-        tried = len(e.result)
-        why = f"no key offered was accepted ({tried} tried)" if tried else "no key to offer"
-        return f"authentication failed as {ep.user}: {why}"
     if isinstance(e, paramiko.AuthenticationException):
         return f"authentication failed as {ep.user}: {e}"
     if isinstance(e, socket.gaierror):
