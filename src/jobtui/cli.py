@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 from jobtui import defaults, lifecycle
 from jobtui.config import ConfigError, Inventory, load_inventory, load_jobs
 from jobtui.config.ansiblecfg import find_config, load_configured, read_config
-from jobtui.config.route import resolve_routes
 from jobtui.defaults import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from jobtui.engine import Engine
 from jobtui.events import BatchFinished, Event, exit_code
@@ -181,6 +180,10 @@ def load_plan(
 def routed(inventory: Inventory, ssh_config: str | None) -> tuple[Inventory, tuple[str, ...]]:
     """The inventory with each SSH host's route resolved (ssh_config, Ansible's SSH
     args, jump hosts); its warnings are printed on stderr, and returned for the console."""
+    if all(h.connection != "ssh" for h in inventory.hosts.values()):
+        return inventory, ()  # and paramiko (ssh_config's parser) is not even imported
+    from jobtui.config.route import resolve_routes
+
     config = read_config(find_config(os.environ, os.getcwd()), os.environ)
     routes = resolve_routes(
         inventory.hosts.values(), ssh_config=ssh_config, ssh_args=config.ssh_args
