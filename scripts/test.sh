@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command: installs everything the tests need on a fresh machine
-# (openssh-server, the client and busybox via apt-get when missing, a venv with the test
+# (openssh-server, the client, busybox and sudo via apt-get when missing, a venv with the test
 # extra), then runs lint, formatting, types and the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +11,8 @@ command -v ssh >/dev/null 2>&1 || need_apt+=(openssh-client)
 command -v ssh-keygen >/dev/null 2>&1 || need_apt+=(openssh-client)
 # The wrapper must work under busybox sh and its applets too (tests/test_remote_safety.py).
 command -v busybox >/dev/null 2>&1 || need_apt+=(busybox)
+# The become tests run sudo as real local users (tests/becomeusers.py).
+command -v sudo >/dev/null 2>&1 || need_apt+=(sudo)
 if [ "${#need_apt[@]}" -gt 0 ]; then
     echo "installing ${need_apt[*]} (apt-get)"
     sudo=""

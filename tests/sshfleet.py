@@ -7,8 +7,9 @@ user keypair (no passphrase) is generated into the fleet's base directory and li
 in an ``authorized_keys`` file that every ``sshd_config`` references by absolute path:
 nothing under the real ``~/.ssh`` is read or written.
 
-All fake hosts share one filesystem and log in as the same user (the current one), so
-each host gets its own ``jobtui_dir`` and jobs of different hosts never mix.
+All fake hosts share one filesystem and log in as the same user (the current one, or
+the ``user`` given to :class:`SshFleet`), so each host gets its own ``jobtui_dir`` and
+jobs of different hosts never mix.
 
 This is a plain module with no pytest import, so benchmarks can use it too::
 
@@ -460,6 +461,35 @@ def _check_root_not_locked(user: str) -> None:
         return
 
 
+def _check_reachable(path: Path, user: str) -> None:
+    """Raise FleetError unless ``user`` can search every directory above ``path`` and
+    read ``path`` (sshd reads ``authorized_keys`` with the uid of the user logging in)."""
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        raise FleetError(f"no such user {user!r}") from None
+    groups = set(os.getgrouplist(user, entry.pw_gid))
+
+    def allowed(st: os.stat_result, bit: int) -> bool:
+        if entry.pw_uid == 0:
+            return True
+        if st.st_uid == entry.pw_uid:
+            return bool(st.st_mode & (bit << 6))
+        if st.st_gid in groups:
+            return bool(st.st_mode & (bit << 3))
+        return bool(st.st_mode & bit)
+
+    for directory in reversed(path.parents):
+        if not allowed(directory.stat(), 0o1):
+            raise FleetError(
+                f"user {user!r} cannot search {directory} (mode "
+                f"{directory.stat().st_mode & 0o7777:04o}), so sshd cannot read "
+                f"{path} for it: put the fleet in a directory {user!r} can reach"
+            )
+    if not allowed(path.stat(), 0o4):
+        raise FleetError(f"user {user!r} cannot read {path}")
+
+
 # ---------------------------------------------------------------------------------------
 # The fleet
 
@@ -489,11 +519,20 @@ class SshFleet:
     interpreter exit are stopped by an atexit hook.
     """
 
-    def __init__(self, base_dir: str | os.PathLike[str]) -> None:
-        """Prepare a fleet in ``base_dir`` (created if missing); nothing starts yet."""
+    def __init__(self, base_dir: str | os.PathLike[str], user: str | None = None) -> None:
+        """Prepare a fleet in ``base_dir`` (created if missing); nothing starts yet.
+
+        ``user``: the account every host logs in as (default: the current user). Another
+        account needs root (sshd must be able to switch to it): its ``authorized_keys``
+        is made world-readable, each ``hosts/hostN`` directory (the parent of that
+        host's default ``jobtui_dir``) is given to ``user``, and :meth:`start` raises
+        :class:`FleetError` when ``user`` cannot reach ``base_dir`` (every directory on
+        the way must let it search: pytest's ``tmp_path`` is under a 0700 directory).
+        """
         self.base_dir = Path(base_dir).resolve()
         self.base_dir.mkdir(parents=True, exist_ok=True)
-        self.user: str = current_user()
+        self._other_user = user if user is not None and user != current_user() else None
+        self.user: str = current_user() if user is None else user
         self.user_key_path: Path = self.base_dir / "id_ed25519"
         self.authorized_keys_path: Path = self.base_dir / "authorized_keys"
         self.known_hosts_path: Path = self.base_dir / "known_hosts"
@@ -554,6 +593,9 @@ class SshFleet:
             host_dirs = [self.base_dir / "hosts" / name for name in names]
         for host_dir in host_dirs:
             host_dir.mkdir(parents=True, exist_ok=True)
+            if self._other_user is not None:
+                entry = pwd.getpwnam(self._other_user)
+                os.chown(host_dir, entry.pw_uid, entry.pw_gid)
 
         # 1. one host key per host, generated in parallel.
         _run_parallel(
@@ -702,6 +744,10 @@ class SshFleet:
             )
         pub = Path(f"{self.user_key_path}.pub").read_text()
         self.authorized_keys_path.write_text(pub)
+        if self._other_user is not None:
+            # sshd reads authorized_keys as the user logging in.
+            self.authorized_keys_path.chmod(0o644)
+            _check_reachable(self.authorized_keys_path, self._other_user)
 
     @staticmethod
     def _version_config(sshd: str) -> list[str]:
