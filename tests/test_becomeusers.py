@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import paramiko
 import pytest
 import yaml
 
@@ -34,6 +33,7 @@ from tests.becomeusers import (
     sudo_log_offset,
 )
 from tests.sshfleet import FleetError, FleetHost, SshFleet, ssh_command, ssh_exec
+from tests.test_sshfleet import connect
 
 pytest_plugins = ["tests.fixtures_become"]
 pytestmark = pytest.mark.ssh
@@ -104,18 +104,7 @@ def test_nopass_sudo_through_paramiko(become_fleet: Callable[..., SshFleet]) -> 
     fleet = become_fleet(NOPASS)
     host = fleet.hosts[-1]
     since = sudo_log_offset()
-    client = paramiko.SSHClient()
-    client.load_host_keys(str(fleet.known_hosts_path))
-    client.set_missing_host_key_policy(paramiko.RejectPolicy())
-    client.connect(
-        host.address,
-        port=host.port,
-        username=fleet.user,
-        key_filename=str(fleet.user_key_path),
-        look_for_keys=False,
-        allow_agent=False,
-        timeout=10,
-    )
+    client = connect(fleet, host)
     try:
         _, stdout, _ = client.exec_command("sudo -n id -un", timeout=10)
         assert stdout.read() == b"root\n"
