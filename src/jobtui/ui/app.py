@@ -68,7 +68,10 @@ class ConsoleApp(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "jobtui"
-    BINDINGS: ClassVar[list[BindingType]] = bindings(Scope.APP)
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *bindings(Scope.APP),
+        *bindings(Scope.APP, read_only=True),
+    ]
     COMMANDS = App.COMMANDS | {ViewCommands}
 
     def __init__(
@@ -89,6 +92,7 @@ class ConsoleApp(App[int]):
         self.buffer = EventBuffer(self._signal)
         self._last_flush = 0.0
         self._flush_timer: Timer | None = None
+        self._told_read_only = False
         self.main = MainScreen(
             self.board, clock, title=title, read_only=self.read_only, open_detail=self.open_detail
         )
@@ -214,6 +218,25 @@ class ConsoleApp(App[int]):
         ]
         self.push_screen(HelpScreen(listed, self.read_only))
 
+    async def action_interrupt(self) -> None:
+        """Ctrl-C: quit as `q` does; at the quit dialog it is the answer."""
+        if isinstance(self.screen, ConfirmScreen) and self.screen.question == QUIT_QUESTION:
+            self.leave(EXIT_INTERRUPTED)
+            return
+        await self.action_quit()
+
+    def action_read_only(self) -> None:
+        """c, x or r in the read-only console: say why nothing happens (once)."""
+        if self._told_read_only:
+            return
+        self._told_read_only = True
+        self.notify(
+            "read-only console: it cannot cancel, clean up or retry; the console that"
+            " launched the batch can (or jobtui cancel|cleanup -i INVENTORY --jid JID)",
+            severity="warning",
+            markup=False,
+        )
+
     async def action_quit(self) -> None:
         """Leave at once when nothing is going on; else ask (jobs are never killed)."""
         if self.read_only or not self.board.active:
@@ -231,7 +254,7 @@ class ConsoleApp(App[int]):
             if yes:
                 self.leave(EXIT_INTERRUPTED)
 
-        self.push_screen(ConfirmScreen("Quit the console?", body, yes="Quit"), answered)
+        self.push_screen(ConfirmScreen(QUIT_QUESTION, body, yes="Quit"), answered)
 
     def leave(self, code: int) -> None:
         """Stop following (the source's thread returns) and exit with `code`."""
@@ -239,10 +262,14 @@ class ConsoleApp(App[int]):
         self.exit(code)
 
 
-class OperatorApp(ConsoleApp):
+class OperatorApp(ConsoleApp, inherit_bindings=False):  # not the read-only c, x, r
     """The operator console: the read-only console plus actions on runs."""
 
-    BINDINGS: ClassVar[list[BindingType]] = bindings(Scope.APP, operator=True)
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *App.BINDINGS,
+        *bindings(Scope.APP),
+        *bindings(Scope.APP, operator=True),
+    ]
     COMMANDS = ConsoleApp.COMMANDS | {ActionCommands}
 
     def __init__(self, source: EventSource, actions: ActionSink, **kwargs: object) -> None:
@@ -296,10 +323,27 @@ class OperatorApp(ConsoleApp):
         )
 
     def action_cleanup(self) -> None:
+        keys = self._targets()
+        unfinished = [k for k in keys if not self.board.runs[k].state.finished]
+        if keys and len(unfinished) == len(keys):  # refused at once, not after a dialog
+            n = len(keys)
+            self.notify(
+                f"{n} run{'s have' if n != 1 else ' has'} not ended: nothing to clean up;"
+                " cancel first (c)",
+                severity="warning",
+            )
+            return
+        left = len(unfinished)
         self._confirm(
             "cleanup",
-            "Remove each run's job directory from its host, its output included. Runs "
-            "that have not ended are refused: cancel them first.",
+            "Remove each run's job directory from its host, its output included."
+            + (
+                f" {left} of the selected runs {'have' if left != 1 else 'has'} not ended:"
+                f" {'they are' if left != 1 else 'it is'} left alone (cancel first)."
+                if left
+                else ""
+            ),
+            [k for k in keys if k not in unfinished],
         )
 
     def action_retry(self) -> None:
@@ -307,8 +351,8 @@ class OperatorApp(ConsoleApp):
         if keys:
             self._send("retry", keys)
 
-    def _confirm(self, action: str, warning: str) -> None:
-        keys = self._targets()
+    def _confirm(self, action: str, warning: str, keys: list[RunKey] | None = None) -> None:
+        keys = self._targets() if keys is None else keys
         if not keys:
             self.notify("no run selected", severity="warning")
             return
@@ -337,6 +381,9 @@ class OperatorApp(ConsoleApp):
         self.notify(f"{action} requested for {len(keys)} run{'s' if len(keys) != 1 else ''}")
         if self.main.table.marks:
             self.action_clear_marks()
+
+
+QUIT_QUESTION = "Quit the console?"
 
 
 def _alert(view: RunView) -> str:

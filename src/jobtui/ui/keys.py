@@ -48,12 +48,24 @@ class KeyAction:
     """In the footer."""
     operator: bool = False
     """Acts on runs: only in the operator console."""
+    read_only: bool = False
+    """Only in the read-only console."""
     palette: str = ""
     """The command palette's name for it ("": not in the palette)."""
     palette_help: str = ""
+    priority: bool = False
+    """Before the focused widget's own binding of the key (Ctrl-C is the filter box's
+    copy otherwise)."""
 
     def binding(self) -> Binding:
-        return Binding(self.keys, self.action, self.description, show=self.show, id=self.id)
+        return Binding(
+            self.keys,
+            self.action,
+            self.description,
+            show=self.show,
+            id=self.id,
+            priority=self.priority,
+        )
 
     @property
     def palette_action(self) -> str:
@@ -101,6 +113,16 @@ ACTIONS: tuple[KeyAction, ...] = (
     KeyAction(None, "end,ctrl+end", "cursor_bottom", "Bottom", Scope.TABLE, show=False),
     # Every console.
     KeyAction("jobtui.quit", "q", "quit", "Quit", Scope.APP),
+    # Ctrl-C quits too (Textual's own only says "press ctrl+q"), as in k9s or htop; a
+    # second one at the quit dialog answers it.
+    KeyAction(
+        "jobtui.interrupt", "ctrl+c", "interrupt", "Quit", Scope.APP, show=False, priority=True
+    ),
+    # The read-only console says once what its missing actions are (the operator
+    # console binds the same keys to them, and does not inherit this one).
+    KeyAction(
+        "jobtui.read_only", "c,x,r", "read_only", "Read-only", Scope.APP, show=False, read_only=True
+    ),
     KeyAction(
         "jobtui.help",
         "question_mark",
@@ -173,9 +195,14 @@ ACTIONS: tuple[KeyAction, ...] = (
 )
 
 
-def bindings(scope: Scope, *, operator: bool = False) -> list[BindingType]:
-    """The key bindings of a scope: its operator entries, or all its others."""
-    return [a.binding() for a in ACTIONS if a.scope is scope and a.operator is operator]
+def bindings(scope: Scope, *, operator: bool = False, read_only: bool = False) -> list[BindingType]:
+    """The key bindings of a scope: its operator entries, or its read-only ones, or all
+    its others (those of every console)."""
+    return [
+        a.binding()
+        for a in ACTIONS
+        if a.scope is scope and a.operator is operator and a.read_only is read_only
+    ]
 
 
 def palette_entries(*, operator: bool) -> tuple[KeyAction, ...]:
