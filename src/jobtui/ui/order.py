@@ -4,17 +4,178 @@
 mode, and takes changed runs into account one by one (a dict lookup and a set
 operation per run, an insertion for the few that move), so a second in which 5,000
 runs change does not sort 5,000 runs again. The table draws from `keys`.
+
+The filter box's text becomes a `Filter` through `parse_filter`, whose docstring is the
+filter language; `GRAMMAR` is its short form, for the README and the help.
 """
 
 from __future__ import annotations
 
+import re
 from bisect import insort
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import NamedTuple
 
+from jobtui.config.errors import did_you_mean
 from jobtui.events import RunView
 from jobtui.model import RunKey, RunState
-from jobtui.ui.render import matches, sort_key
+from jobtui.ui.render import STATE_LOOK, sort_key
+
+GRAMMAR = """\
+db01                     a word found in the host, job, item or state
+host:db01                in that field only; keys: host job item state batch
+host:db01,db02           a list: any of them
+!db01   host:!db01       not: none of them
+state:failed,timed_out   a state by its name, or the start of one (state:fail)
+host:db state:!succeeded terms are separated by spaces; every one must hold"""
+"""The filter language in a few lines (the README and the help show it)."""
+KEYS = ("host", "job", "item", "state", "batch")
+"""The fields a term can name (`key:value`)."""
+STATE_NAMES: dict[str, RunState] = {s.value.replace("_", ""): s for s in RunState}
+"""Each state by its name without `_`, `-` or spaces (`timedout`), as values are read."""
+_KEY_TERM = re.compile(r"([a-z]+):(.*)", re.DOTALL)
+"""A term that names a key: letters, then `:` (`10.0.0.5:22` is a plain word)."""
+_SEPARATORS = re.compile(r"[-_ ]")
+
+
+class FilterError(ValueError):
+    """A filter text that does not parse: `message; hint` (`unknown key 'status:';
+    did you mean 'state:'?`)."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(f"{message}; {hint}" if hint else message)
+        self.message = message
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class Term:
+    """One term of a filter: words (or states) looked for in one field, or in all."""
+
+    key: str | None
+    """One of `KEYS`; None for a plain word (host, job, item or state)."""
+    words: tuple[str, ...] = ()
+    """Lower-case values, any of which may be found (every key but state)."""
+    states: frozenset[RunState] = frozenset()
+    """The states the term names (key state)."""
+    negated: bool = False
+    """`!`: the run must match none of them."""
+
+    def matches(self, view: RunView, batch: str = "") -> bool:
+        """Whether the run passes this term (`batch`: the batch of a run whose view
+        names none, the console's own)."""
+        if self.key == "state":
+            found = view.state in self.states
+        else:
+            text = _field(view, self.key, batch)
+            found = any(word in text for word in self.words)
+        return found is not self.negated
+
+
+def _field(view: RunView, key: str | None, batch: str) -> str:
+    """The lower-case text a term of `key` looks in (a plain word: in every field,
+    kept apart by NULs so that a word never spans two)."""
+    if key == "host":
+        return view.host.lower()
+    if key == "job":
+        return view.job.lower()
+    if key == "item":
+        return view.item.lower()
+    if key == "batch":
+        return (view.batch or batch).lower()
+    fields = (view.host, view.job, view.item, view.state.value, STATE_LOOK[view.state].label)
+    return "\0".join(fields).lower()
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A parsed filter box (`parse_filter`): every term must hold; no terms, every run."""
+
+    terms: tuple[Term, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.terms)
+
+    def matches(self, view: RunView, batch: str = "") -> bool:
+        """Whether the run passes every term (`batch` as in `Term.matches`)."""
+        return all(term.matches(view, batch) for term in self.terms)
+
+
+def parse_filter(text: str) -> Filter:
+    """The filter box's text as a `Filter`.
+
+    The language (`GRAMMAR` in short)::
+
+        filter := term { " " term }          every term must hold
+        term   := ["!"] word                 word found in host, job, item or state
+                | ["!"] key ":" ["!"] value { "," value }
+        key    := host | job | item | state | batch
+
+    - Case is ignored. A word is a key term only when what comes before its first
+      `:` is letters, so `10.0.0.5:22` is a plain word and `item:a:b` looks for `a:b`.
+    - `host`, `job`, `item` and `batch` find the value anywhere in that field
+      (`host:db` matches db01); `batch` is the run's own batch, else the console's.
+      A plain word looks in host, job, item and state (its name and its label,
+      `timed_out` and `timed out`), never in the batch.
+    - `state` takes a state's name: pending, running, succeeded, failed, timed_out,
+      cancelled, lost, unreachable; `_` and `-` are optional (`timed-out`,
+      `timedout`) and the start of a name will do (`fail`, `timed`).
+    - `a,b`: any of the values; `!` (before the key or the values, once): none.
+
+    Raises:
+        FilterError: an unknown key or state, an empty value, a misplaced `!`.
+    """
+    return Filter(tuple(_term(word) for word in text.lower().split()))
+
+
+def _term(word: str) -> Term:
+    negated = word.startswith("!")
+    body = word[1:] if negated else word
+    keyed = _KEY_TERM.fullmatch(body)
+    if keyed is None:
+        if not body:
+            raise FilterError("'!' needs a word after it", "e.g. !db01 or state:!succeeded")
+        if negated and body.startswith("!"):
+            raise FilterError(f"'{word}' has two '!'", f"write !{body.lstrip('!')}")
+        return Term(None, (body,), negated=negated)
+    key, value = keyed.groups()
+    if key not in KEYS:
+        raise FilterError(
+            f"unknown key '{key}:'",
+            did_you_mean(f"{key}:", [f"{k}:" for k in KEYS]) or f"keys: {' '.join(KEYS)}",
+        )
+    if value.startswith("!"):
+        if negated or value.startswith("!!"):
+            raise FilterError(f"'{word}' has two '!'", f"write {key}:!{value.lstrip('!')}")
+        negated, value = True, value[1:]
+    values = value.split(",")
+    if not all(values):
+        raise FilterError(
+            f"'{word}' has an empty value", f"e.g. {key}:{'failed' if key == 'state' else 'db01'}"
+        )
+    if any(v.startswith("!") for v in values):
+        raise FilterError(f"'!' goes before the whole list in '{word}'", f"write {key}:!…")
+    if key == "state":
+        return Term(key, states=frozenset(map(_state, values)), negated=negated)
+    return Term(key, tuple(values), negated=negated)
+
+
+def _state(value: str) -> RunState:
+    """The state a value names: its name or the start of one, `_`/`-` optional."""
+    name = _SEPARATORS.sub("", value)
+    if name in STATE_NAMES:
+        return STATE_NAMES[name]
+    starting = {s for n, s in STATE_NAMES.items() if n.startswith(name)}
+    if len(starting) == 1:
+        return starting.pop()
+    names = [s.value for s in RunState]
+    if starting:
+        raise FilterError(f"state '{value}' could be any of {', '.join(s.value for s in starting)}")
+    raise FilterError(
+        f"unknown state '{value}'", did_you_mean(value, names) or f"states: {' '.join(names)}"
+    )
+
 
 SORT_MODES = ("host", "job", "state", "elapsed", "progress")
 """The orders `s` cycles through."""
@@ -52,7 +213,9 @@ class RunOrder:
         self.sort_mode = "host"
         self.keys: list[RunKey] = []
         """The shown runs, in order (read it; `rebuild` and `apply` change it)."""
-        self._terms: list[str] = []
+        self.batch = ""
+        """The batch of the runs whose view names none (the console's own), for `batch:`."""
+        self._filter = Filter()
         self._sort_keys: dict[RunKey, tuple[object, ...]] = {}
         """Each shown run's place in the order (`sort_key` in the current mode)."""
         self._matched: dict[RunKey, tuple[RunState, bool]] = {}
@@ -60,13 +223,13 @@ class RunOrder:
         item never change, so a run's verdict only changes with its state)."""
 
     @property
-    def terms(self) -> list[str]:
-        """The filter's terms (`render.parse_filter`); every one must match."""
-        return self._terms
+    def filter(self) -> Filter:
+        """The runs to show (`parse_filter`); setting it forgets every verdict."""
+        return self._filter
 
-    @terms.setter
-    def terms(self, terms: Iterable[str]) -> None:
-        self._terms = list(terms)
+    @filter.setter
+    def filter(self, run_filter: Filter) -> None:
+        self._filter = run_filter
         self._matched.clear()
 
     def __len__(self) -> int:
@@ -83,11 +246,12 @@ class RunOrder:
         """Whether the run passes the filter and the finished runs' switch."""
         if self.hide_finished and view.state.finished:
             return False
-        if not self._terms:
+        if not self._filter:
             return True
         verdict = self._matched.get(view.key)
         if verdict is None or verdict[0] is not view.state:
-            verdict = self._matched[view.key] = (view.state, matches(view, self._terms))
+            passes = self._filter.matches(view, self.batch)
+            verdict = self._matched[view.key] = (view.state, passes)
         return verdict[1]
 
     def rebuild(self) -> None:
@@ -100,7 +264,7 @@ class RunOrder:
         """Take these changed (or new) runs into account."""
         runs, sort_keys, mode = self.runs, self._sort_keys, self.sort_mode
         dynamic = mode in DYNAMIC_SORTS
-        filtering = self.hide_finished or bool(self._terms)
+        filtering = self.hide_finished or bool(self._filter)
         leave: set[RunKey] = set()
         enter: set[RunKey] = set()
         shown: list[RunKey] = []

@@ -22,8 +22,10 @@ from jobtui.ui.widgets.summary import HostSummary, JobSummary, StatusLine
 
 WIDE = 140
 """From this width on, the summaries sit in a side panel instead of a top strip."""
-INFO_SETTINGS = ("terms", "hide_finished", "sort_mode", "marks")
+INFO_SETTINGS = ("run_filter", "filter_error", "hide_finished", "sort_mode", "marks")
 """The table's settings the info label shows (it follows them as they change)."""
+FILTER_ROOM = 24
+"""Columns a filter error leaves to the filter box, at least (plus the label's padding)."""
 
 
 class MainScreen(Screen[None]):
@@ -109,7 +111,24 @@ class MainScreen(Screen[None]):
         self.table.tick()
 
     def _refresh_info(self) -> None:
-        """The label right of the filter box: rows shown, sort, finished, marks."""
+        """The label right of the filter box: rows shown, sort, finished, marks; or
+        why the filter box's text was not taken (the table keeps its last good one)."""
+        table = self.table
+        if table.filter_error:
+            text = Text(f"✘ {table.filter_error}", style="bold red1", no_wrap=True)
+            # Leave the box room to show what was typed (0: not laid out yet).
+            room = self.filter_box.region.width + self.info.region.width - FILTER_ROOM
+            if room > 0:
+                text.truncate(room, overflow="ellipsis")
+        else:
+            text = self._settings_text()
+        shown = self._info_shown
+        if shown is None or text != shown:
+            # A layout (the whole screen) only when the label's width changed.
+            self.info.update(text, layout=shown is None or text.cell_len != shown.cell_len)
+            self._info_shown = text
+
+    def _settings_text(self) -> Text:
         table = self.table
         text = Text(no_wrap=True, style="grey70")
         text.append(f"{table.row_count}/{len(self.board.runs)} shown")
@@ -118,11 +137,7 @@ class MainScreen(Screen[None]):
             text.append(" · finished hidden", style="yellow3")
         if table.marks:
             text.append(f" · {len(table.marks)} marked", style="bold magenta")
-        shown = self._info_shown
-        if shown is None or text != shown:
-            # A layout (the whole screen) only when the label's width changed.
-            self.info.update(text, layout=shown is None or text.cell_len != shown.cell_len)
-            self._info_shown = text
+        return text
 
     # -- user actions --------------------------------------------------------------
 

@@ -24,8 +24,8 @@ from textual.strip import Strip
 from jobtui.model import RunKey
 from jobtui.ui.board import Board
 from jobtui.ui.keys import Scope, bindings
-from jobtui.ui.order import SORT_MODES, RunOrder, next_sort
-from jobtui.ui.render import COLUMNS, column_widths, parse_filter, widen
+from jobtui.ui.order import SORT_MODES, Filter, FilterError, RunOrder, next_sort, parse_filter
+from jobtui.ui.render import COLUMNS, column_widths, widen
 from jobtui.ui.widgets.run_lines import CURSOR, HOVER, MARKED, ODD, PAD, Lines, table_width
 
 
@@ -86,8 +86,10 @@ class RunsTable(ScrollView, can_focus=True):
     """
     BINDINGS: ClassVar[list[BindingType]] = bindings(Scope.TABLE)
 
-    terms: var[list[str]] = var(list, always_update=True, init=False)
-    """The filter's terms (`set_filter`); always rebuilds, as typing in the box did."""
+    run_filter: var[Filter] = var(Filter, always_update=True, init=False)
+    """The last good filter (`set_filter`); always rebuilds, as typing in the box did."""
+    filter_error: var[str] = var("", init=False)
+    """Why the filter box's text was not taken ("": it was); the screen shows it."""
     hide_finished: var[bool] = var(False, init=False)
     sort_mode: var[str] = var("host", always_update=True, init=False)
     """One of `SORT_MODES`; setting it sorts again (even to the same mode)."""
@@ -157,7 +159,16 @@ class RunsTable(ScrollView, can_focus=True):
     # -- settings (user actions: rebuilding the order is fine) ------------------
 
     def set_filter(self, text: str) -> None:
-        self.terms = parse_filter(text)
+        """Show the runs that `text` lets through; a text that does not parse keeps
+        the last good filter and says why in `filter_error` (never an empty table)."""
+        try:
+            run_filter = parse_filter(text)
+        except FilterError as err:
+            self.filter_error = str(err)
+            return
+        self.filter_error = ""
+        self.order.batch = self.board.batch
+        self.run_filter = run_filter
 
     def toggle_finished(self) -> None:
         self.hide_finished = not self.hide_finished
@@ -184,8 +195,8 @@ class RunsTable(ScrollView, can_focus=True):
             raise ValueError(f"unknown sort mode {mode!r}")
         return mode
 
-    def watch_terms(self, terms: list[str]) -> None:
-        self.order.terms = terms
+    def watch_run_filter(self, run_filter: Filter) -> None:
+        self.order.filter = run_filter
         self.rebuild()
 
     def watch_hide_finished(self, hide: bool) -> None:
