@@ -16,6 +16,7 @@ import pytest
 from jobtui.engine import Engine
 from jobtui.model import Endpoint, Host, JobSpec, RunSpec, RunState
 from jobtui.transport import Transport, TransportError, make_transports
+from jobtui.transport.ssh import SshTransport
 from tests.helpers import processes_matching
 from tests.sshfleet import FleetHost, SshFleet, ssh_command
 from tests.test_ssh_jump import DEBUG, direct_tcpip, endpoint
@@ -195,3 +196,19 @@ def test_a_silent_proxy_command_times_out_with_its_name_and_is_reaped(
         t.status([])
     assert str(caught.value) == f"no SSH handshake through proxy command `{marker}` within 1s"
     assert processes_matching(marker) == []
+
+
+def test_closing_a_watch_session_on_a_connection_already_gone_does_not_raise(
+    ssh_fleet: SshFleet, tmp_path: Path
+) -> None:
+    """The engine closes its end watchers as it stops (a Ctrl-C): a channel whose
+    connection went first made paramiko raise EOFError out of the engine's thread."""
+    h = ssh_fleet.hosts[0]
+    with make_transports([host_for(h, tmp_path)])[0] as t:
+        t.status([])
+        watch, _ = t.open_watch()
+        assert isinstance(t, SshTransport) and t._client is not None
+        # The connection dies under the channel (its socket reached EOF) before
+        # paramiko's reader thread has closed the channels.
+        t._client.get_transport().packetizer.close()  # type: ignore[union-attr]
+        watch.close()

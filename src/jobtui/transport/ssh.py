@@ -12,6 +12,7 @@ changed key is always refused.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -372,7 +373,10 @@ class SshSession(Session):
         return self.chan.fileno()
 
     def close(self) -> None:
-        self.chan.close()
+        """Close the channel; on a connection already gone there is nothing to close
+        (paramiko raises EOFError trying to tell the server)."""
+        with contextlib.suppress(EOFError, OSError, paramiko.SSHException):
+            self.chan.close()
 
 
 def _reason(e: BaseException) -> str:
