@@ -18,7 +18,8 @@ from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from jobtui import defaults, lifecycle
+from jobtui import batches_cmd, defaults, lifecycle
+from jobtui.batches_cmd import attach_command, demo_state_dir, find_batch, state_of
 from jobtui.config import ConfigError, Inventory, load_inventory, load_jobs
 from jobtui.config.ansiblecfg import find_config, load_configured, read_config
 from jobtui.defaults import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
@@ -34,7 +35,7 @@ from jobtui.inventory_cmd import (
 )
 from jobtui.model import Host, InvalidJid, attempt_jid, check_jid
 from jobtui.plan import Plan, build_plan, check_secrets, format_plan
-from jobtui.report import HumanReporter, JsonReporter
+from jobtui.report import HumanReporter, JsonReporter, recap
 from jobtui.runs import Run
 from jobtui.store import Store, StoreError, state_dir
 from jobtui.text import one_line
@@ -97,7 +98,7 @@ def _output(p: argparse.ArgumentParser) -> None:
 def _selection(p: argparse.ArgumentParser, extra: str) -> None:
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--jid", nargs="+", metavar="JID", help="these runs")
-    g.add_argument("--batch", metavar="BATCH", help="every run of a batch")
+    g.add_argument("--batch", metavar="BATCH", help="every run of a batch (or a prefix of its id)")
     g.add_argument("--job", metavar="NAME", help="every run of a job")
     if extra == "finished":
         g.add_argument("--finished", action="store_true", help="every finished run")
@@ -124,7 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     _common(check, inventory=True)
 
     attach = sub.add_parser("attach", help="follow a batch again after a restart")
-    attach.add_argument("batch", nargs="?", metavar="BATCH", help="default: the latest batch")
+    attach.add_argument(
+        "batch", nargs="?", metavar="BATCH", help="a batch id or a prefix (default: the latest)"
+    )
+    attach.add_argument("--demo", action="store_true", help="a batch of `jobtui demo`")
     _output(attach)
     _common(attach)
 
@@ -141,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", help="every job on the inventory's hosts (read-only)")
     status.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    lifecycle.add_narrowing(status)
     _common(status, inventory=True)
 
     cancel = sub.add_parser("cancel", help="TERM, grace, KILL to runs' process groups")
@@ -151,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     _selection(cleanup, "finished")
     cleanup.add_argument("--force", action="store_true", help="cancel running runs first")
     _common(cleanup, inventory=True)
+
+    batches_cmd.add_parser(sub)
 
     inv = sub.add_parser("inventory", help="print the resolved inventory, as ansible-inventory")
     shown = inv.add_mutually_exclusive_group(required=True)
@@ -206,7 +213,7 @@ def demo_plan(args: argparse.Namespace) -> Plan:
         resources.as_file(root.joinpath("jobs.yml")) as jobs,
     ):
         plan = load_plan(str(jobs), load_inventory(str(inv)), args.limit)
-    base = state_dir(args.state_dir) / "demo-hosts"
+    base = demo_state_dir(state_dir(args.state_dir)) / "hosts"
     hosts = {h.name: dataclasses.replace(h, jobtui_dir=str(base / h.name)) for h in plan.hosts()}
     runs = [dataclasses.replace(r, host=hosts[r.host.name]) for r in plan.runs]
     return dataclasses.replace(
@@ -229,7 +236,8 @@ def start_batch(
 
 
 def open_store(args: argparse.Namespace) -> Store:
-    return Store.open(state_dir(args.state_dir))
+    """The store the command works in (the demo's own for the demo: `batches_cmd`)."""
+    return Store.open(state_of(args))
 
 
 def follow(
@@ -278,17 +286,19 @@ def follow(
     )
     try:
         if headless:
-            return _headless(engine, batch)
+            return _headless(engine, batch, attach_command(batch, args))
         from jobtui.ui.app import make_app  # the core never imports Textual
 
         code = make_app(engine, batch=batch, title=title, bell=not args.no_bell).run()
+        # Leaving the console leaves a recap on the terminal, as Ansible's PLAY RECAP.
+        print(recap(batch, [r.view for r in runs], attach_command(batch, args)), flush=True)
         return EXIT_INTERRUPTED if code is None else code
     finally:
         for t in transports.values():
             t.close()
 
 
-def _headless(engine: Engine, batch: str) -> int:
+def _headless(engine: Engine, batch: str, again: str) -> int:
     result: list[BatchFinished] = []
     failed: list[StoreError] = []
 
@@ -306,7 +316,7 @@ def _headless(engine: Engine, batch: str) -> int:
     except KeyboardInterrupt:
         print(
             f"\njobtui: interrupted; the jobs of batch {batch} go on on their hosts "
-            f"(follow them again with: jobtui attach {batch})",
+            f"(follow them again with: {one_line(again)})",
             file=sys.stderr,
         )
         engine.stop()
@@ -316,7 +326,7 @@ def _headless(engine: Engine, batch: str) -> int:
         print(
             f"jobtui: error: {failed[0]}\njobtui: stopped following batch {batch}: the jobs"
             " already launched go on on their hosts, and none is launched before its jid is"
-            f" stored; once the store can be written again: jobtui attach {batch}",
+            f" stored; once the store can be written again: {one_line(again)}",
             file=sys.stderr,
         )
         return EXIT_FAILED
@@ -339,9 +349,10 @@ def watch(hosts: list[Host], args: argparse.Namespace) -> int:
 
 def attach(args: argparse.Namespace) -> int:
     with open_store(args) as store:
-        batch = args.batch or store.latest_batch()
+        batch = find_batch(store, args.batch, args) if args.batch else store.latest_batch()
         if batch is None:
-            raise UsageError(f"no batch in {store.path}: launch one with jobtui run")
+            launch = "jobtui demo" if args.demo else "jobtui run"
+            raise UsageError(f"no batch in {store.path}: launch one with {launch}")
         source = store.batch_info(batch)["source"]
         store.follow(batch, "jobtui attach")
         runs = store.load_runs(batch)
@@ -403,6 +414,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return attach(args)
         if args.command == "inventory":
             return show_inventory(args)
+        if args.command == "batches":
+            return batches_cmd.batches(args)
         jids = _jids(args)
         inventory, _ = load_routed(args)
         hosts = lifecycle.select(inventory, args.limit)

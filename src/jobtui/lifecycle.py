@@ -3,6 +3,11 @@
 They work from what the hosts' job directories hold, whatever console launched the
 jobs. `status` only reads. Every transport they open is closed when they return.
 Names from config or a host are printed inert (`text.one_line`).
+
+`--batch` takes a unique prefix of a batch id, resolved against the batches found on
+the hosts and those of the local store (`batches_cmd.resolve_batch`). `status` is
+narrowed as the others are, and the narrowings add up: `--batch`, `--job`, `--state`
+(several, or a comma list: `--state failed,timed_out`).
 """
 
 from __future__ import annotations
@@ -13,9 +18,11 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
+from jobtui.batches_cmd import UnknownBatch, resolve_batch
 from jobtui.config import Inventory, select_hosts
+from jobtui.config.errors import did_you_mean
 from jobtui.events import RunView
-from jobtui.fleet import act, discover, keyring_for, transports_for
+from jobtui.fleet import Discovery, act, discover, keyring_for, transports_for
 from jobtui.model import Host, RunState
 from jobtui.remote.parse import clock_is_off, skew_text
 from jobtui.store import Store, state_dir
@@ -27,6 +34,36 @@ def select(inventory: Inventory, limit: str | None) -> list[Host]:
     if limit:
         return select_hosts(inventory, limit, context=" in --limit")
     return list(inventory.hosts.values())
+
+
+def states(text: str) -> list[RunState]:
+    """`--state`'s value: a state name, or several separated by commas.
+
+    Raises:
+        argparse.ArgumentTypeError: an unknown name (with a did-you-mean).
+    """
+    names = [s.value for s in RunState]
+    out = []
+    for word in text.split(","):
+        name = word.strip()
+        if name not in names:
+            hint = did_you_mean(name, names) or f"one of {', '.join(names)}"
+            raise argparse.ArgumentTypeError(f"unknown state {one_line(name)!r}; {hint}")
+        out.append(RunState(name))
+    return out
+
+
+def add_narrowing(p: argparse.ArgumentParser) -> None:
+    """`status`'s narrowings (they add up)."""
+    p.add_argument("--batch", metavar="BATCH", help="only this batch (or a prefix of its id)")
+    p.add_argument("--job", metavar="NAME", help="only this job's runs")
+    p.add_argument(
+        "--state",
+        type=states,
+        action="extend",
+        metavar="STATE",
+        help="only runs in this state; several allowed (--state failed,timed_out)",
+    )
 
 
 def status_fields(v: RunView) -> dict[str, object]:
@@ -70,20 +107,30 @@ def status(hosts: list[Host], args: argparse.Namespace) -> int:
     """
     with _transports(hosts, args) as transports:
         found = discover(transports, args.forks)
-    skews = clock_skews(found.runs, time.time())
+    batch, job = _batch(found, args), getattr(args, "job", None)
+    wanted = set(getattr(args, "state", None) or ())
+    runs = [
+        v
+        for v in found.runs
+        if (batch is None or v.batch == batch)
+        and (not job or v.job == job)
+        and (not wanted or v.state in wanted)
+    ]
+    skews = clock_skews(runs, time.time())
     if args.json:
         print(
             json_line(
                 {
-                    "runs": [status_fields(v) for v in found.runs],
+                    "runs": [status_fields(v) for v in runs],
                     "unreachable": found.unreachable,
                     "clock_skew": {h: round(s) for h, s in skews.items()},
                 }
             )
         )
     else:
-        print(render_status(found.runs))
-        for v in found.runs:
+        narrowed = bool(batch or job or wanted)
+        print(render_status(runs) if runs or not narrowed else "no matching run on these hosts")
+        for v in runs:
             if v.reason:
                 # Not a column: most runs have none, and a reason is long.
                 print(
@@ -153,7 +200,8 @@ def _act_on(
     command: str, transports: list[Transport], args: argparse.Namespace, jids: list[str] | None
 ) -> int:
     found = discover(transports, args.forks)
-    chosen = [v for v in found.runs if _selected(v, args, jids)]
+    batch = _batch(found, args)
+    chosen = [v for v in found.runs if _selected(v, batch, args, jids)]
     problems = 0
     for host, reason in found.unreachable.items():
         print(f"{one_line(host)}: unreachable, not touched: {one_line(reason)}", file=sys.stderr)
@@ -199,11 +247,42 @@ def _remember(views: list[RunView], args: argparse.Namespace) -> None:
             store.record_found(v for v in views if v.state.finished and v.batch)
 
 
-def _selected(v: RunView, args: argparse.Namespace, jids: list[str] | None) -> bool:
+def _batch(found: Discovery, args: argparse.Namespace) -> str | None:
+    """The batch `--batch` names, resolved among those found and those of the store.
+
+    Raises:
+        UnknownBatch: none matches and every host was read (exit 2, nothing done).
+        AmbiguousBatch: several match.
+    """
+    prefix = getattr(args, "batch", None)
+    if not prefix:
+        return None
+    ids = [v.batch for v in found.runs if v.batch]
+    path = Store.path_in(state_dir(args.state_dir))
+    if path.exists():
+        with Store(path) as store:
+            ids += store.batch_ids()
+    try:
+        return resolve_batch(
+            prefix,
+            ids,
+            "on these hosts or in the local store",
+            "`jobtui batches` lists this machine's batches,"
+            " `jobtui status -i INVENTORY` every run on the hosts",
+        )
+    except UnknownBatch:
+        if found.unreachable:  # it may be on a host that could not be read
+            return str(prefix)
+        raise
+
+
+def _selected(
+    v: RunView, batch: str | None, args: argparse.Namespace, jids: list[str] | None
+) -> bool:
     if jids:
         return v.jid in jids
-    if getattr(args, "batch", None):
-        return v.batch == str(args.batch)
+    if batch:
+        return v.batch == batch
     if getattr(args, "job", None):
         return v.job == str(args.job)
     return bool(getattr(args, "finished", False)) and v.state.finished

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 from jobtui import events
@@ -119,3 +121,41 @@ class JsonReporter:
                     "counts": ev.counts,
                 }
             )
+
+
+def recap(batch: str, runs: Sequence[events.RunView], attach: str) -> str:
+    """What leaving the console leaves on the terminal, as Ansible's PLAY RECAP: the
+    batch, its runs counted by state, and the command that follows it again.
+
+    ```
+    RECAP batch 20261201-173412-3f9a1c: 12 runs on 5 hosts
+      running=2  succeeded=9  failed=1
+      2 go on on their hosts: follow them again with: jobtui attach 20261201-173412-3f9a1c
+    ```
+    """
+    counts = Counter(v.state for v in runs)
+    hosts = len({v.host for v in runs})
+    tally = "  ".join(f"{s.value}={counts[s]}" for s in RunState if counts[s]) or "no run"
+    pending = counts[RunState.PENDING]
+    going = sum(n for s, n in counts.items() if not s.finished) - pending
+    waiting = []
+    if going:
+        waiting.append("1 goes on on its host" if going == 1 else f"{going} go on on their hosts")
+    if pending:
+        waiting.append(f"{pending} not launched yet")
+    again = one_line(attach)
+    if waiting:
+        last = f"{', '.join(waiting)}: follow them again with: {again}"
+    else:
+        last = f"every run finished; see the batch again with: {again}"
+    return "\n".join(
+        (
+            f"RECAP batch {one_line(batch)}: {_count(len(runs), 'run')} on {_count(hosts, 'host')}",
+            f"  {tally}",
+            f"  {last}",
+        )
+    )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -91,6 +91,21 @@ def state_dir(arg: str | None) -> Path:
     return Path(base) / "jobtui"
 
 
+@dataclasses.dataclass(frozen=True)
+class BatchSummary:
+    """One batch as `jobtui batches` lists it."""
+
+    batch: str
+    created: float
+    finished: float | None
+    source: dict[str, str]
+    jobs: tuple[str, ...]  # in the job file's order
+    hosts: int
+    runs: int
+    counts: dict[str, int]  # runs by the last state seen, in `RunState` order
+    follower: str | None  # who follows it now (pid, host, command, since), or None
+
+
 _BATCH_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -351,7 +366,7 @@ class Store:
         except OSError as e:
             raise StoreError(f"cannot lock batch {batch} in {locks}: {e.strerror}") from e
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _flock_soon(fd)
         except BlockingIOError:
             holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip() or "another process"
             os.close(fd)
@@ -364,6 +379,62 @@ class Store:
         os.ftruncate(fd, 0)
         os.pwrite(fd, who.encode(), 0)
         self._follow_fd = fd
+
+    def follower(self, batch: str) -> str | None:
+        """Who follows the batch now (as its follower wrote in the lock), or None: probed
+        with a shared lock held for an instant (`follow` retries for a moment)."""
+        if not _BATCH_RE.match(batch):
+            return None
+        try:
+            fd = os.open(self.path.parent / "locks" / f"{batch}.lock", os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            return f"unknown: cannot read its lock: {e.strerror}"
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return os.pread(fd, 4096, 0).decode("utf-8", "replace").strip() or "another process"
+        finally:
+            os.close(fd)  # our probe's lock goes with it
+        return None
+
+    def batch_ids(self) -> list[str]:
+        """Every batch's id, newest first."""
+        with self._guard("read"):
+            rows = self.db.execute("SELECT id FROM batches ORDER BY created DESC").fetchall()
+        return [str(r[0]) for r in rows]
+
+    def summaries(self) -> list[BatchSummary]:
+        """Every batch, newest first, with its runs counted by state and its follower."""
+        order = {s.value: i for i, s in enumerate(RunState)}
+        with self._guard("read"):
+            batches = self.db.execute(
+                "SELECT id, created, finished, source FROM batches ORDER BY created DESC"
+            ).fetchall()
+            runs = self.db.execute("SELECT batch, job, host, state FROM runs ORDER BY rowid")
+            jobs: dict[str, dict[str, None]] = {}  # a dict keeps the job file's order
+            hosts: dict[str, set[str]] = {}
+            counts: dict[str, dict[str, int]] = {}
+            for batch, job, host, state in runs:
+                jobs.setdefault(batch, {})[job] = None
+                hosts.setdefault(batch, set()).add(host)
+                n = counts.setdefault(batch, {})
+                n[state] = n.get(state, 0) + 1
+        return [
+            BatchSummary(
+                batch=b,
+                created=created,
+                finished=finished,
+                source=json.loads(source),
+                jobs=tuple(jobs.get(b, ())),
+                hosts=len(hosts.get(b, ())),
+                runs=sum(counts.get(b, {}).values()),
+                counts=dict(sorted(counts.get(b, {}).items(), key=lambda c: order.get(c[0], 99))),
+                follower=self.follower(b),
+            )
+            for b, created, finished, source in batches
+        ]
 
     def batch_info(self, batch: str) -> dict[str, Any]:
         with self._guard("read"):
@@ -420,6 +491,16 @@ class Store:
                 )
             )
         return runs
+
+
+def _flock_soon(fd: int, tries: int = 20) -> None:
+    """Lock, retrying for a moment (`Store.follower` may be probing); BlockingIOError
+    if another console holds it."""
+    for _ in range(tries - 1):
+        with contextlib.suppress(BlockingIOError):
+            return fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        time.sleep(0.01)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 class _Listener:
