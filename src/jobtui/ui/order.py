@@ -23,12 +23,12 @@ from jobtui.model import RunKey, RunState
 from jobtui.ui.render import STATE_LOOK, sort_key
 
 GRAMMAR = """\
-db01                     a word found in the host, job, item or state
-host:db01                in that field only; keys: host job item state batch
-host:db01,db02           a list: any of them
-!db01   host:!db01       not: none of them
-state:failed,timed_out   a state by its name, or the start of one (state:fail)
-host:db state:!succeeded terms are separated by spaces; every one must hold"""
+db01                       a word found in the host, job, item or state
+host:db01                  in that field only; keys: host job item state batch
+host:db01,db02             a list: any of them
+!db01  host:!db01          not: none of them
+state:failed,timed_out     a state by its name, or the start of one (state:fail)
+host:db state:!succeeded   terms are separated by spaces; every one must hold"""
 """The filter language in a few lines (the README and the help show it)."""
 KEYS = ("host", "job", "item", "state", "batch")
 """The fields a term can name (`key:value`)."""
@@ -171,7 +171,8 @@ def _state(value: str) -> RunState:
         return starting.pop()
     names = [s.value for s in RunState]
     if starting:
-        raise FilterError(f"state '{value}' could be any of {', '.join(s.value for s in starting)}")
+        which = ", ".join(sorted(s.value for s in starting))
+        raise FilterError(f"state '{value}' could be any of {which}")
     raise FilterError(
         f"unknown state '{value}'", did_you_mean(value, names) or f"states: {' '.join(names)}"
     )
