@@ -18,9 +18,7 @@ from jobtui.ui.render import (
     counts_text,
     elapsed_text,
     fit,
-    matches,
     output_text,
-    parse_filter,
     progress_pieces,
     progress_text,
     sort_key,
@@ -165,15 +163,6 @@ def test_job_output_is_inert() -> None:
     text = output_text("\x1b[31m[bold]red[/bold]\x1b[0m\n")
     assert text.plain == "\\x1b[31m[bold]red[/bold]\\x1b[0m\n"
     assert not text.spans
-
-
-def test_filter_terms_must_all_match_and_fields_can_be_named() -> None:
-    v = view(host="db01", job="backup", item="users_db", state=RunState.FAILED)
-    assert matches(v, parse_filter("DB01 failed"))
-    assert matches(v, parse_filter("host:db state:fail"))
-    assert not matches(v, parse_filter("host:users"))
-    assert not matches(v, parse_filter("db01 running"))
-    assert matches(view(state=RunState.TIMED_OUT), parse_filter("timed"))
 
 
 def test_state_sort_puts_failures_first() -> None:

@@ -331,38 +331,13 @@ def column_widths(total: int, longest: Mapping[str, int], padding: int = 1) -> d
     return {c.key: widths[c.key] for c in COLUMNS}
 
 
-def matches(view: RunView, terms: list[str]) -> bool:
-    """Whether every term is found in the run's host, job, item or state.
-
-    A term `field:value` (field one of host, job, item, state) looks in that field
-    only. Matching ignores case.
-    """
-    fields = {
-        "host": view.host.lower(),
-        "job": view.job.lower(),
-        "item": view.item.lower(),
-        "state": f"{view.state.value} {STATE_LOOK[view.state].label}",
-    }
-    for term in terms:
-        name, sep, value = term.partition(":")
-        if sep and name in fields:
-            if value not in fields[name]:
-                return False
-        elif not any(term in v for v in fields.values()):
-            return False
-    return True
-
-
-def parse_filter(text: str) -> list[str]:
-    """The filter box's text as lower-case terms."""
-    return text.lower().split()
-
-
 def sort_key(view: RunView, mode: str) -> tuple[object, ...]:
     """Order of the run table for a sort mode: host, job, state, elapsed or progress."""
-    natural = (view.host, view.job, view.key[2])
+    # The jid breaks ties: discovered runs (watch) all have item index 0, and the
+    # table's order must not change from one session to the next.
+    natural = (view.host, view.job, view.key[2], view.jid or "")
     if mode == "job":
-        return (view.job, view.key[2], view.host)
+        return (view.job, view.key[2], view.host, view.jid or "")
     if mode == "state":
         return (STATE_ORDER[view.state], *natural)
     if mode == "elapsed":

@@ -13,16 +13,14 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from jobtui.ui.keys import Scope, bindings
+from jobtui.ui.order import GRAMMAR
 
 MOUSE = (
     ("click", "move the cursor; click the same row again to open its details"),
     ("click header", "sort by that column"),
     ("click host/job", "in the summaries: filter on it (again: clear)"),
 )
-FILTER = (
-    "Type words to keep the runs whose host, job, item or state contain all of them; "
-    "field:word (host:, job:, item:, state:) looks in one field only."
-)
+FILTER = "The filter box (/):\n" + GRAMMAR
 
 
 def keys_table(keys: list[tuple[str, str]]) -> Table:
