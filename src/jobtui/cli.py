@@ -177,32 +177,36 @@ def load_plan(
     if isinstance(inventory, str):
         inventory = [inventory]
     if not isinstance(inventory, Inventory):
-        inventory, _ = routed(load_configured(inventory), None)
+        inventory, _ = load_routed(inventory, None)
     jobs = load_jobs(jobs_path)
     plan = build_plan(jobs, inventory, limit)
     check_secrets(plan.runs, os.environ)
     return plan
 
 
-def routed(inventory: Inventory, ssh_config: str | None) -> tuple[Inventory, tuple[str, ...]]:
+def routed(
+    inventory: Inventory, ssh_config: str | None, ssh_args: str | None = None
+) -> tuple[Inventory, tuple[str, ...]]:
     """The inventory with each SSH host's route resolved (ssh_config, Ansible's SSH
     args, jump hosts); its warnings are printed on stderr, and returned for the console."""
     if all(h.connection != "ssh" for h in inventory.hosts.values()):
         return inventory, ()  # and paramiko (ssh_config's parser) is not even imported
     from jobtui.config.route import resolve_routes
 
-    config = read_config(find_config(os.environ, os.getcwd()), os.environ)
-    routes = resolve_routes(
-        inventory.hosts.values(), ssh_config=ssh_config, ssh_args=config.ssh_args
-    )
+    routes = resolve_routes(inventory.hosts.values(), ssh_config=ssh_config, ssh_args=ssh_args)
     for warning in routes.warnings:
         print(f"jobtui: warning: {one_line(warning)}", file=sys.stderr)
     return dataclasses.replace(inventory, hosts=routes.hosts), routes.warnings
 
 
-def load_routed(args: argparse.Namespace) -> tuple[Inventory, tuple[str, ...]]:
-    """The inventory `-i` (or Ansible's defaults) names, its routes resolved."""
-    return routed(load_configured(args.inventory), args.ssh_config)
+def load_routed(
+    sources: Sequence[str] | None, ssh_config: str | None
+) -> tuple[Inventory, tuple[str, ...]]:
+    """The inventory `-i` (or Ansible's defaults) names, its routes resolved; ansible.cfg
+    is read once, for both."""
+    config = read_config(find_config(os.environ, os.getcwd()), os.environ)
+    inventory = load_configured(sources, config=config)
+    return routed(inventory, ssh_config, config.ssh_args)
 
 
 def demo_plan(args: argparse.Namespace) -> Plan:
@@ -373,7 +377,7 @@ def _jids(args: argparse.Namespace) -> list[str] | None:
 
 def show_inventory(args: argparse.Namespace) -> int:
     """`jobtui inventory`: what the sources resolve to, in ansible-inventory's formats."""
-    inventory, _ = load_routed(args)
+    inventory, _ = load_routed(args.inventory, args.ssh_config)
     if args.graph:
         print(inventory_graph(inventory, args.graph))
     elif args.host:
@@ -394,13 +398,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "forks", 1) < 1:
             raise UsageError("--forks must be at least 1")
         if args.command == "check":
-            plan = load_plan(args.jobs, load_routed(args)[0], args.limit)
+            plan = load_plan(args.jobs, load_routed(args.inventory, args.ssh_config)[0], args.limit)
             print(format_plan(plan))
             return EXIT_OK
         if args.command in ("run", "demo"):
             notices: tuple[str, ...] = ()
             if args.command == "run":
-                inventory, notices = load_routed(args)
+                inventory, notices = load_routed(args.inventory, args.ssh_config)
                 plan = load_plan(args.jobs, inventory, args.limit)
                 source = {"jobs": args.jobs, "inventory": " ".join(args.inventory or [])}
             else:
@@ -417,7 +421,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "batches":
             return batches_cmd.batches(args)
         jids = _jids(args)
-        inventory, _ = load_routed(args)
+        inventory, _ = load_routed(args.inventory, args.ssh_config)
         hosts = lifecycle.select(inventory, args.limit)
         if args.command == "status":
             return lifecycle.status(hosts, args)

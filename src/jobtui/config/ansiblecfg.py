@@ -116,12 +116,17 @@ def inventory_sources(
 
 
 def load_configured(
-    given: Sequence[str] | None, env: Mapping[str, str] | None = None, cwd: str | None = None
+    given: Sequence[str] | None,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    config: AnsibleConfig | None = None,
 ) -> Inventory:
     """The inventory `jobtui -i ...` means: sources found as Ansible finds them, and the
-    user and key of ansible.cfg for hosts whose inventory names none."""
+    user and key of ansible.cfg for hosts whose inventory names none. `config`: the
+    ansible.cfg already read (None: found and read here)."""
     env = os.environ if env is None else env
-    config = read_config(find_config(env, cwd or os.getcwd()), env)
+    if config is None:
+        config = read_config(find_config(env, cwd or os.getcwd()), env)
     inventory = load_inventories(inventory_sources(given, env, config))
     if config.remote_user is None and config.private_key_file is None:
         return inventory
