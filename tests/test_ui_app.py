@@ -11,7 +11,7 @@ from textual.widgets import Static
 
 from jobtui.events import BatchFinished, BatchStarted, Event, Notice, RunChanged, RunView
 from jobtui.model import NoticeLevel, RunKey, RunState
-from jobtui.ui.app import ConsoleApp, OperatorApp, make_app
+from jobtui.ui.app import OperatorApp, make_app
 from jobtui.ui.commands import ActionCommands
 from jobtui.ui.sample import SAMPLE_NOW, RecordingSink, sample_app, sample_runs, settle
 from jobtui.ui.screens.confirm import ConfirmScreen
@@ -19,25 +19,10 @@ from jobtui.ui.screens.detail import DetailScreen
 from jobtui.ui.screens.help import HelpScreen
 from jobtui.ui.screens.main import MainScreen
 from jobtui.ui.widgets.summary import StatusLine
-from tests.uitools import line_of, sync, table
+from tests.uitools import line_of, put_cursor, record_toasts, sync, table
 
 ACTION_KEYS = ("c", "x", "r", "space", "a", "u")
 FAILED_ROTATE: RunKey = RunKey("rotate-logs", "web02", 0)
-
-
-def put_cursor(app: ConsoleApp, key: RunKey) -> None:
-    t = table(app)
-    t.move_cursor(t.shown_keys().index(key))
-
-
-def record_toasts(app: ConsoleApp, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    toasts: list[str] = []
-
-    def notify(message: str, **_: Any) -> None:
-        toasts.append(message)
-
-    monkeypatch.setattr(app, "notify", notify)
-    return toasts
 
 
 @sync

@@ -8,7 +8,6 @@ import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 from textual.pilot import Pilot
@@ -21,7 +20,7 @@ from jobtui.transport import make_transport
 from jobtui.ui.app import ConsoleApp, make_app
 from jobtui.ui.screens.confirm import ConfirmScreen
 from jobtui.ui.screens.help import HelpScreen
-from tests.uitools import sync
+from tests.uitools import record_toasts, sync
 
 SLEEPER = """\
 jobs:
@@ -96,12 +95,7 @@ async def test_cleanup_of_a_running_run_is_refused_with_a_notice(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with console(sleeper_plan(tmp_path)) as (app, _):
-        toasts: list[str] = []
-
-        def notify(message: str, **_: Any) -> None:
-            toasts.append(message)
-
-        monkeypatch.setattr(app, "notify", notify)
+        toasts = record_toasts(app, monkeypatch)
         async with app.run_test(size=(100, 30)) as pilot:
             await until(pilot, lambda: bool(app.board.runs) and state(app) is RunState.RUNNING)
             await pilot.press("x")  # refused by the console at once: no dialog to answer

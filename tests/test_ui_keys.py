@@ -3,35 +3,18 @@ do nothing, and cleanup refuses runs that have not ended before it asks anything
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from jobtui.events import BatchFinished, BatchStarted, Event
 from jobtui.model import RunKey
-from jobtui.ui.app import QUIT_QUESTION, ConsoleApp
+from jobtui.ui.app import QUIT_QUESTION
 from jobtui.ui.sample import RecordingSink, sample_app, sample_runs, settle
 from jobtui.ui.screens.confirm import ConfirmScreen
 from jobtui.ui.screens.main import MainScreen
-from tests.uitools import sync, table
+from tests.uitools import put_cursor, record_toasts, sync
 
 RUNNING: RunKey = RunKey("backup", "db01", 2)
 SUCCEEDED: RunKey = RunKey("backup", "db01", 0)
-
-
-def toasts_of(app: ConsoleApp, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    said: list[str] = []
-
-    def notify(message: str, **_: Any) -> None:
-        said.append(message)
-
-    monkeypatch.setattr(app, "notify", notify)
-    return said
-
-
-def put_cursor(app: ConsoleApp, key: RunKey) -> None:
-    t = table(app)
-    t.move_cursor(t.shown_keys().index(key))
 
 
 @sync
@@ -76,7 +59,7 @@ async def test_the_read_only_console_says_once_why_c_x_r_do_nothing(
     app = sample_app(read_only=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        said = toasts_of(app, monkeypatch)
+        said = record_toasts(app, monkeypatch)
         await pilot.press("c", "x", "r", "c")
         assert len(said) == 1 and said[0].startswith("read-only console")
         assert isinstance(app.screen, MainScreen)
@@ -90,7 +73,7 @@ async def test_cleanup_of_a_run_that_has_not_ended_is_refused_before_any_dialog(
     app = sample_app(sink=sink)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        said = toasts_of(app, monkeypatch)
+        said = record_toasts(app, monkeypatch)
         put_cursor(app, RUNNING)
         await pilot.press("x")
         assert isinstance(app.screen, MainScreen)  # no "Clean up 1 run?" first

@@ -11,6 +11,8 @@ import functools
 from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec
 
+import pytest
+
 from jobtui.model import RunKey
 from jobtui.ui.app import ConsoleApp
 from jobtui.ui.widgets.runs_table import RunsTable
@@ -30,6 +32,22 @@ def sync(test: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
 
 def table(app: ConsoleApp) -> RunsTable:
     return app.main.table
+
+
+def put_cursor(app: ConsoleApp, key: RunKey) -> None:
+    t = table(app)
+    t.move_cursor(t.shown_keys().index(key))
+
+
+def record_toasts(app: ConsoleApp, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What the app says in toasts from now on (instead of showing them)."""
+    toasts: list[str] = []
+
+    def notify(message: str, **_: Any) -> None:
+        toasts.append(message)
+
+    monkeypatch.setattr(app, "notify", notify)
+    return toasts
 
 
 def line_of(t: RunsTable, key: RunKey) -> str:
