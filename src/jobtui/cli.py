@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from jobtui import batches_cmd, defaults, lifecycle
+from jobtui import batches_cmd, become_cmd, defaults, lifecycle
 from jobtui.batches_cmd import attach_command, demo_state_dir, find_batch, state_of
 from jobtui.config import ConfigError, Inventory, load_inventory, load_jobs
 from jobtui.config.ansiblecfg import find_config, load_configured, read_config
@@ -41,6 +41,7 @@ from jobtui.store import Store, StoreError, state_dir
 from jobtui.text import one_line
 
 if TYPE_CHECKING:
+    from jobtui.transport.become import BecomeSetup
     from jobtui.transport.keys import KeyRing
 
 
@@ -119,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("jobs", metavar="JOBS.yml")
     _output(run)
     _common(run, inventory=True)
+    become_cmd.add_options(run, discover=False)
 
     check = sub.add_parser("check", help="validate and print the plan; launch nothing")
     check.add_argument("jobs", metavar="JOBS.yml")
@@ -131,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     attach.add_argument("--demo", action="store_true", help="a batch of `jobtui demo`")
     _output(attach)
     _common(attach)
+    become_cmd.add_options(attach, discover=False)
 
     watch_p = sub.add_parser("watch", help="read-only console: every job on the hosts, live")
     watch_p.add_argument(
@@ -142,20 +145,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     watch_p.add_argument("--no-bell", action="store_true", help="no terminal bell on alerts")
     _common(watch_p, inventory=True)
+    become_cmd.add_options(watch_p, discover=True)
 
     status = sub.add_parser("status", help="every job on the inventory's hosts (read-only)")
     status.add_argument("--json", action="store_true", help="one JSON object on stdout")
     lifecycle.add_narrowing(status)
     _common(status, inventory=True)
+    become_cmd.add_options(status, discover=True)
 
     cancel = sub.add_parser("cancel", help="TERM, grace, KILL to runs' process groups")
     _selection(cancel, "")
     _common(cancel, inventory=True)
+    become_cmd.add_options(cancel, discover=True)
 
     cleanup = sub.add_parser("cleanup", help="remove finished runs' job directories")
     _selection(cleanup, "finished")
     cleanup.add_argument("--force", action="store_true", help="cancel running runs first")
     _common(cleanup, inventory=True)
+    become_cmd.add_options(cleanup, discover=True)
 
     batches_cmd.add_parser(sub)
 
@@ -253,6 +260,7 @@ def follow(
     title: str,
     keyring: KeyRing | None,
     notices: Sequence[str] = (),
+    become: BecomeSetup | None = None,
 ) -> int:
     """Launch what is pending and follow every run to the end: in the console, or
     headless (asked for, or when stdout is not a terminal). The store is this
@@ -275,7 +283,9 @@ def follow(
     hosts = {r.spec.host.name: r.spec.host for r in runs}
     transports = {
         t.host.name: t
-        for t in transports_for(hosts.values(), args.accept_new_host_keys, keyring=keyring)
+        for t in transports_for(
+            hosts.values(), args.accept_new_host_keys, keyring=keyring, become=become
+        )
     }
     engine = Engine(
         runs,
@@ -342,8 +352,9 @@ def watch(hosts: list[Host], args: argparse.Namespace) -> int:
     from jobtui.ui.app import make_app  # the core never imports Textual
 
     keyring = keyring_for(hosts)
+    become = become_cmd.for_hosts(hosts, args)
     poller = DiscoveryPoller(
-        transports_for(hosts, args.accept_new_host_keys, keyring=keyring),
+        transports_for(hosts, args.accept_new_host_keys, keyring=keyring, become=become),
         args.interval,
         args.forks,
     )
@@ -363,7 +374,9 @@ def attach(args: argparse.Namespace) -> int:
         check_secrets([r.spec for r in runs if r.open and not r.launched], os.environ)
         source = {**source, "attached": "true"}
         keyring = keyring_for({r.spec.host.name: r.spec.host for r in runs}.values())
-        return follow(store, batch, runs, args, source, f"jobtui attach {batch}", keyring)
+        become = become_cmd.for_runs(runs, args)
+        title = f"jobtui attach {batch}"
+        return follow(store, batch, runs, args, source, title, keyring, become=become)
 
 
 def _jids(args: argparse.Namespace) -> list[str] | None:
@@ -410,10 +423,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 plan, source = demo_plan(args), {"jobs": "demo"}
             keyring = keyring_for(plan.hosts())  # before the batch: a Ctrl-C launches nothing
+            becomes = [Run(spec) for spec in plan.runs if spec.become is not None]
+            become = become_cmd.for_runs(becomes, args)  # -K asks before the batch too
             with open_store(args) as store:
                 batch, runs = start_batch(plan, args, source, store)
+                if become is not None:  # the batch's jids are its runs' owners
+                    become = become_cmd.for_runs(runs, args, password=become.password)
                 title = f"jobtui {args.command}"
-                return follow(store, batch, runs, args, source, title, keyring, notices)
+                return follow(store, batch, runs, args, source, title, keyring, notices, become)
         if args.command == "attach":
             return attach(args)
         if args.command == "inventory":

@@ -41,6 +41,8 @@ class RunView:
     cleaned: bool = False
     """Its job directory was removed from the host."""
     batch: str = ""
+    user: str = ""
+    """Who it runs as on its host when that is not the login user (become): `root`."""
     skew: float = field(default=0.0, compare=False)
     """The host's clock minus the console's, where it is off (else 0): `started` and
     `finished` are the host's times, so a running run's elapsed time is measured
@@ -67,10 +69,12 @@ class RunView:
         return max(0.0, end - self.started)
 
     def summary(self) -> dict[str, Any]:
-        """The fields of the design's JSON summary."""
+        """The fields of the design's JSON summary (`user`: who it runs as when it
+        becomes someone, null for the login user)."""
         return {
             "job": self.job,
             "host": self.host,
+            "user": self.user or None,
             "item": self.item,
             "jid": self.jid,
             "state": self.state.value,

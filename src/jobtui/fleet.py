@@ -21,6 +21,7 @@ from jobtui.model import Host, Outcome, RemoteStatus, RunKey, RunState
 from jobtui.transport import Transport, TransportError, make_transports
 
 if TYPE_CHECKING:
+    from jobtui.transport.become import BecomeSetup
     from jobtui.transport.keys import KeyRing
 
 T = TypeVar("T")
@@ -70,10 +71,14 @@ def transports_for(
     accept_new_host_keys: bool = False,
     *,
     keyring: KeyRing | None = None,
+    become: BecomeSetup | None = None,
 ) -> list[Transport]:
     """The hosts' transports: one keyring and one jump host pool for all of them, so
-    hosts behind one bastion share one connection to it (closed with the last)."""
-    return make_transports(hosts, accept_new_host_keys=accept_new_host_keys, keyring=keyring)
+    hosts behind one bastion share one connection to it (closed with the last); a
+    host whose runs become someone also has a sudo'd shell per become user."""
+    return make_transports(
+        hosts, accept_new_host_keys=accept_new_host_keys, keyring=keyring, become=become
+    )
 
 
 def view_of(host: Host, st: RemoteStatus, now: float, skew: float = 0.0) -> RunView:
@@ -102,6 +107,7 @@ def view_of(host: Host, st: RemoteStatus, now: float, skew: float = 0.0) -> RunV
         stderr_tail=st.stderr_tail,
         command=str(meta.get("command", "")),
         batch=str(meta.get("batch", "")),
+        user=st.user,
         reason=st.reason,
         now=now,
         skew=skew,  # elapsed times in the host's clock

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
+from jobtui import become_cmd
 from jobtui.batches_cmd import UnknownBatch, resolve_batch
 from jobtui.config import Inventory, select_hosts
 from jobtui.config.errors import did_you_mean
@@ -82,7 +83,9 @@ def status_fields(v: RunView) -> dict[str, object]:
 def _transports(hosts: list[Host], args: argparse.Namespace) -> Iterator[list[Transport]]:
     """The hosts' transports, every one closed on the way out (an error included)."""
     with ExitStack() as stack:
-        ts = transports_for(hosts, args.accept_new_host_keys, keyring=keyring_for(hosts))
+        keyring = keyring_for(hosts)
+        become = become_cmd.for_hosts(hosts, args)
+        ts = transports_for(hosts, args.accept_new_host_keys, keyring=keyring, become=become)
         yield [stack.enter_context(t) for t in ts]
 
 

@@ -251,6 +251,57 @@ class Endpoint:
         )
 
 
+BECOME_METHODS = ("sudo",)
+"""The become methods jobtui can use (Ansible's `su`, `doas`... are refused)."""
+
+USER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$")
+"""A become user name as useradd allows it (never `-x`, `#uid` or a shell word)."""
+
+SECRET_VARS = frozenset(
+    {
+        "ansible_become_password",
+        "ansible_become_pass",
+        "ansible_sudo_pass",
+        "ansible_sudo_password",
+        "ansible_password",
+        "ansible_ssh_pass",
+        "ansible_ssh_password",
+    }
+)
+"""Inventory variables that hold passwords: never stored, logged or shown by jobtui."""
+
+BECOME_PASSWORD_VARS = (
+    "ansible_become_password",
+    "ansible_become_pass",
+    "ansible_sudo_pass",
+    "ansible_sudo_password",
+)
+"""Where a host's sudo password may be, in Ansible's order of preference."""
+
+
+@dataclass(frozen=True)
+class Become:
+    """Who a run runs as when it is not the login user: `user`, through sudo."""
+
+    user: str = "root"
+    method: str = "sudo"
+
+    def __str__(self) -> str:
+        return f"as {self.user}"
+
+
+def become_of(job: JobSpec, host: Host) -> Become | None:
+    """The become of a job's run on a host: the job's keys win over the host's
+    `ansible_become*` variables (None: it runs as the login user)."""
+    on = job.become if job.become is not None else host.become
+    if not on:
+        return None
+    return Become(
+        user=job.become_user or host.become_user or "root",
+        method=job.become_method or host.become_method or "sudo",
+    )
+
+
 @dataclass(frozen=True)
 class Host:
     """One inventory host, with its connection settings resolved."""
@@ -274,6 +325,12 @@ class Host:
     ssh: Endpoint | None = None
     """How SSH reaches it, ssh_config and jump hosts included (None: from the fields
     above alone, see `Endpoint.direct`)."""
+    become: bool = False
+    """`ansible_become`: its runs go through sudo unless their job says `become: false`."""
+    become_user: str | None = None
+    """`ansible_become_user` (None: root, unless the job names one)."""
+    become_method: str | None = None
+    """`ansible_become_method` (None: sudo)."""
 
     @property
     def endpoint(self) -> Endpoint:
@@ -304,6 +361,10 @@ class JobSpec:
     """NAME -> the console's environment variable its value is read from at launch.
     The value is never stored, logged or shown; only the name of its source is."""
     chdir: str | None = None
+    become: bool | None = None
+    """Run through sudo (None: as the host's `ansible_become` says)."""
+    become_user: str | None = None
+    become_method: str | None = None
     location: Location | None = field(default=None, compare=False, hash=False)
     """Where the job's entry starts."""
     key_locations: dict[str, Location] = field(default_factory=dict, compare=False, hash=False)
@@ -327,6 +388,8 @@ class RunSpec:
     """The rendered command as a /bin/sh command line, ready for `sh -c`."""
     env: dict[str, str] = field(default_factory=dict, hash=False)
     chdir: str | None = None
+    become: Become | None = None
+    """Who it runs as (`become_of(job, host)`); None: the login user."""
 
     @property
     def label(self) -> str:
@@ -388,6 +451,9 @@ class RemoteStatus:
     unsupervised: bool = False
     """Its supervisor is gone but the job still runs (`running`, not `lost`): a retry
     now would run the same work twice at once."""
+    user: str = ""
+    """The become user whose shell reported it ("" for the login user's): set by the
+    transport from who it asked, never read from the host's files."""
     problem: str = ""
     """What of its files could not be read (`unreadable metadata: index is not an
     integer`): the job can rewrite them. The state is then what could still be read,

@@ -73,6 +73,7 @@ class Run:
             attempt=attempt,
             timeout=spec.job.timeout,
             command=spec.script,
+            user=spec.become.user if spec.become else "",
         )
         self.phase = Phase.QUEUED
         self.launched = False
@@ -166,12 +167,22 @@ class Run:
             "attempt": self.view.attempt,
             "launched": time.time(),
         }
+        if s.become is not None:
+            meta["user"] = s.become.user
         # Secrets are read from the console's environment now, and go to the host in
         # the request only (the supervisor's stdin: never an argv or a file there);
         # meta names no value.
         secrets = {k: environ.get(src, "") for k, src in s.job.secret_env.items()}
         return LaunchRequest(
-            self.jid, s.script, s.job.timeout, meta, s.env, s.chdir, grace, secret_env=secrets
+            self.jid,
+            s.script,
+            s.job.timeout,
+            meta,
+            s.env,
+            s.chdir,
+            grace,
+            secret_env=secrets,
+            become=s.become,
         )
 
     # -- transitions ----------------------------------------------------------------

@@ -22,7 +22,7 @@ from importlib import resources
 from typing import Any
 
 from jobtui import defaults
-from jobtui.model import check_jid
+from jobtui.model import Become, check_jid
 
 
 def _read(name: str) -> str:
@@ -81,6 +81,8 @@ class LaunchRequest:
     """Exported to the job too (after `env`, so a secret wins), but written to no file
     and no argv on the host: the launch hands them to the supervisor on its stdin, and
     the supervisor exports them for the job alone."""
+    become: Become | None = None
+    """Who it runs as: the transport sends it to that user's shell (not to the host)."""
 
     def cmd_file(self) -> str:
         """The file the supervisor runs: environment, directory, then the command."""

@@ -10,6 +10,7 @@ from jobtui.model import Host
 from jobtui.transport.base import Transport, TransportError
 
 if TYPE_CHECKING:
+    from jobtui.transport.become import BecomeSetup
     from jobtui.transport.jumps import JumpPool
     from jobtui.transport.keys import KeyRing
 
@@ -40,6 +41,7 @@ def make_transports(
     accept_new_host_keys: bool = False,
     keyring: KeyRing | None = None,
     jump_backoff: float = defaults.BACKOFF,
+    become: BecomeSetup | None = None,
 ) -> list[Transport]:
     """One transport per host, sharing one keyring (each key read, its passphrase
     asked, once) and one jump host pool (one connection per jump host).
@@ -47,8 +49,20 @@ def make_transports(
     Args:
         jump_backoff: Seconds before a jump host that failed is dialled again
             (doubled each failure in a row).
+        become: Who the hosts' runs become: a host with become users gets a
+            `HostTransport` (its login shell and a sudo'd shell per user).
     """
     hosts = list(hosts)
+    made = _make_transports(hosts, accept_new_host_keys, keyring, jump_backoff)
+    return made if become is None else [become.wrap(t) for t in made]
+
+
+def _make_transports(
+    hosts: list[Host],
+    accept_new_host_keys: bool,
+    keyring: KeyRing | None,
+    jump_backoff: float,
+) -> list[Transport]:
     if all(h.connection == "local" for h in hosts):
         return [make_transport(h) for h in hosts]
     from jobtui.transport.jumps import JumpPool

@@ -15,7 +15,7 @@ from typing import Self
 from jobtui import defaults
 from jobtui.model import Host, Outcome
 from jobtui.remote import parse, protocol
-from jobtui.remote.parse import HostStatus, LaunchResult
+from jobtui.remote.parse import HostStatus, LaunchOutcome, LaunchResult
 from jobtui.remote.protocol import LaunchRequest
 
 MAX_OUTPUT = 64 * 1024 * 1024
@@ -77,9 +77,21 @@ class Transport(ABC):
         self.sessions_opened = 0
         """How many shells were started on the host (one, unless the connection dropped)."""
 
-    @abstractmethod
+    as_user = ""
+    """The become user its shell runs as ("": the login user)."""
+
     def _open(self) -> Session:
         """Start `sh -s` on the host."""
+        return self._exec("/bin/sh -s")
+
+    @abstractmethod
+    def _exec(self, command: str) -> Session:
+        """Start `command` (a shell command line) on the host as the login user."""
+
+    def open_shell(self, command: str) -> Session:
+        """Another shell on the host's connection, for `command` (the become shells)."""
+        with self._lock:
+            return self._exec(command)
 
     def _close_session(self) -> None:
         if self._session is not None:
@@ -131,6 +143,15 @@ class Transport(ABC):
 
     def launch(self, requests: list[LaunchRequest]) -> dict[str, LaunchResult]:
         """Start every run in one round trip. A jid whose job dir exists is not started again."""
+        wrong = {r.jid for r in requests if (r.become.user if r.become else "") != self.as_user}
+        if wrong:  # a programming error, but never run as someone else than asked for
+            who = f"as {self.as_user}" if self.as_user else "as the login user"
+            refused = {
+                jid: LaunchResult(jid, LaunchOutcome.ERROR, f"not launched: this shell runs {who}")
+                for jid in wrong
+            }
+            rest = [r for r in requests if r.jid not in wrong]
+            return refused | (self.launch(rest) if rest else {})
         token = protocol.new_token()
         out = self.run(protocol.launch_script(self.host.jobtui_dir, requests, token), token)
         with _readable():

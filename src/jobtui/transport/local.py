@@ -76,3 +76,6 @@ class LocalTransport(Transport):
 
     def _open(self) -> Session:
         return LocalSession(self.shell, self.env)
+
+    def _exec(self, command: str) -> Session:
+        return LocalSession(("/bin/sh", "-c", command), self.env)

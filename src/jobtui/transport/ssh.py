@@ -313,7 +313,7 @@ class SshTransport(Transport):
         finally:
             self._lock.release()
 
-    def _open(self) -> Session:
+    def _exec(self, command: str) -> Session:
         client = self._connect()
         transport = client.get_transport()
         if transport is None:
@@ -321,7 +321,7 @@ class SshTransport(Transport):
             raise TransportError("connection closed")
         try:
             chan = transport.open_session(timeout=self.connect_timeout)
-            chan.exec_command("/bin/sh -s")
+            chan.exec_command(command)
         except (paramiko.SSHException, OSError, EOFError) as e:
             lost = self._lost()
             self._drop()

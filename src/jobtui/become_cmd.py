@@ -1,0 +1,132 @@
+"""The command line's side of become: `-K`, `-b`/`--become-user`, and who needs which
+sudo'd shell (`transport.become.BecomeSetup`).
+
+The sudo password is, for each host, its inventory's `ansible_become_password` (or
+Ansible's older names for it), else the one `-K` asked for once on the terminal, else
+`ANSIBLE_BECOME_PASS`. It is held in this process only: handed to sudo's stdin on the
+host, never to an argv, the store, a log, the JSON or the screen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping
+
+from jobtui.model import BECOME_PASSWORD_VARS, USER_RE, Become, Host
+from jobtui.runs import Run
+from jobtui.transport.become import BecomeSetup
+
+PROMPT = "BECOME password: "
+"""As ansible-playbook -K asks."""
+
+ENV = "ANSIBLE_BECOME_PASS"
+
+
+def _user(text: str) -> str:
+    if not USER_RE.match(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a user name")
+    return text
+
+
+def add_options(p: argparse.ArgumentParser, *, discover: bool) -> None:
+    """-K for every command that reaches hosts; -b/--become-user for those that find
+    runs on the hosts (status, watch, cancel, cleanup), as Ansible's ad-hoc flags."""
+    p.add_argument(
+        "-K",
+        "--ask-become-pass",
+        action="store_true",
+        help=f"ask for the sudo password once (default: ${ENV}, or the inventory's)",
+    )
+    if discover:
+        p.add_argument(
+            "-b",
+            "--become",
+            action="store_true",
+            help="also look at the runs of the become user (as ansible_become does)",
+        )
+        p.add_argument(
+            "--become-user",
+            metavar="USER",
+            type=_user,
+            help="with -b: that user's runs (default: the inventory's, else root)",
+        )
+
+
+def host_password(host: Host) -> str | None:
+    """The host's own sudo password, from its inventory variables."""
+    for name in BECOME_PASSWORD_VARS:
+        value = host.vars.get(name)
+        if value is not None and value != "":
+            return str(value)
+    return None
+
+
+def password_source(args: argparse.Namespace, hosts: Iterable[Host]) -> str | None:
+    """The password of hosts that have none of their own: asked now with -K (once,
+    and only if some host needs it), else from the environment."""
+    if getattr(args, "ask_become_pass", False) and any(host_password(h) is None for h in hosts):
+        if not sys.stdin.isatty():
+            print("jobtui: -K: reading the sudo password from stdin", file=sys.stderr)
+        return getpass.getpass(PROMPT)
+    return os.environ.get(ENV)
+
+
+def for_runs(
+    runs: Iterable[Run],
+    args: argparse.Namespace,
+    password: Callable[[Host], str | None] | None = None,
+) -> BecomeSetup | None:
+    """A batch's shells: each host's become users, as its runs say (None if none).
+
+    Args:
+        password: The sudo password of a host, already known (else it is found now:
+            `-K` asks).
+    """
+    users: dict[str, set[Become]] = {}
+    owners: dict[str, str] = {}
+    hosts: dict[str, Host] = {}
+    for r in runs:
+        b = r.spec.become
+        if b is None:
+            continue
+        users.setdefault(r.spec.host.name, set()).add(b)
+        hosts[r.spec.host.name] = r.spec.host
+        if r.jid:
+            owners[r.jid] = b.user
+    if password is not None and users:
+        return BecomeSetup(users=users, owners=owners, password=password)
+    return _setup(users, owners, hosts.values(), args)
+
+
+def for_hosts(hosts: list[Host], args: argparse.Namespace) -> BecomeSetup | None:
+    """Who to look at on each host when runs are found there: its login user, and its
+    become user where the inventory's `ansible_become` (or `-b`) says so."""
+    wanted = getattr(args, "become", False)
+    named = getattr(args, "become_user", None)
+    users: dict[str, set[Become]] = {}
+    chosen = []
+    for h in hosts:
+        if h.become or wanted:
+            users[h.name] = {Become(named or h.become_user or "root")}
+            chosen.append(h)
+    return _setup(users, {}, chosen, args)
+
+
+def _setup(
+    users: Mapping[str, set[Become]],
+    owners: Mapping[str, str],
+    hosts: Iterable[Host],
+    args: argparse.Namespace,
+) -> BecomeSetup | None:
+    if not users:
+        return None
+    fallback = password_source(args, hosts)
+
+    def password(host: Host) -> str | None:
+        own = host_password(host)
+        return own if own is not None else fallback
+
+    return BecomeSetup(users=users, owners=owners, password=password)
