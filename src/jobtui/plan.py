@@ -14,7 +14,7 @@ from jobtui.config.errors import ConfigError
 from jobtui.config.inventory import Inventory
 from jobtui.config.patterns import select_hosts
 from jobtui.config.template import render_command, render_plain, render_shell
-from jobtui.model import Host, JobSpec, RunSpec
+from jobtui.model import BECOME_METHODS, USER_RE, Become, Host, JobSpec, RunSpec, become_of
 
 MAX_RUNS = 1_000_000
 """Runs one plan may hold: hosts x loop items, over all its jobs."""
@@ -96,9 +96,10 @@ def build_plan(jobs: list[JobSpec], inventory: Inventory, limit: str | None = No
     runs: list[RunSpec] = []
     for job, hosts in selected:
         for host in hosts:
+            become = _become(job, host)  # one per host: a loop's runs share it
             loop_items: tuple[Any, ...] = job.loop if job.loop is not None else (None,)
             for index, item in enumerate(loop_items):
-                runs.append(_run(job, inventory, host, item, index, groups))
+                runs.append(_run(job, inventory, host, item, index, groups, become))
     return Plan(runs, list(jobs), inventory)
 
 
@@ -109,6 +110,7 @@ def _run(
     item: Any,
     index: int,
     groups: Mapping[str, tuple[str, ...]],
+    become: Become | None,
 ) -> RunSpec:
     variables = template_vars(inventory, host, item, groups)
     where = job.where
@@ -126,7 +128,42 @@ def _run(
     chdir = (
         render_plain(job.chdir, variables, where("chdir"), f"'chdir'{on}") if job.chdir else None
     )
-    return RunSpec(job, host, item, index, script, env, chdir)
+    return RunSpec(job, host, item, index, script, env, chdir, become)
+
+
+def _become(job: JobSpec, host: Host) -> Become | None:
+    """`become_of(job, host)`, checked: the inventory's `ansible_become_user` and
+    `ansible_become_method` are only checked here, for the runs that use them."""
+    become = become_of(job, host)
+    if become is None:
+        return None
+    if become.method not in BECOME_METHODS:
+        method = _source(job.become_method, host, "method", become.method)
+        raise ConfigError(
+            f"job '{job.name}' becomes with {method},"
+            " which is not supported yet (jobtui becomes with sudo)",
+            job.where("become_method" if job.become_method else "become"),
+            "set 'become_method: sudo' in the job (or ansible_become_method=sudo for the"
+            " host) where sudo works there",
+        )
+    if not USER_RE.fullmatch(become.user):
+        user = _source(job.become_user, host, "user", become.user)
+        raise ConfigError(
+            f"job '{job.name}' becomes {user}, which is not a user name",
+            job.where("become_user" if job.become_user else "become"),
+            "a user name such as postgres (letters, digits, '_', '.', '-'; not starting"
+            " with '-' or a digit)",
+        )
+    return become
+
+
+def _source(in_job: str | None, host: Host, what: str, value: str) -> str:
+    """Where a become setting came from: the job's own key (`in_job`, its value
+    there) as `become_user x`, else the host's `ansible_become_user=x on host 'db1'`."""
+    shown = value if value.isprintable() and value.strip() == value else repr(value)
+    if in_job:
+        return f"become_{what} {shown}"
+    return f"ansible_become_{what}={shown} on host '{host.name}'"
 
 
 def check_secrets(runs: list[RunSpec], environ: Mapping[str, str]) -> None:
@@ -148,13 +185,15 @@ def format_plan(plan: Plan, width: int = 60) -> str:
     Args:
         width: commands longer than this are cut with "…".
     """
-    header = ("JOB", "HOST", "ITEM", "TIMEOUT", "COMMAND")
+    users = any(run.become is not None for run in plan.runs)  # no column when none becomes
+    header = ("JOB", "HOST", *(("AS",) if users else ()), "ITEM", "TIMEOUT", "COMMAND")
     rows = [header]
     for run in plan.runs:
         script = " ".join(run.script.split())
         if len(script) > width:
             script = script[: width - 1] + "…"
-        rows.append((run.job.name, run.host.name, run.label, f"{run.job.timeout}s", script))
+        user = ((run.become.user if run.become else ""),) if users else ()
+        rows.append((run.job.name, run.host.name, *user, run.label, f"{run.job.timeout}s", script))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
     lines = [
         "  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)) + "  " + row[-1]

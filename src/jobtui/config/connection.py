@@ -1,8 +1,12 @@
 """A host's connection settings, from its merged variables, checked once at load.
 
 The variables jobtui connects with (`ansible_host`, `ansible_port`, `ansible_user`,
-`ansible_ssh_private_key_file`, `ansible_connection`, timeouts, `jobtui_dir`) are
-validated here, so a bad one is an error naming the host and where it was set.
+`ansible_ssh_private_key_file`, `ansible_connection`, timeouts, `jobtui_dir`,
+`ansible_become`) are validated here, so a bad one is an error naming the host and
+where it was set. `ansible_become_user` and `ansible_become_method` are only taken
+here: the planner checks them for the runs that become (a host that jobtui never runs
+a become job on may say `su`). Passwords (`ansible_become_password`...) stay in
+`Host.vars` alone, where the CLI reads them.
 """
 
 from __future__ import annotations
@@ -15,6 +19,22 @@ from jobtui.config.errors import ConfigError, describe, did_you_mean
 from jobtui.model import Host, Location
 
 CONNECTIONS = {"ssh": "ssh", "local": "local", "smart": "ssh", "paramiko": "ssh"}
+TRUE = frozenset({"y", "yes", "on", "1", "true", "t"})
+FALSE = frozenset({"n", "no", "off", "0", "false", "f"})
+"""The strings Ansible's `boolean()` takes (any case): INI values such as `yes` stay
+strings, so `ansible_become=yes` in an INI inventory must read as true."""
+
+
+def ansible_boolean(value: Any) -> bool | None:
+    """A variable as Ansible's `boolean()` reads it; None if it is no boolean."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return bool(value) if value in (0, 1) else None
+    if isinstance(value, str):
+        text = value.strip().lower()
+        return True if text in TRUE else False if text in FALSE else None
+    return None
 
 
 def make_host(
@@ -67,6 +87,14 @@ def make_host(
             where.get("ansible_connection"),
             did_you_mean(str(connection), list(CONNECTIONS)) or "jobtui connects with ssh or local",
         )
+    become = ansible_boolean(merged.get("ansible_become", False))
+    if become is None:
+        raise ConfigError(
+            f"'ansible_become' of host '{name}' must be a boolean,"
+            f" got {describe(merged['ansible_become'])}",
+            where.get("ansible_become"),
+            "write ansible_become=true or false (yes/no, on/off, 1/0 work too)",
+        )
     return Host(
         name=name,
         address=text("ansible_host", name) or name,
@@ -78,4 +106,7 @@ def make_host(
         connect_timeout=float(timeout),
         vars=merged,
         groups=groups,
+        become=become,
+        become_user=text("ansible_become_user", None),
+        become_method=text("ansible_become_method", None),
     )

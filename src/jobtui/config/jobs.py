@@ -16,11 +16,12 @@ from jobtui.config.errors import ConfigError, describe, did_you_mean
 from jobtui.config.progress import check_progress
 from jobtui.config.template import check_template
 from jobtui.config.yamlsrc import YMap, YSeq, load_yaml, to_plain
-from jobtui.model import CleanupPolicy, JobSpec, Location
+from jobtui.model import BECOME_METHODS, USER_RE, CleanupPolicy, JobSpec, Location
 
 JOB_KEYS = (
     "name", "hosts", "shell", "command", "loop", "timeout", "async", "poll", "progress",
-    "retries", "retry_delay", "cleanup", "env", "chdir",
+    "retries", "retry_delay", "cleanup", "env", "chdir", "become", "become_user",
+    "become_method",
 )  # fmt: skip
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MAX_TIMEOUT = 30 * 86400
@@ -30,6 +31,10 @@ MAX_SECONDS = 86400
 MIN_POLL = 0.1
 """The shortest poll other than 0: shorter is a busy loop over SSH."""
 MAX_RETRIES = 1000
+ANSIBLE_BECOME_METHODS = (
+    "su", "doas", "pbrun", "pfexec", "dzdo", "ksu", "runas", "machinectl", "sesu", "enable",
+)  # fmt: skip
+"""Ansible's other become plugins: known, and refused as not supported yet."""
 
 
 def load_jobs(path: str) -> list[JobSpec]:
@@ -98,6 +103,15 @@ class _Job:
             raise self.fail(key, "a non-empty string")
         if template:
             check_template(value, self.node.value_loc[key], f"'{key}' of {self.label}")
+        return value
+
+    def boolean(self, key: str) -> bool | None:
+        """A YAML boolean (None when absent): a quoted 'yes' is a string, not a yes."""
+        if key not in self.node:
+            return None
+        value = self.node[key]
+        if not isinstance(value, bool):
+            raise self.fail(key, "true or false", f"write {key}: true (unquoted)")
         return value
 
     def integer(self, key: str, default: int, minimum: int, maximum: int, unit: str) -> int:
@@ -188,6 +202,9 @@ def _job(entry: Any, location: Location, index: int) -> JobSpec:
         env=env,
         secret_env=secret_env,
         chdir=job.text("chdir", template=True),
+        become=job.boolean("become"),
+        become_user=_become_user(job),
+        become_method=_become_method(job),
         location=entry.location,
         key_locations=dict(entry.value_loc),
     )
@@ -220,6 +237,41 @@ def _loop(job: _Job) -> tuple[Any, ...] | None:
                 where,
             )
     return tuple(to_plain(item) for item in items)
+
+
+def _become_user(job: _Job) -> str | None:
+    """A user name as written (not templated: it reaches sudo's argv)."""
+    if "become_user" not in job.node:
+        return None
+    value = job.node["become_user"]
+    if isinstance(value, str) and USER_RE.fullmatch(value):
+        return value
+    hint = (
+        "become_user is not templated: write the user's name"
+        if isinstance(value, str) and "{" in value
+        else "a user name such as postgres (letters, digits, '_', '.', '-'; not starting"
+        " with '-' or a digit)"
+    )
+    raise job.fail("become_user", "a user name", hint)
+
+
+def _become_method(job: _Job) -> str | None:
+    if "become_method" not in job.node:
+        return None
+    value = job.node["become_method"]
+    if isinstance(value, str) and value in BECOME_METHODS:
+        return value
+    if value in ANSIBLE_BECOME_METHODS:
+        raise ConfigError(
+            f"become_method '{value}' is not supported yet (jobtui becomes with sudo)",
+            job.node.value_loc["become_method"],
+            f"remove 'become_method' from {job.label} (sudo is the default) if its hosts have sudo",
+        )
+    raise job.fail(
+        "become_method",
+        " or ".join(BECOME_METHODS),
+        did_you_mean(value, BECOME_METHODS) if isinstance(value, str) else None,
+    )
 
 
 def _cleanup(job: _Job) -> CleanupPolicy:
