@@ -5,7 +5,8 @@ console decided: which runs a batch has, each run's jid (written BEFORE its laun
 is sent, so a console killed at any moment can come back and relaunch with the
 same jid, which the wrapper refuses to start twice), and the last state seen.
 A batch also keeps its hosts' connection settings and its job definitions as they
-were at launch, so `jobtui attach` needs nothing else.
+were at launch (`storecodec`: without passwords), so `jobtui attach` needs nothing
+else but a become password.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from jobtui.events import BatchFinished, Event, RunChanged, RunView
-from jobtui.model import CleanupPolicy, Endpoint, Host, JobSpec, RunSpec, RunState
+from jobtui.model import RunSpec, RunState, become_of
 from jobtui.runs import Run
+from jobtui.storecodec import host_dict, host_from, job_dict, job_from
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
@@ -126,36 +128,6 @@ def _db_error(path: Path, doing: str, e: sqlite3.Error) -> str:
     return f"cannot {doing} the state store {path}: {text}; {hint}"
 
 
-def _host_dict(h: Host) -> dict[str, Any]:
-    d = dataclasses.asdict(h)
-    d["groups"] = list(h.groups)
-    return d
-
-
-def _host_from(d: dict[str, Any]) -> Host:
-    ssh = d.get("ssh")
-    return Host(
-        **{
-            **d,
-            "groups": tuple(d.get("groups", ())),
-            "ssh": Endpoint.from_dict(ssh) if ssh else None,
-        }
-    )
-
-
-def _job_dict(j: JobSpec) -> dict[str, Any]:
-    skip = ("location", "key_locations")
-    d = {f.name: getattr(j, f.name) for f in dataclasses.fields(j) if f.name not in skip}
-    d["cleanup"] = j.cleanup.value
-    d["loop"] = list(j.loop) if j.loop is not None else None
-    return d
-
-
-def _job_from(d: dict[str, Any]) -> JobSpec:
-    loop = tuple(d["loop"]) if d.get("loop") is not None else None
-    return JobSpec(**{**d, "cleanup": CleanupPolicy(d["cleanup"]), "loop": loop})
-
-
 def _found_row(v: RunView, now: float) -> tuple[object, ...]:
     return (v.state.value, v.rc, v.started, v.finished, v.progress, now, v.batch)
 
@@ -219,8 +191,8 @@ class Store:
 
     def create_batch(self, batch: str, runs: list[Run], source: dict[str, str], forks: int) -> None:
         """Record a batch and all its runs (pending, each with its first jid)."""
-        hosts = {r.spec.host.name: _host_dict(r.spec.host) for r in runs}
-        jobs = {r.spec.job.name: _job_dict(r.spec.job) for r in runs}
+        hosts = {r.spec.host.name: host_dict(r.spec.host) for r in runs}  # no password
+        jobs = {r.spec.job.name: job_dict(r.spec.job) for r in runs}
         now = time.time()
         secret = secrets.token_hex(32)
         with self._guard("write"), self._lock, self.db:
@@ -456,8 +428,8 @@ class Store:
     def load_runs(self, batch: str) -> list[Run]:
         """The batch's runs as the engine needs them to carry on where it stopped."""
         info = self.batch_info(batch)
-        hosts = {n: _host_from(d) for n, d in info["hosts"].items()}
-        jobs = {n: _job_from(d) for n, d in info["jobs"].items()}
+        hosts = {n: host_from(d) for n, d in info["hosts"].items()}
+        jobs = {n: job_from(d) for n, d in info["jobs"].items()}
         with self._guard("read"):
             rows = self.db.execute(
                 "SELECT job, host, idx, item, script, env, chdir, jid, attempt, state, sent,"
@@ -475,6 +447,7 @@ class Store:
                 script=script,
                 env=json.loads(env),
                 chdir=chdir,
+                become=become_of(jobs[job], hosts[host]),
             )
             rc, started, finished, progress, reason = rest
             runs.append(
