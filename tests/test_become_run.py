@@ -58,7 +58,8 @@ def jobtui(
 def summary(out: str) -> dict[str, Any]:
     lines = [json.loads(line) for line in out.splitlines()]
     assert lines and lines[-1]["event"] == "summary", out
-    return lines[-1]
+    last: dict[str, Any] = lines[-1]
+    return last
 
 
 def write_jobs(path: Path, **job: Any) -> Path:

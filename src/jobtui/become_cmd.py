@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
 
-from jobtui.model import BECOME_PASSWORD_VARS, USER_RE, Become, Host
+from jobtui.model import USER_RE, Become, Host, become_password
 from jobtui.runs import Run
 from jobtui.transport.become import BecomeSetup
 
@@ -55,19 +55,10 @@ def add_options(p: argparse.ArgumentParser, *, discover: bool) -> None:
         )
 
 
-def host_password(host: Host) -> str | None:
-    """The host's own sudo password, from its inventory variables."""
-    for name in BECOME_PASSWORD_VARS:
-        value = host.vars.get(name)
-        if value is not None and value != "":
-            return str(value)
-    return None
-
-
 def password_source(args: argparse.Namespace, hosts: Iterable[Host]) -> str | None:
     """The password of hosts that have none of their own: asked now with -K (once,
     and only if some host needs it), else from the environment."""
-    if getattr(args, "ask_become_pass", False) and any(host_password(h) is None for h in hosts):
+    if getattr(args, "ask_become_pass", False) and any(become_password(h) is None for h in hosts):
         if not sys.stdin.isatty():
             print("jobtui: -K: reading the sudo password from stdin", file=sys.stderr)
         return getpass.getpass(PROMPT)
@@ -126,7 +117,7 @@ def _setup(
     fallback = password_source(args, hosts)
 
     def password(host: Host) -> str | None:
-        own = host_password(host)
+        own = become_password(host)
         return own if own is not None else fallback
 
     return BecomeSetup(users=users, owners=owners, password=password)

@@ -12,7 +12,7 @@ from typing import Any
 
 from jobtui.config.errors import ConfigError, did_you_mean
 from jobtui.config.inventory import Inventory
-from jobtui.model import Host
+from jobtui.model import Host, become_password
 
 PROFILE = "inventory_legacy"
 """`_meta.profile` as ansible-core 2.19 writes it."""
@@ -92,7 +92,8 @@ def connection_text(host: Host) -> str:
     """How jobtui will reach `host`, and where each setting came from (for people:
     `jobtui inventory --host` prints it on stderr, its stdout stays ansible-inventory's)."""
     if host.connection == "local":
-        return f"connection of {host.name}: local (no SSH)"
+        text = f"connection of {host.name}: local (no SSH)"
+        return text + (f"; become: {_become_text(host)}" if host.become else "")
     ep = host.endpoint
     lines = [f"connection of {host.name}: ssh"]
 
@@ -127,6 +128,18 @@ def connection_text(host: Host) -> str:
         row("jump host", where, behind.origin.get("via", ""))
     if chain:
         row("route", " -> ".join([*(h.name for h in chain), host.name]))
+    if host.become or host.become_user:
+        row("become", _become_text(host), "inventory var ansible_become")
     if ep.problem:
         row("problem", ep.problem)
     return "\n".join(lines)
+
+
+def _become_text(host: Host) -> str:
+    """`sudo as root (password from the inventory)`, never the password itself."""
+    if not host.become:
+        return f"off (runs of jobs with become: true: as {host.become_user})"
+    text = f"{host.become_method or 'sudo'} as {host.become_user or 'root'}"
+    if become_password(host) is not None:
+        text += " (password from the inventory)"
+    return text

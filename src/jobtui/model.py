@@ -279,6 +279,15 @@ BECOME_PASSWORD_VARS = (
 """Where a host's sudo password may be, in Ansible's order of preference."""
 
 
+def become_password(host: Host) -> str | None:
+    """The host's own sudo password, from its inventory variables (None: none there)."""
+    for name in BECOME_PASSWORD_VARS:
+        value = host.vars.get(name)
+        if value is not None and value != "":
+            return str(value)
+    return None
+
+
 @dataclass(frozen=True)
 class Become:
     """Who a run runs as when it is not the login user: `user`, through sudo."""

@@ -85,6 +85,12 @@ jt_install() { # NAME: write the supervisor ($JT_SUP) once, content-addressed
         return
     fi
     if [ ! -d "$JT_JOBS" ]; then
+        # Nothing is made in another user's root (root's shell beside a become
+        # user's, with one `jobtui_dir` for both): refused before any mkdir.
+        if [ -e "$JT_ROOT" ] && [ ! -O "$JT_ROOT" ]; then
+            jt_trusted "$JT_ROOT"
+            return 1
+        fi
         # Setting the root up: it becomes ours alone (a fresh mount may be 1777).
         # Whatever another user could have put there before is checked below.
         err=$(mkdir -p "$JT_JOBS" 2>&1 && { [ ! -O "$JT_ROOT" ] ||
@@ -191,7 +197,7 @@ jt_status() {
     if [ "$#" -eq 0 ]; then
         [ -d "$JT_JOBS" ] || return 0
         for d in "$JT_JOBS"/*; do
-            [ -d "$d" ] || continue
+            [ -d "$d" ] && [ -O "$d" ] || continue
             jt_status_one "$n" "+${d##*/}"
         done
     else
@@ -211,7 +217,9 @@ jt_status_one() {
     esac
     jt_valid "$jid" || return 0
     d=$JT_JOBS/$jid
-    if [ ! -d "$d" ]; then
+    # A job dir this user did not make is not its run (root's shell reads a become
+    # user's root too: the run is that user's shell's to report).
+    if [ ! -d "$d" ] || [ ! -O "$d" ]; then
         jt_rec run "$jid" missing
         return 0
     fi
@@ -299,7 +307,7 @@ jt_cancel() {
     for jid in "$@"; do
         jt_valid "$jid" || continue
         d=$JT_JOBS/$jid
-        if [ ! -d "$d" ]; then
+        if [ ! -d "$d" ] || [ ! -O "$d" ]; then
             jt_rec cancel "$jid" missing
             continue
         fi
@@ -362,7 +370,7 @@ jt_cleanup() {
     for jid in "$@"; do
         jt_valid "$jid" || continue
         d=$JT_JOBS/$jid
-        if [ ! -d "$d" ]; then
+        if [ ! -d "$d" ] || [ ! -O "$d" ]; then
             jt_rec cleanup "$jid" missing
         elif jt_line "$d/pid" && [ ! -f "$d/rc" ] &&
             { [ -z "$JT_LINE" ] || jt_alive "$JT_LINE" || jt_alive "$JT_LINE" job; }; then

@@ -15,6 +15,7 @@ rest of the command, so a retry never costs the account another attempt.
 
 from __future__ import annotations
 
+import re
 import shlex
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -88,6 +89,9 @@ def handshake(
             raise BecomeError(f"sudo to {user}: too much output before its shell started")
 
 
+_PROMPTS = re.compile(r"@@jt[0-9a-f]+-password:")
+"""Our own prompts, answered: not part of what sudo said."""
+
 _PASSWORD_HINT = "give the password with -K/--ask-become-pass or ANSIBLE_BECOME_PASS"
 
 
@@ -99,11 +103,13 @@ def _refusal(user: str, said: bytes, password: str | None, asked_again: bool = F
             f"sudo to {user}: incorrect password (tried once: jobtui never tries a "
             "password twice, so the account is not locked out)"
         )
-    text = said.decode("utf-8", "replace")
+    text = _PROMPTS.sub("", said.decode("utf-8", "replace"))
     if password:
         text = text.replace(password, "***")
     lines = [ln.strip() for ln in sanitize(text).splitlines() if ln.strip()]
-    last = one_line(lines[-1]) if lines else "sudo ended without a word"
+    # Its last words, all of them: "unknown user x" comes before "error initializing
+    # audit plugin", which says nothing.
+    last = one_line("; ".join(lines[-3:]))[:300] if lines else "sudo ended without a word"
     if "password is required" in last:
         return f"sudo to {user}: {last}; {_PASSWORD_HINT}"
     if "not found" in last and "sudo" in last:
