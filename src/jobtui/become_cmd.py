@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
-import sys
 from collections.abc import Callable, Iterable, Mapping
 
 from jobtui.model import USER_RE, Become, Host, become_password
@@ -23,6 +22,10 @@ PROMPT = "BECOME password: "
 """As ansible-playbook -K asks."""
 
 ENV = "ANSIBLE_BECOME_PASS"
+
+
+class NoPassword(Exception):
+    """-K could read no password (its input ended)."""
 
 
 def _user(text: str) -> str:
@@ -59,9 +62,12 @@ def password_source(args: argparse.Namespace, hosts: Iterable[Host]) -> str | No
     """The password of hosts that have none of their own: asked now with -K (once,
     and only if some host needs it), else from the environment."""
     if getattr(args, "ask_become_pass", False) and any(become_password(h) is None for h in hosts):
-        if not sys.stdin.isatty():
-            print("jobtui: -K: reading the sudo password from stdin", file=sys.stderr)
-        return getpass.getpass(PROMPT)
+        try:
+            return getpass.getpass(PROMPT)
+        except EOFError as e:
+            raise NoPassword(
+                f"-K: no password could be read (its input ended); set {ENV} instead"
+            ) from e
     return os.environ.get(ENV)
 
 

@@ -445,7 +445,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "watch":
             return watch(hosts, args)
         return lifecycle.act_on(args.command, hosts, args, jids)
-    except (ConfigError, UsageError, StoreError) as e:
+    except (ConfigError, UsageError, StoreError, become_cmd.NoPassword) as e:
         print(f"jobtui: error: {one_line(str(e))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:  # at a passphrase prompt, or loading: nothing launched
