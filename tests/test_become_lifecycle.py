@@ -1,0 +1,291 @@
+"""become runs after launch: their time limit, `cancel`, `status`, `cleanup`, `watch`'s
+discovery and `attach`, over a real sshd fleet and the machine's real sudo.
+
+Every job here is marked by a random `sleep N` (N is the marker): every process of a
+run carries it in its command line, so the test finds them all (`processes_matching`),
+whoever their parent is, and knows when none is left.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobtui import become_cmd
+from jobtui.config import load_inventory
+from jobtui.events import Event, RunChanged
+from jobtui.fleet import DiscoveryPoller, transports_for
+from jobtui.model import RunState
+from tests.becomeusers import NOPASS, PASS, BecomeUsers, sudo_invocations, sudo_log_offset
+from tests.helpers import processes_matching, processes_using, wait_until
+from tests.sshfleet import SshFleet
+from tests.test_become_run import REPO, home_root, inventory, jobtui, summary, write_jobs
+
+pytest_plugins = ["tests.fixtures_become"]
+pytestmark = pytest.mark.ssh
+
+__all__ = ["home_root"]  # a fixture of test_become_run's, used by name below
+
+Become = Callable[..., SshFleet]
+Dirs = Callable[[str], Path]
+
+
+def marker() -> str:
+    return str(5000 + secrets.randbelow(4000))
+
+
+def family(mark: str) -> str:
+    """A job that starts two children in its group and one that leaves it (setsid)."""
+    return f"sh -c 'sleep {mark} & sleep {mark} & wait' & setsid sleep {mark} & wait"
+
+
+def uid_of(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("Uid:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def sleepers(mark: str) -> list[int]:
+    """The run's `sleep` processes (its shells carry the marker too)."""
+    return [
+        p
+        for p in processes_matching(f"sleep {mark}")
+        if Path(f"/proc/{p}/comm").read_text().strip() == "sleep"
+    ]
+
+
+def kill_leftovers(mark: str, roots: list[Path]) -> None:
+    """After a failed test: kill what is left of its runs (none when it passed)."""
+    for pid in {
+        *processes_matching(f"sleep {mark}"),
+        *(p for r in roots for p in processes_using(r)),
+    }:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def per_host(fleet: SshFleet, path: Path, roots: dict[str, str], **extra: Any) -> Path:
+    """An inventory whose hosts (all this machine) each have their own job root, so a
+    run is found once, on its own host."""
+    return fleet.write_inventory(
+        path, host_vars={h.name: {"jobtui_dir": roots[h.name], **extra} for h in fleet.hosts}
+    )
+
+
+def run_cli(jobs: Path, inv: Path, state: Path, *extra: str, **kw: Any) -> Any:
+    args = ["run", str(jobs), "-i", str(inv), "--headless", "--json", "--state-dir", str(state)]
+    return jobtui(*args, *extra, **kw)
+
+
+def status_runs(inv: Path, state: Path, *extra: str) -> list[dict[str, Any]]:
+    st = jobtui("status", "-i", str(inv), "--json", "--state-dir", str(state), *extra)
+    assert st.returncode == 0, st.stderr
+    runs: list[dict[str, Any]] = json.loads(st.stdout)["runs"]
+    return runs
+
+
+def test_a_root_jobs_time_limit_kills_it_and_every_child(
+    become_fleet: Become, become_dir: Dirs, tmp_path: Path
+) -> None:
+    fleet = become_fleet(NOPASS)
+    mark = marker()
+    root = become_dir("root")
+    inv = inventory(fleet, tmp_path / "inv.yml", root)
+    jobs = write_jobs(tmp_path / "jobs.yml", shell=family(mark), become=True, timeout=3)
+    argv = ["run", str(jobs), "-i", str(inv), "--headless", "--json"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jobtui", *argv, "--state-dir", str(tmp_path / "state")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    try:
+        # Three sleeps per host: two in the job's group, one in a session of its own.
+        assert wait_until(lambda: len(sleepers(mark)) == 3 * len(fleet.hosts), 15)
+        alive = processes_matching(f"sleep {mark}")
+        assert {uid_of(p) for p in alive} == {0}, "not all of the run's processes are root's"
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 1, err
+        runs = summary(out)["runs"]
+        assert {(r["state"], r["user"]) for r in runs} == {("timed_out", "root")}
+        assert wait_until(lambda: processes_matching(f"sleep {mark}") == [], 10), [
+            Path(f"/proc/{p}/cmdline").read_bytes() for p in processes_matching(f"sleep {mark}")
+        ]
+    finally:
+        proc.kill()
+        proc.wait()
+        kill_leftovers(mark, [root])
+
+
+def test_cancel_reaches_a_root_job_left_running_and_every_child(
+    become_fleet: Become, become_dir: Dirs, tmp_path: Path
+) -> None:
+    fleet = become_fleet(NOPASS)
+    mark = marker()
+    roots = {h.name: str(become_dir("root")) for h in fleet.hosts}
+    # The inventory's ansible_become makes cancel/status look at root's runs...
+    inv = per_host(fleet, tmp_path / "inv.yml", roots, ansible_become=True)
+    # ...and -b does the same where the inventory does not say so.
+    plain = per_host(fleet, tmp_path / "plain.yml", roots)
+    state = tmp_path / "state"
+    jobs = write_jobs(tmp_path / "jobs.yml", shell=family(mark), become=True, poll=0, timeout=600)
+    launched = run_cli(jobs, inv, state)
+    try:
+        assert launched.returncode == 0, launched.stderr
+        runs = {r["host"]: r for r in summary(launched.stdout)["runs"]}
+        assert {r["state"] for r in runs.values()} == {"running"}
+        assert wait_until(lambda: len(sleepers(mark)) == 3 * len(fleet.hosts), 15)
+        assert {uid_of(p) for p in processes_matching(f"sleep {mark}")} == {0}
+        first, *others = fleet.hosts
+        since = sudo_log_offset()
+        one = jobtui("cancel", "-i", str(inv), "--jid", runs[first.name]["jid"])
+        assert one.returncode == 0, one.stderr
+        assert one.stdout.count("cancelled") == 1, one.stdout
+        # One sudo per host: the cancel found the jid by looking at every host.
+        assert sudo_invocations(NOPASS, since) == len(fleet.hosts)
+        assert wait_until(lambda: len(sleepers(mark)) == 3 * len(others), 10)
+        batch = summary(launched.stdout)["batch"]
+        rest = jobtui("cancel", "-i", str(plain), "-b", "--batch", batch)
+        assert rest.returncode == 0, rest.stderr
+        assert rest.stdout.count("cancelled") == len(others), rest.stdout
+        assert wait_until(lambda: processes_matching(f"sleep {mark}") == [], 10)
+        found = status_runs(inv, state, "-b")
+        assert sorted((r["host"], r["user"], r["state"]) for r in found) == [
+            (h.name, "root", "cancelled") for h in fleet.hosts
+        ]
+    finally:
+        kill_leftovers(mark, [Path(r) for r in roots.values()])
+
+
+def test_status_and_cleanup_of_root_runs_with_become_and_without(
+    become_fleet: Become,
+    become_users: BecomeUsers,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+) -> None:
+    users = become_users
+    fleet = become_fleet(NOPASS)
+    home = request.getfixturevalue("home_root")
+    # `~/NAME`: the login user's runs in its home, root's in /root (the default's shape).
+    names = {h.name: home("root") for h in fleet.hosts}
+    inv = per_host(fleet, tmp_path / "inv.yml", names)
+    state = tmp_path / "state"
+    mine = {"name": "mine", "hosts": "fleet", "shell": "true", "poll": 0.3}
+    root = {**mine, "name": "root", "become": True}
+    jobs = tmp_path / "jobs.yml"
+    jobs.write_text(json.dumps({"jobs": [mine, root]}))
+    done = run_cli(jobs, inv, state)
+    assert done.returncode == 0, done.stderr
+    batch = summary(done.stdout)["batch"]
+    runs = summary(done.stdout)["runs"]
+    job_dirs = {
+        r["jid"]: Path("/root" if r["user"] else users.nopass.home, names[r["host"]][2:], "jobs")
+        / r["jid"]
+        for r in runs
+    }
+    assert {p.stat().st_uid for j, p in job_dirs.items()} == {0, users.nopass.uid}
+    expected = sorted((r["host"], r["job"], r["user"], r["state"]) for r in runs)
+    # Without -b (and no ansible_become) status is the login user's: root's runs are in
+    # a root root it does not look at.
+    assert sorted(r["job"] for r in status_runs(inv, state)) == ["mine", "mine"]
+    since = sudo_log_offset()
+    found = status_runs(inv, state, "-b")
+    assert sorted((r["host"], r["job"], r["user"], r["state"]) for r in found) == expected
+    assert {r["user"] for r in found if r["job"] == "root"} == {"root"}
+    assert sudo_invocations(NOPASS, since) == len(fleet.hosts)
+    # What we see when jobtui_dir names root's root itself and -b is not given: the
+    # login user cannot enter /root, and status lists nothing, exit 0, not a word.
+    theirs = {h: "/root/" + n[2:] for h, n in names.items()}
+    blind = per_host(fleet, tmp_path / "theirs.yml", theirs)
+    assert status_runs(blind, state) == []
+    assert sorted(r["user"] for r in status_runs(blind, state, "-b")) == ["root", "root"]
+
+    since = sudo_log_offset()
+    gone = jobtui("cleanup", "-i", str(inv), "-b", "--batch", batch, "--state-dir", str(state))
+    assert gone.returncode == 0, gone.stderr
+    assert gone.stdout.count("removed") == len(runs), gone.stdout
+    assert [p for p in job_dirs.values() if p.exists()] == []
+    assert sudo_invocations(NOPASS, since) == len(fleet.hosts)
+    assert status_runs(inv, state, "-b") == []
+
+
+def test_watch_discovers_root_runs_and_follows_them_with_one_sudo_per_host(
+    become_fleet: Become, become_dir: Dirs, tmp_path: Path
+) -> None:
+    fleet = become_fleet(NOPASS)
+    roots = {h.name: str(become_dir("root")) for h in fleet.hosts}
+    inv = per_host(fleet, tmp_path / "inv.yml", roots)
+    jobs = write_jobs(tmp_path / "jobs.yml", shell="sleep 2", become=True, poll=0)
+    launched = run_cli(jobs, inv, tmp_path / "state")
+    assert launched.returncode == 0, launched.stderr
+    jids = {r["jid"] for r in summary(launched.stdout)["runs"]}
+    hosts = list(load_inventory(str(inv)).hosts.values())
+    # What `jobtui watch -i INV -b` builds (cli.watch), without the console around it.
+    args = argparse.Namespace(become=True, become_user=None, ask_become_pass=False)
+    since = sudo_log_offset()
+    poller = DiscoveryPoller(
+        transports_for(hosts, become=become_cmd.for_hosts(hosts, args)), interval=0.2
+    )
+    seen: list[RunChanged] = []
+
+    def emit(ev: Event) -> None:
+        if isinstance(ev, RunChanged):
+            seen.append(ev)
+
+    def states() -> set[tuple[str | None, str, str, RunState]]:
+        return {(e.run.jid, e.run.host, e.run.user, e.run.state) for e in seen}
+
+    thread = threading.Thread(target=poller.run, args=(emit,), name="test-watch-poller")
+    thread.start()
+    try:
+        ended = {RunState.SUCCEEDED}
+        assert wait_until(lambda: {e.run.state for e in seen if e.run.jid in jids} >= ended, 20)
+    finally:
+        poller.stop()
+        thread.join(10)
+    assert not thread.is_alive()
+    by_jid = {(jid, host, user) for jid, host, user, _ in states()}
+    assert by_jid == {(r["jid"], r["host"], "root") for r in summary(launched.stdout)["runs"]}
+    # Seen running, then succeeded: several polls, and one sudo per host for all of them.
+    assert {s for *_, s in states()} == {RunState.RUNNING, RunState.SUCCEEDED}
+    assert sudo_invocations(NOPASS, since) == len(fleet.hosts)
+
+
+def test_attach_follows_a_become_batch_to_its_end_with_one_sudo_per_host(
+    become_fleet: Become, become_dir: Dirs, become_users: BecomeUsers, tmp_path: Path
+) -> None:
+    fleet = become_fleet(PASS)
+    root = become_dir("root")
+    inv = inventory(fleet, tmp_path / "inv.yml", root)
+    env = {"ANSIBLE_BECOME_PASS": become_users.password}
+    state = tmp_path / "state"
+    jobs = write_jobs(tmp_path / "jobs.yml", shell="sleep 3; id -un", become=True, poll=0)
+    launched = run_cli(jobs, inv, state, env=env)
+    assert launched.returncode == 0, launched.stderr
+    batch = summary(launched.stdout)["batch"]
+    since = sudo_log_offset()
+    argv = ["attach", batch, "--headless", "--json", "--state-dir", str(state)]
+    done = jobtui(*argv, env=env)
+    assert done.returncode == 0, done.stderr
+    runs = summary(done.stdout)["runs"]
+    assert {(r["state"], r["user"]) for r in runs} == {("succeeded", "root")}
+    for r in runs:
+        assert (root / "jobs" / r["jid"] / "stdout").read_text().strip() == "root"
+    assert sudo_invocations(PASS, since) == len(fleet.hosts)
