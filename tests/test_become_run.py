@@ -323,3 +323,35 @@ def test_a_user_without_sudo_is_told_so(
             "launch failed: sudo to root refused: jtb-nosudo is not in the sudoers file."
         )
     assert not any(root.iterdir())
+
+
+def test_a_batch_remembers_its_become_for_status_cancel_and_cleanup(
+    become_fleet: Callable[..., SshFleet],
+    become_dir: Callable[[str], Path],
+    tmp_path: Path,
+) -> None:
+    fleet = become_fleet(NOPASS)
+    root = become_dir("root")
+    inv = inventory(fleet, tmp_path / "inv.yml", root)  # no ansible_become in it
+    jobs = write_jobs(tmp_path / "jobs.yml", shell="sleep 60", become=True, poll=0)
+    state = ["--state-dir", str(tmp_path / "state")]
+    done = jobtui("run", str(jobs), "-i", str(inv), "--headless", "--json", *state)
+    assert done.returncode == 0, done.stderr
+    batch = summary(done.stdout)["batch"]
+    # No -b: the local store says this batch became root on these hosts.
+    seen = jobtui("status", "-i", str(inv), "--json", "--batch", batch, *state)
+    assert seen.returncode == 0, seen.stderr
+    runs = json.loads(seen.stdout)["runs"]
+    assert {(r["host"], r["state"], r["user"]) for r in runs} == {
+        (h.name, "running", "root") for h in fleet.hosts
+    }
+    # Another state dir knows nothing of it: only the login user's runs are seen.
+    other = ["--state-dir", str(tmp_path / "other")]
+    blind = jobtui("status", "-i", str(inv), "--json", *other)
+    assert blind.returncode == 0, blind.stderr
+    assert [r for r in json.loads(blind.stdout)["runs"] if r["batch"] == batch] == []
+    stop = jobtui("cancel", "-i", str(inv), "--batch", batch, *state)
+    assert stop.returncode == 0, stop.stderr
+    gone = jobtui("cleanup", "-i", str(inv), "--batch", batch, *state)
+    assert gone.returncode == 0, gone.stderr
+    assert not any((root / "jobs").iterdir())

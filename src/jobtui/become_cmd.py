@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from jobtui.model import USER_RE, Become, Host, become_password
 from jobtui.runs import Run
+from jobtui.store import Store, state_dir
 from jobtui.transport.become import BecomeSetup
 
 PROMPT = "BECOME password: "
@@ -98,18 +99,34 @@ def for_runs(
     return _setup(users, owners, hosts.values(), args)
 
 
-def for_hosts(hosts: list[Host], args: argparse.Namespace) -> BecomeSetup | None:
+def for_hosts(
+    hosts: list[Host], args: argparse.Namespace, recorded: Mapping[str, set[str]] | None = None
+) -> BecomeSetup | None:
     """Who to look at on each host when runs are found there: its login user, and its
-    become user where the inventory's `ansible_become` (or `-b`) says so."""
+    become user where the inventory's `ansible_become` (or `-b`) says so, and every user
+    this machine's batches became there (`recorded`, `Store.become_users`)."""
     wanted = getattr(args, "become", False)
     named = getattr(args, "become_user", None)
     users: dict[str, set[Become]] = {}
     chosen = []
     for h in hosts:
+        mine = {Become(u) for u in (recorded or {}).get(h.name, ())}
         if h.become or wanted:
-            users[h.name] = {Become(named or h.become_user or "root")}
+            mine.add(Become(named or h.become_user or "root"))
+        if mine:
+            users[h.name] = mine
             chosen.append(h)
     return _setup(users, {}, chosen, args)
+
+
+def recorded(args: argparse.Namespace) -> dict[str, set[str]]:
+    """The become users of every batch in the state directory (none if it has no store:
+    nothing is created for a look)."""
+    path = Store.path_in(state_dir(args.state_dir))
+    if not path.exists():
+        return {}
+    with Store(path) as store:
+        return store.become_users()
 
 
 def _setup(

@@ -352,7 +352,7 @@ def watch(hosts: list[Host], args: argparse.Namespace) -> int:
     from jobtui.ui.app import make_app  # the core never imports Textual
 
     keyring = keyring_for(hosts)
-    become = become_cmd.for_hosts(hosts, args)
+    become = become_cmd.for_hosts(hosts, args, become_cmd.recorded(args))
     poller = DiscoveryPoller(
         transports_for(hosts, args.accept_new_host_keys, keyring=keyring, become=become),
         args.interval,

@@ -84,7 +84,7 @@ def _transports(hosts: list[Host], args: argparse.Namespace) -> Iterator[list[Tr
     """The hosts' transports, every one closed on the way out (an error included)."""
     with ExitStack() as stack:
         keyring = keyring_for(hosts)
-        become = become_cmd.for_hosts(hosts, args)
+        become = become_cmd.for_hosts(hosts, args, become_cmd.recorded(args))
         ts = transports_for(hosts, args.accept_new_host_keys, keyring=keyring, become=become)
         yield [stack.enter_context(t) for t in ts]
 

@@ -425,6 +425,27 @@ class Store:
             "finished": row[5],
         }
 
+    def become_users(self) -> dict[str, set[str]]:
+        """Host -> the become users its runs ran as, in every batch of this store: where
+        `status`, `watch`, `cancel` and `cleanup` look besides the inventory's."""
+        found: dict[str, set[str]] = {}
+        with self._guard("read"):
+            # Only the batches where something became someone (most have nothing).
+            batches = self.db.execute(
+                "SELECT id, hosts, jobs FROM batches WHERE instr(jobs, '\"become\": true')"
+                " OR instr(hosts, '\"become\": true')"
+            ).fetchall()
+            for batch, hosts_json, jobs_json in batches:
+                hosts, jobs = json.loads(hosts_json), json.loads(jobs_json)
+                pairs = self.db.execute(
+                    "SELECT DISTINCT job, host FROM runs WHERE batch=?", (batch,)
+                ).fetchall()
+                for job, host in pairs:
+                    b = become_of(job_from(jobs[job]), host_from(hosts[host]))
+                    if b is not None:
+                        found.setdefault(host, set()).add(b.user)
+        return found
+
     def load_runs(self, batch: str) -> list[Run]:
         """The batch's runs as the engine needs them to carry on where it stopped."""
         info = self.batch_info(batch)
