@@ -12,7 +12,7 @@ import pytest
 
 from jobtui import become_cmd
 from jobtui.cli import main
-from jobtui.model import Become, Host, JobSpec, RunSpec
+from jobtui.model import USER_RE, Become, Host, JobSpec, RunSpec
 from jobtui.runs import Run
 
 REPO = Path(__file__).resolve().parent.parent
@@ -116,3 +116,24 @@ def test_inventory_host_says_how_it_becomes_never_the_password(
     err = capsys.readouterr().err
     assert "become       sudo as postgres (password from the inventory)" in err
     assert "hunter2" not in err
+
+
+def test_a_template_cannot_put_a_password_in_a_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inv = tmp_path / "inv.ini"
+    inv.write_text("h ansible_connection=local ansible_become_password=hunter2\n")
+    jobs = tmp_path / "jobs.yml"
+    jobs.write_text(
+        "jobs:\n  - {name: j, hosts: all, shell: 'echo {{ ansible_become_password }}'}\n"
+    )
+    assert main(["check", str(jobs), "-i", str(inv)]) == 2
+    err = capsys.readouterr().err
+    assert "'ansible_become_password' is undefined" in err
+    assert "a password is never put in a command" in err
+    assert "hunter2" not in err
+
+
+@pytest.mark.parametrize("name", ["root\n", "-root", "#0", "ro ot", "r;t", ""])
+def test_a_user_name_is_a_user_name(name: str) -> None:
+    assert not USER_RE.match(name)

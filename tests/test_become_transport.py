@@ -22,7 +22,7 @@ from jobtui.transport.become import (
     handshake,
     sudo_command,
 )
-from jobtui.transport.local import LocalTransport
+from jobtui.transport.local import LocalSession, LocalTransport
 from tests.becomeusers import SVC, BecomeUsers
 from tests.helpers import wait_until
 
@@ -200,17 +200,31 @@ def test_the_become_shell_ends_with_the_transport(
     svc = Become(SVC)
     t = HostTransport(LocalTransport(svc_host), [svc], password=None)
     t.status(None)
-
-    def shells() -> list[int]:
-        return [
-            int(p.name)
-            for p in Path("/proc").iterdir()
-            if p.name.isdigit() and _uid(p) == become_users.svc.uid
-        ]
-
-    assert shells(), "no shell ran as jtb-svc"
+    session = t.shells[SVC]._session
+    assert isinstance(session, LocalSession)
+    # sudo (the process the transport started), its monitor and the shell it runs:
+    # other tests' jtb-svc processes are not ours to count.
+    ours = _descendants(session.proc.pid)
+    assert any(_uid(Path(f"/proc/{pid}")) == become_users.svc.uid for pid in ours), ours
     t.close()
-    assert wait_until(lambda: not shells(), 10), shells()
+    assert wait_until(lambda: not [p for p in ours if Path(f"/proc/{p}").exists()], 10)
+
+
+def _descendants(pid: int) -> set[int]:
+    parents: dict[int, int] = {}
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                stat = (p / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(p.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found = {pid}
+    while True:
+        more = {c for c, parent in parents.items() if parent in found} - found
+        if not more:
+            return found
+        found |= more
 
 
 def _uid(proc: Path) -> int | None:

@@ -254,7 +254,7 @@ class Endpoint:
 BECOME_METHODS = ("sudo",)
 """The become methods jobtui can use (Ansible's `su`, `doas`... are refused)."""
 
-USER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$")
+USER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?\Z")
 """A become user name as useradd allows it (never `-x`, `#uid` or a shell word)."""
 
 SECRET_VARS = frozenset(

@@ -14,7 +14,16 @@ from jobtui.config.errors import ConfigError
 from jobtui.config.inventory import Inventory
 from jobtui.config.patterns import select_hosts
 from jobtui.config.template import render_command, render_plain, render_shell
-from jobtui.model import BECOME_METHODS, USER_RE, Become, Host, JobSpec, RunSpec, become_of
+from jobtui.model import (
+    BECOME_METHODS,
+    SECRET_VARS,
+    USER_RE,
+    Become,
+    Host,
+    JobSpec,
+    RunSpec,
+    become_of,
+)
 
 MAX_RUNS = 1_000_000
 """Runs one plan may hold: hosts x loop items, over all its jobs."""
@@ -48,7 +57,9 @@ def template_vars(
             run made a plan quadratic in the number of hosts.
     """
     return {
-        **host.vars,
+        # A password is never put in a command (an argv on the host, the store): a
+        # template that names one finds it undefined.
+        **{k: v for k, v in host.vars.items() if k not in SECRET_VARS},
         "inventory_hostname": host.name,
         "inventory_hostname_short": host.name.split(".", 1)[0],
         "group_names": list(host.groups),

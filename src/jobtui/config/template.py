@@ -49,7 +49,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from jobtui.config.errors import ConfigError, did_you_mean
 from jobtui.config.shellquote import Refused, quote_placeholders
-from jobtui.model import Location
+from jobtui.model import SECRET_VARS, Location
 
 
 @dataclass
@@ -412,6 +412,11 @@ def _render(source: str, variables: dict[str, Any], location: Location | None, w
 
 def _undefined_hint(message: str, variables: dict[str, Any]) -> str | None:
     if match := re.match(r"'([^']+)' is undefined", message):
+        if match.group(1) in SECRET_VARS:
+            return (
+                "a password is never put in a command (it would be in an argv on the host"
+                " and in the store); give it to the job with env: {NAME: {from_env: VAR}}"
+            )
         return did_you_mean(match.group(1), list(variables)) or "define it in the inventory vars"
     if (match := re.search(r"has no attribute '([^']+)'", message)) and isinstance(
         item := variables.get("item"), dict

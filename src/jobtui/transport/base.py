@@ -80,13 +80,14 @@ class Transport(ABC):
     as_user = ""
     """The become user its shell runs as ("": the login user)."""
 
+    @abstractmethod
     def _open(self) -> Session:
         """Start `sh -s` on the host."""
-        return self._exec("/bin/sh -s")
 
-    @abstractmethod
     def _exec(self, command: str) -> Session:
-        """Start `command` (a shell command line) on the host as the login user."""
+        """Start `command` (a shell command line) on the host as the login user: the
+        become shells' sudo (a transport that cannot has no become shells)."""
+        raise TransportError(f"{self.host.name}: this connection cannot start a sudo shell")
 
     def open_shell(self, command: str) -> Session:
         """Another shell on the host's connection, for `command` (the become shells)."""

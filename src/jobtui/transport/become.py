@@ -147,9 +147,6 @@ class BecomeTransport(Transport):
             raise
         return session
 
-    def _exec(self, command: str) -> Session:
-        raise TransportError("a become shell starts no other command")
-
     def open_watch(self) -> tuple[Session, str]:
         # A watcher would be a second sudo (asking for the password again): runs of a
         # become user are polled (their poll interval), not pushed.
@@ -210,6 +207,9 @@ class HostTransport(Transport):
     @sessions_opened.setter
     def sessions_opened(self, value: int) -> None:
         pass  # Transport.__init__ sets it; the shells count their own
+
+    def _open(self) -> Session:
+        raise TransportError("a host's shells are opened by each of them")
 
     def _exec(self, command: str) -> Session:
         return self.login.open_shell(command)

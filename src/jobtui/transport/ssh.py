@@ -313,6 +313,9 @@ class SshTransport(Transport):
         finally:
             self._lock.release()
 
+    def _open(self) -> Session:
+        return self._exec("/bin/sh -s")
+
     def _exec(self, command: str) -> Session:
         client = self._connect()
         transport = client.get_transport()
