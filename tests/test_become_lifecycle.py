@@ -39,6 +39,7 @@ pytestmark = pytest.mark.ssh
 __all__ = ["home_root"]  # a fixture of test_become_run's, used by name below
 
 Become = Callable[..., SshFleet]
+CLI = (sys.executable, "-m", "jobtui")
 Dirs = Callable[[str], Path]
 
 
@@ -80,6 +81,11 @@ def kill_leftovers(mark: str, roots: list[Path]) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+def sleeping(mark: str, count: int) -> Callable[[], bool]:
+    """For wait_until: exactly `count` of the run's sleeps are alive."""
+    return lambda: len(sleepers(mark)) == count
+
+
 def per_host(fleet: SshFleet, path: Path, roots: dict[str, str], **extra: Any) -> Path:
     """An inventory whose hosts (all this machine) each have their own job root, so a
     run is found once, on its own host."""
@@ -118,7 +124,7 @@ def test_a_root_jobs_time_limit_kills_it_and_every_child(
     )
     try:
         # Three sleeps per host: two in the job's group, one in a session of its own.
-        assert wait_until(lambda: len(sleepers(mark)) == 3 * len(fleet.hosts), 15)
+        assert wait_until(sleeping(mark, 3 * len(fleet.hosts)), 15)
         alive = processes_matching(f"sleep {mark}")
         assert {uid_of(p) for p in alive} == {0}, "not all of the run's processes are root's"
         out, err = proc.communicate(timeout=60)
@@ -140,35 +146,43 @@ def test_cancel_reaches_a_root_job_left_running_and_every_child(
     fleet = become_fleet(NOPASS)
     mark = marker()
     roots = {h.name: str(become_dir("root")) for h in fleet.hosts}
-    # The inventory's ansible_become makes cancel/status look at root's runs...
     inv = per_host(fleet, tmp_path / "inv.yml", roots, ansible_become=True)
-    # ...and -b does the same where the inventory does not say so.
     plain = per_host(fleet, tmp_path / "plain.yml", roots)
-    state = tmp_path / "state"
-    jobs = write_jobs(tmp_path / "jobs.yml", shell=family(mark), become=True, poll=0, timeout=600)
-    launched = run_cli(jobs, inv, state)
+    state, elsewhere = tmp_path / "state", tmp_path / "elsewhere"
+    jobs = write_jobs(
+        tmp_path / "jobs.yml", shell=family(mark), become=True, poll=0, timeout=600, loop=[1, 2]
+    )
+    launched = run_cli(jobs, plain, state)
     try:
         assert launched.returncode == 0, launched.stderr
-        runs = {r["host"]: r for r in summary(launched.stdout)["runs"]}
-        assert {r["state"] for r in runs.values()} == {"running"}
-        assert wait_until(lambda: len(sleepers(mark)) == 3 * len(fleet.hosts), 15)
-        assert {uid_of(p) for p in processes_matching(f"sleep {mark}")} == {0}
-        first, *others = fleet.hosts
-        since = sudo_log_offset()
-        one = jobtui("cancel", "-i", str(inv), "--jid", runs[first.name]["jid"])
-        assert one.returncode == 0, one.stderr
-        assert one.stdout.count("cancelled") == 1, one.stdout
-        # One sudo per host: the cancel found the jid by looking at every host.
-        assert sudo_invocations(NOPASS, since) == len(fleet.hosts)
-        assert wait_until(lambda: len(sleepers(mark)) == 3 * len(others), 10)
         batch = summary(launched.stdout)["batch"]
-        rest = jobtui("cancel", "-i", str(plain), "-b", "--batch", batch)
-        assert rest.returncode == 0, rest.stderr
-        assert rest.stdout.count("cancelled") == len(others), rest.stdout
-        assert wait_until(lambda: processes_matching(f"sleep {mark}") == [], 10)
-        found = status_runs(inv, state, "-b")
-        assert sorted((r["host"], r["user"], r["state"]) for r in found) == [
-            (h.name, "root", "cancelled") for h in fleet.hosts
+        runs = {(r["host"], r["item"]): r for r in summary(launched.stdout)["runs"]}
+        assert {r["state"] for r in runs.values()} == {"running"}
+        assert wait_until(sleeping(mark, 3 * len(runs)), 15)
+        assert {uid_of(p) for p in processes_matching(f"sleep {mark}")} == {0}
+        (one, _), (two, _), *rest = sorted(runs.items())
+        left = len(runs)
+        # One run by its jid from a machine that never saw the batch (`elsewhere`): the
+        # inventory says become; then another with -b; the rest by the batch, from the
+        # machine that launched it, which remembers that its runs became root.
+        for inventory_, flags, state_dir in [
+            (inv, ["--jid", runs[one]["jid"]], elsewhere),
+            (plain, ["-b", "--jid", runs[two]["jid"]], elsewhere),
+            (plain, ["--batch", batch], state),
+        ]:
+            since = sudo_log_offset()
+            done = jobtui("cancel", "-i", str(inventory_), *flags, "--state-dir", str(state_dir))
+            assert done.returncode == 0, done.stderr
+            cancelled = 1 if "--jid" in flags else len(rest)
+            assert done.stdout.count(": cancelled") == cancelled, done.stdout
+            # One sudo per host: the cancel looked for the runs on every host.
+            assert sudo_invocations(NOPASS, since) == len(fleet.hosts)
+            left -= cancelled
+            assert wait_until(sleeping(mark, 3 * left), 10)
+        assert processes_matching(f"sleep {mark}") == []
+        found = status_runs(inv, elsewhere)
+        assert sorted((r["host"], r["item"], r["user"], r["state"]) for r in found) == [
+            (*key, "root", "cancelled") for key in sorted(runs)
         ]
     finally:
         kill_leftovers(mark, [Path(r) for r in roots.values()])
@@ -202,20 +216,25 @@ def test_status_and_cleanup_of_root_runs_with_become_and_without(
     }
     assert {p.stat().st_uid for j, p in job_dirs.items()} == {0, users.nopass.uid}
     expected = sorted((r["host"], r["job"], r["user"], r["state"]) for r in runs)
-    # Without -b (and no ansible_become) status is the login user's: root's runs are in
-    # a root root it does not look at.
-    assert sorted(r["job"] for r in status_runs(inv, state)) == ["mine", "mine"]
+    # Without -b, no ansible_become, and no memory of the batch (another machine's
+    # state dir), status is the login user's: root's runs are in root's job root.
+    elsewhere = tmp_path / "elsewhere"
+    assert sorted(r["job"] for r in status_runs(inv, elsewhere)) == ["mine", "mine"]
+    # -b: root's runs too, as root, for one sudo per host.
     since = sudo_log_offset()
-    found = status_runs(inv, state, "-b")
+    found = status_runs(inv, elsewhere, "-b")
     assert sorted((r["host"], r["job"], r["user"], r["state"]) for r in found) == expected
     assert {r["user"] for r in found if r["job"] == "root"} == {"root"}
     assert sudo_invocations(NOPASS, since) == len(fleet.hosts)
-    # What we see when jobtui_dir names root's root itself and -b is not given: the
-    # login user cannot enter /root, and status lists nothing, exit 0, not a word.
+    # The machine that launched the batch remembers who its runs became: no -b needed.
+    found = status_runs(inv, state)
+    assert sorted((r["host"], r["job"], r["user"], r["state"]) for r in found) == expected
+    # When jobtui_dir names root's job root itself and nothing says become: the login
+    # user cannot enter /root, and status lists nothing, exit 0, without a word.
     theirs = {h: "/root/" + n[2:] for h, n in names.items()}
     blind = per_host(fleet, tmp_path / "theirs.yml", theirs)
-    assert status_runs(blind, state) == []
-    assert sorted(r["user"] for r in status_runs(blind, state, "-b")) == ["root", "root"]
+    assert status_runs(blind, elsewhere) == []
+    assert sorted(r["user"] for r in status_runs(blind, elsewhere, "-b")) == ["root", "root"]
 
     since = sudo_log_offset()
     gone = jobtui("cleanup", "-i", str(inv), "-b", "--batch", batch, "--state-dir", str(state))
@@ -268,23 +287,46 @@ def test_watch_discovers_root_runs_and_follows_them_with_one_sudo_per_host(
     assert sudo_invocations(NOPASS, since) == len(fleet.hosts)
 
 
+@pytest.mark.parametrize("left", ["launched with poll 0", "follower killed"])
 def test_attach_follows_a_become_batch_to_its_end_with_one_sudo_per_host(
-    become_fleet: Become, become_dir: Dirs, become_users: BecomeUsers, tmp_path: Path
+    become_fleet: Become,
+    become_dir: Dirs,
+    become_users: BecomeUsers,
+    tmp_path: Path,
+    left: str,
 ) -> None:
     fleet = become_fleet(PASS)
     root = become_dir("root")
     inv = inventory(fleet, tmp_path / "inv.yml", root)
     env = {"ANSIBLE_BECOME_PASS": become_users.password}
     state = tmp_path / "state"
-    jobs = write_jobs(tmp_path / "jobs.yml", shell="sleep 3; id -un", become=True, poll=0)
-    launched = run_cli(jobs, inv, state, env=env)
-    assert launched.returncode == 0, launched.stderr
-    batch = summary(launched.stdout)["batch"]
+    poll = 0 if left == "launched with poll 0" else 0.3
+    jobs = write_jobs(tmp_path / "jobs.yml", shell="sleep 4; id -un", become=True, poll=poll)
+    argv = [*CLI, "run", str(jobs), "-i", str(inv), "--headless", "--json", "--state-dir"]
+    follower = subprocess.Popen(
+        [*argv, str(state)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+        cwd=REPO,
+    )
+    try:
+        if poll:
+            # Both runs started: the console dies with them running (kill -9, no goodbye).
+            assert wait_until(lambda: len(list(root.glob("jobs/*/pid"))) == len(fleet.hosts))
+            follower.kill()
+        out, err = follower.communicate(timeout=60)
+    finally:
+        follower.kill()
+        follower.wait()
+    assert follower.returncode == (-signal.SIGKILL if poll else 0), err
+    batch = json.loads(out.splitlines()[0])["batch"]
     since = sudo_log_offset()
-    argv = ["attach", batch, "--headless", "--json", "--state-dir", str(state)]
-    done = jobtui(*argv, env=env)
+    done = jobtui("attach", batch, "--headless", "--json", "--state-dir", str(state), env=env)
     assert done.returncode == 0, done.stderr
     runs = summary(done.stdout)["runs"]
+    assert len(runs) == len(fleet.hosts)
     assert {(r["state"], r["user"]) for r in runs} == {("succeeded", "root")}
     for r in runs:
         assert (root / "jobs" / r["jid"] / "stdout").read_text().strip() == "root"

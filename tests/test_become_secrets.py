@@ -88,10 +88,13 @@ ON_TTY = (
 )
 
 
-def on_a_terminal(argv: list[str], answer: str, timeout: float = 90) -> tuple[int, str]:
+def on_a_terminal(
+    argv: list[str], answer: str, seen: list[str], timeout: float = 90
+) -> tuple[int, str]:
     """Run the CLI with a pseudo-terminal as its terminal (stdin, stdout, stderr and
-    /dev/tty); type `answer` and Enter at each "BECOME password: ". Returns the exit
-    status and everything the terminal showed (CRLF made LF)."""
+    /dev/tty); type `answer` and Enter at each "BECOME password: ", and look for it in
+    every process (`leaks`, into `seen`) until the CLI ends. Returns the exit status
+    and everything the terminal showed (CRLF made LF)."""
     master, slave = os.openpty()
     base = {k: v for k, v in os.environ.items() if k != ENV}
     try:
@@ -114,7 +117,9 @@ def on_a_terminal(argv: list[str], answer: str, timeout: float = 90) -> tuple[in
             if shown.count(PROMPT) > answered:
                 os.write(master, answer.encode() + b"\n")
                 answered += 1
-            ready, _, _ = select.select([master], [], [], 0.5)
+            if answered:
+                seen += leaks(answer)
+            ready, _, _ = select.select([master], [], [], 0.05)
             if not ready:
                 continue
             try:
@@ -231,7 +236,9 @@ def test_ask_become_pass_on_a_terminal_asks_once_and_the_batch_runs_as_root(
     state = tmp_path / "state"
     since = sudo_log_offset()
     argv = ["run", str(jobs), "-i", str(inv), "-K", "--headless", "--json", *at(state)]
-    code, shown = on_a_terminal(argv, password)
+    seen: list[str] = []
+    code, shown = on_a_terminal(argv, password, seen)
+    assert seen == [], seen
     assert code == 0, shown
     # Asked once for the batch: two hosts, two runs each.
     assert shown.count(PROMPT.decode()) == 1, shown
@@ -255,7 +262,9 @@ def test_a_wrong_password_on_a_terminal_fails_the_runs_after_one_sudo_per_host(
     since = sudo_log_offset()
     state = tmp_path / "state"
     argv = ["run", str(jobs), "-i", str(inv), "-K", "--headless", "--json", *at(state)]
-    code, shown = on_a_terminal(argv, "not-the-password")
+    seen: list[str] = []
+    code, shown = on_a_terminal(argv, "not-the-password", seen)
+    assert seen == [], seen
     assert code == 1, shown
     assert shown.count(PROMPT.decode()) == 1, shown
     assert "not-the-password" not in shown and "Traceback" not in shown
