@@ -137,3 +137,38 @@ def test_a_template_cannot_put_a_password_in_a_command(
 @pytest.mark.parametrize("name", ["root\n", "-root", "#0", "ro ot", "r;t", ""])
 def test_a_user_name_is_a_user_name(name: str) -> None:
     assert not USER_RE.match(name)
+
+
+def test_ansible_cfg_privilege_escalation_is_the_default_below_the_inventory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for var in ("ANSIBLE_CONFIG", "ANSIBLE_BECOME", "ANSIBLE_BECOME_USER"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ansible.cfg").write_text(
+        "[privilege_escalation]\nbecome = True\nbecome_user = backup\n"
+    )
+    (tmp_path / "inv.ini").write_text(
+        "cfg ansible_connection=local\n"
+        "mine ansible_connection=local ansible_become_user=postgres\n"
+        "off ansible_connection=local ansible_become=no\n"
+    )
+    (tmp_path / "jobs.yml").write_text("jobs:\n  - {name: j, hosts: all, shell: 'true'}\n")
+    assert main(["check", "jobs.yml", "-i", "inv.ini"]) == 0
+    rows = {line.split()[1]: line.split()[2] for line in capsys.readouterr().out.splitlines()[1:4]}
+    # off: an empty AS cell, the time limit comes next
+    assert rows == {"cfg": "backup", "mine": "postgres", "off": "3600s"}
+    monkeypatch.setenv("ANSIBLE_BECOME", "false")
+    assert main(["check", "jobs.yml", "-i", "inv.ini"]) == 0
+    assert "AS" not in capsys.readouterr().out.splitlines()[0].split()
+
+
+def test_become_ask_pass_in_ansible_cfg_asks_as_minus_k(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ANSIBLE_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ansible.cfg").write_text("[privilege_escalation]\nbecome_ask_pass = yes\n")
+    monkeypatch.setattr("getpass.getpass", lambda prompt: "typed")
+    setup = become_cmd.for_hosts([host("a", become=True)], args())
+    assert setup is not None and setup.password(host("a")) == "typed"

@@ -14,6 +14,7 @@ import getpass
 import os
 from collections.abc import Callable, Iterable, Mapping
 
+from jobtui.config.ansiblecfg import find_config, read_config
 from jobtui.model import USER_RE, Become, Host, become_password
 from jobtui.runs import Run
 from jobtui.store import Store, state_dir
@@ -62,7 +63,8 @@ def add_options(p: argparse.ArgumentParser, *, discover: bool) -> None:
 def password_source(args: argparse.Namespace, hosts: Iterable[Host]) -> str | None:
     """The password of hosts that have none of their own: asked now with -K (once,
     and only if some host needs it), else from the environment."""
-    if getattr(args, "ask_become_pass", False) and any(become_password(h) is None for h in hosts):
+    ask = getattr(args, "ask_become_pass", False) or _config_asks()
+    if ask and any(become_password(h) is None for h in hosts):
         try:
             return getpass.getpass(PROMPT)
         except EOFError as e:
@@ -70,6 +72,11 @@ def password_source(args: argparse.Namespace, hosts: Iterable[Host]) -> str | No
                 f"-K: no password could be read (its input ended); set {ENV} instead"
             ) from e
     return os.environ.get(ENV)
+
+
+def _config_asks() -> bool:
+    """ansible.cfg's `become_ask_pass = True` (or `ANSIBLE_BECOME_ASK_PASS`): as -K."""
+    return read_config(find_config(os.environ, os.getcwd()), os.environ).become_ask_pass
 
 
 def for_runs(

@@ -18,6 +18,7 @@ import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from jobtui.config.connection import ansible_boolean
 from jobtui.config.errors import ConfigError
 from jobtui.config.inventory import Inventory
 from jobtui.config.sources import load_inventories
@@ -39,6 +40,13 @@ class AnsibleConfig:
     """`[ssh_connection] ssh_args` (or `ANSIBLE_SSH_ARGS`), as written; None when unset
     (Ansible's default, `-C -o ControlMaster=auto -o ControlPersist=60s`, changes
     nothing jobtui does)."""
+    become: bool | None = None
+    """`[privilege_escalation] become` (or `ANSIBLE_BECOME`): for hosts whose inventory
+    has no `ansible_become`."""
+    become_user: str | None = None
+    become_method: str | None = None
+    become_ask_pass: bool = False
+    """`become_ask_pass` (or `ANSIBLE_BECOME_ASK_PASS`): as `-K`."""
 
 
 def find_config(env: Mapping[str, str], cwd: str) -> str | None:
@@ -82,12 +90,36 @@ def read_config(path: str | None, env: Mapping[str, str]) -> AnsibleConfig:
     ssh_args = env.get("ANSIBLE_SSH_ARGS") or parser.get(
         "ssh_connection", "ssh_args", fallback=None
     )
+
+    def escalation(key: str) -> str | None:
+        value = env.get(f"ANSIBLE_{key.upper()}") or parser.get(
+            "privilege_escalation", key, fallback=None
+        )
+        return value.strip() or None if value else None
+
+    def flag(key: str) -> bool | None:
+        value = escalation(key)
+        if value is None:
+            return None
+        known = ansible_boolean(value)
+        if known is None:
+            raise ConfigError(
+                f"{key} = {value!r} in [privilege_escalation] of {path or 'the environment'}"
+                " is not a boolean",
+                hint="write True or False",
+            )
+        return known
+
     return AnsibleConfig(
         path=path,
         inventory=inventory,
         remote_user=setting("remote_user", "ANSIBLE_REMOTE_USER"),
         private_key_file=os.path.expanduser(key) if key else None,
         ssh_args=ssh_args.strip() or None if ssh_args else None,
+        become=flag("become"),
+        become_user=escalation("become_user"),
+        become_method=escalation("become_method"),
+        become_ask_pass=bool(flag("become_ask_pass")),
     )
 
 
@@ -128,12 +160,17 @@ def load_configured(
     if config is None:
         config = read_config(find_config(env, cwd or os.getcwd()), env)
     inventory = load_inventories(inventory_sources(given, env, config))
-    if config.remote_user is None and config.private_key_file is None:
+    escalates = (config.become, config.become_user, config.become_method) != (None, None, None)
+    if config.remote_user is None and config.private_key_file is None and not escalates:
         return inventory
     for name, host in inventory.hosts.items():
         inventory.hosts[name] = dataclasses.replace(
             host,
             user=host.user or config.remote_user,
             key_file=host.key_file or config.private_key_file,
+            # The inventory's ansible_become* win over ansible.cfg's, as in Ansible.
+            become=host.become if "ansible_become" in host.vars else bool(config.become),
+            become_user=host.become_user or config.become_user,
+            become_method=host.become_method or config.become_method,
         )
     return inventory
