@@ -43,6 +43,8 @@ class RunView:
     batch: str = ""
     user: str = ""
     """Who it runs as on its host when that is not the login user (become): `root`."""
+    ansible: bool = False
+    """One of Ansible's own async jobs, found on its host (watch, status)."""
     skew: float = field(default=0.0, compare=False)
     """The host's clock minus the console's, where it is off (else 0): `started` and
     `finished` are the host's times, so a running run's elapsed time is measured

@@ -17,8 +17,27 @@ from typing import Any, NamedTuple
 
 from jobtui import defaults
 
-JID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+JID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}\Z")
 """Every jid is checked against this before it reaches a path or a shell."""
+
+ANSIBLE_JID_RE = re.compile(r"^j?[0-9]{1,15}\.[0-9]{1,10}\Z")
+"""The jid of a job Ansible launched with `async` (`j123456789012.4242`; older
+Ansible: no `j`), valid wherever a jid is taken."""
+
+
+def is_ansible_jid(jid: str) -> bool:
+    return isinstance(jid, str) and ANSIBLE_JID_RE.match(jid) is not None
+
+
+def check_any_jid(jid: str) -> str:
+    """`jid` unchanged if it is jobtui's (`JID_RE`) or Ansible's (`ANSIBLE_JID_RE`),
+    else `InvalidJid`."""
+    if is_ansible_jid(jid):
+        return jid
+    try:
+        return check_jid(jid)
+    except InvalidJid as e:
+        raise InvalidJid(f"{e}, or an Ansible job id such as j123456789012.4242") from None
 
 
 class InvalidJid(ValueError):
@@ -463,6 +482,9 @@ class RemoteStatus:
     user: str = ""
     """The become user whose shell reported it ("" for the login user's): set by the
     transport from who it asked, never read from the host's files."""
+    ansible: bool = False
+    """A job Ansible launched with `async` (its file in `ansible_async_dir`), not one of
+    jobtui's."""
     problem: str = ""
     """What of its files could not be read (`unreadable metadata: index is not an
     integer`): the job can rewrite them. The state is then what could still be read,
