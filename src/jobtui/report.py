@@ -50,7 +50,11 @@ class HumanReporter:
             self._summary(ev)
 
     def _describe(self, v: events.RunView) -> str:
-        text = f"{one_line(v.label)}: {v.state.value}"
+        # Who it runs as, where that may explain it: a launch (running) and a failure
+        # of its own ("sudo: a password is required", permission denied); not on
+        # every success, nor on a host that could not be reached.
+        said = v.user and (v.state is RunState.RUNNING or v.state.alerting)
+        text = f"{one_line(v.label)}{one_line(f' as {v.user}') if said else ''}: {v.state.value}"
         if v.attempt > 1:
             text += f" (attempt {v.attempt})"
         if v.rc is not None and v.state is not RunState.SUCCEEDED:

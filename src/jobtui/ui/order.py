@@ -23,14 +23,14 @@ from jobtui.model import RunKey, RunState
 from jobtui.ui.render import STATE_LOOK, sort_key
 
 GRAMMAR = """\
-db01                       a word found in the host, job, item or state
-host:db01                  in that field only; keys: host job item state batch
+db01                       a word found in the host, user, job, item or state
+host:db01                  in that field only: host user job item state batch
 host:db01,db02             a list: any of them
 !db01  host:!db01          not: none of them
 state:failed,timed_out     a state by its name, or the start of one (state:fail)
 host:db state:!succeeded   terms are separated by spaces; every one must hold"""
 """The filter language in a few lines (the README and the help show it)."""
-KEYS = ("host", "job", "item", "state", "batch")
+KEYS = ("host", "user", "job", "item", "state", "batch")
 """The fields a term can name (`key:value`)."""
 STATE_NAMES: dict[str, RunState] = {s.value.replace("_", ""): s for s in RunState}
 """Each state by its name without `_`, `-` or spaces (`timedout`), as values are read."""
@@ -78,13 +78,16 @@ def _field(view: RunView, key: str | None, batch: str) -> str:
     kept apart by NULs so that a word never spans two)."""
     if key == "host":
         return view.host.lower()
+    if key == "user":
+        return view.user.lower()
     if key == "job":
         return view.job.lower()
     if key == "item":
         return view.item.lower()
     if key == "batch":
         return (view.batch or batch).lower()
-    fields = (view.host, view.job, view.item, view.state.value, STATE_LOOK[view.state].label)
+    look = STATE_LOOK[view.state]
+    fields = (view.host, view.user, view.job, view.item, view.state.value, look.label)
     return "\0".join(fields).lower()
 
 
@@ -108,16 +111,17 @@ def parse_filter(text: str) -> Filter:
     The language (`GRAMMAR` in short)::
 
         filter := term { " " term }          every term must hold
-        term   := ["!"] word                 word found in host, job, item or state
+        term   := ["!"] word                 word found in host, user, job, item or state
                 | ["!"] key ":" ["!"] value { "," value }
-        key    := host | job | item | state | batch
+        key    := host | user | job | item | state | batch
 
     - Case is ignored. A word is a key term only when what comes before its first
       `:` is letters, so `10.0.0.5:22` is a plain word and `item:a:b` looks for `a:b`.
-    - `host`, `job`, `item` and `batch` find the value anywhere in that field
-      (`host:db` matches db01); `batch` is the run's own batch, else the console's.
-      A plain word looks in host, job, item and state (its name and its label,
-      `timed_out` and `timed out`), never in the batch.
+    - `host`, `user`, `job`, `item` and `batch` find the value anywhere in that field
+      (`host:db` matches db01); `user` is who a run runs as when it becomes someone
+      (`user:root`; a run as the login user has none); `batch` is the run's own
+      batch, else the console's. A plain word looks in host, user, job, item and
+      state (its name and its label, `timed_out` and `timed out`), never in the batch.
     - `state` takes a state's name: pending, running, succeeded, failed, timed_out,
       cancelled, lost, unreachable; `_` and `-` are optional (`timed-out`,
       `timedout`) and the start of a name will do (`fail`, `timed`).
@@ -220,8 +224,8 @@ class RunOrder:
         self._sort_keys: dict[RunKey, tuple[object, ...]] = {}
         """Each shown run's place in the order (`sort_key` in the current mode)."""
         self._matched: dict[RunKey, tuple[RunState, bool]] = {}
-        """The filter's verdict per run and the state it was given for (host, job and
-        item never change, so a run's verdict only changes with its state)."""
+        """The filter's verdict per run and the state it was given for (host, user, job
+        and item never change, so a run's verdict only changes with its state)."""
 
     @property
     def filter(self) -> Filter:

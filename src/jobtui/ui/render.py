@@ -192,12 +192,34 @@ def progress_text(view: RunView, width: int) -> Text:
     return pieces_text(progress_pieces(view, width))
 
 
+def as_user(view: RunView) -> str:
+    """` as root` for a run that runs as another user than the login user (become),
+    else "" (made inert: the user can come from a host's answer)."""
+    return f" as {one_line(view.user)}" if view.user else ""
+
+
+def host_value(view: RunView) -> str:
+    """What the host cell holds at full width: `db01`, or `db01 as root`."""
+    return view.host + as_user(view)
+
+
 def host_pieces(view: RunView, width: int, marked: bool = False) -> list[Piece]:
-    """The host cell: the mark (or room for it) and the host name."""
-    return [
+    """The host cell: the mark (or room for it), the host name, then the user it runs
+    as, if another (` as root`, dimmed). Short of room the host keeps its cells and the
+    user is cut (` as…` still says that it becomes someone; the detail says whom)."""
+    room = width - len(MARK)
+    host = truncate(view.host, room)
+    pieces = [
         (MARK if marked else " " * len(MARK), "bold magenta"),
-        (truncate(view.host, width - len(MARK)), "bold magenta" if marked else ""),
+        (host, "bold magenta" if marked else ""),
     ]
+    rest = room - cell_len(host)
+    if view.user and rest >= EXTRA_MIN:
+        suffix = as_user(view)
+        if cell_len(suffix) > rest:  # ` as po…`, ` as…`: never `as ` and a cut
+            suffix = " as" + (f" {truncate(suffix[4:], rest - 4)}" if rest > 5 else "…")
+        pieces.append((suffix, "grey62"))
+    return pieces
 
 
 def _rc_pieces(view: RunView, now: float, width: int, marked: bool) -> list[Piece]:
@@ -235,6 +257,10 @@ class Column:
     """Takes the width the other columns leave."""
     reserve: int = 0
     """Cells added to the longest value (the host's mark)."""
+    core: Callable[[RunView], str] | None = None
+    """The part of `value` that must show (the host, without ` as root`): a column that
+    cannot hold `EXTRA_MIN` cells more than its longest core is sized to the core, and
+    the rest of its value is what a cell cuts."""
     right: bool = False
     """Cells and label right-justified."""
     right_label: bool = False
@@ -246,7 +272,8 @@ class Column:
 COLUMNS: tuple[Column, ...] = (
     Column(
         "host", "Host", lambda v, now, w, marked: host_pieces(v, w, marked),
-        value=lambda v: v.host, min_width=6, max_width=24, reserve=len(MARK), sort="host",
+        value=host_value, min_width=6, max_width=24, reserve=len(MARK), sort="host",
+        core=lambda v: v.host,
     ),
     Column(
         "job", "Job", lambda v, now, w, marked: [(truncate(v.job, w), "")],
@@ -295,12 +322,22 @@ def widen(longest: dict[str, int], views: Collection[RunView]) -> bool:
     """
     grew = False
     for column in COLUMNS:
-        if column.value is not None:
-            size = max(map(len, map(column.value, views)), default=0)
-            if size > longest.get(column.key, 0):
-                longest[column.key] = size
-                grew = True
+        for key, value in ((column.key, column.value), (core_key(column), column.core)):
+            if value is not None:
+                size = max(map(len, map(value, views)), default=0)
+                if size > longest.get(key, 0):
+                    longest[key] = size
+                    grew = True
     return grew
+
+
+EXTRA_MIN = len(" as…")
+"""Cells a column's value beyond its core must get, or none (`Column.core`)."""
+
+
+def core_key(column: Column) -> str:
+    """The key of a column's longest core in `widen`'s `longest` (`host.core`)."""
+    return f"{column.key}.core"
 
 
 def column_widths(total: int, longest: Mapping[str, int], padding: int = 1) -> dict[str, int]:
@@ -308,8 +345,23 @@ def column_widths(total: int, longest: Mapping[str, int], padding: int = 1) -> d
 
     Columns sized by content get what their longest value needs (within bounds),
     the fill column gets the rest; when that does not fit, the fill column and
-    then the longest of the others shrink, down to their minimums.
+    then the longest of the others shrink, down to their minimums. A column that
+    would then show less than `EXTRA_MIN` cells of what its value adds to its core
+    (the host's ` as root`) is sized to the core: those cells go to the others.
     """
+    widths = _fit(total, longest, padding)
+    for c in COLUMNS:
+        if c.core is None:
+            continue
+        full = longest.get(c.key, 0)
+        core = longest.get(core_key(c), full)
+        if full > core and widths[c.key] - c.reserve < core + EXTRA_MIN:
+            longest = {**longest, c.key: core}
+            widths = _fit(total, longest, padding)
+    return widths
+
+
+def _fit(total: int, longest: Mapping[str, int], padding: int) -> dict[str, int]:
     fixed = [c for c in COLUMNS if c.width]
     sized = [c for c in COLUMNS if c.value is not None]
     fills = [c for c in COLUMNS if c.fill]

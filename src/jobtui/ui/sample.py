@@ -94,12 +94,13 @@ def sample_runs() -> list[RunView]:
     runs += [
         _run(
             "rotate-logs", "web01", 0, "", s.SUCCEEDED, ago=600, took=2, rc=0, attempt=1,
-            progress=100.0, tail="rotated 12 files\n", timeout=30,
+            progress=100.0, tail="rotated 12 files\n", timeout=30, user="root",
         ),
         _run(
             "rotate-logs", "web02", 0, "", s.FAILED, ago=600, took=2, rc=3, attempt=2,
             tail="rotating logs on web02\n\x1b[31m[bold]not markup[/bold]\x1b[0m\n",
             stderr_tail="gzip: /var/log/app.log: No space left on device\n", timeout=30,
+            user="root",
         ),
         _run(
             "warm-cache", "web01", 0, "", s.TIMED_OUT, ago=700, took=366, rc=143, attempt=1,

@@ -19,6 +19,7 @@ from jobtui.model import RunKey
 from jobtui.text import duration, iso, one_line
 from jobtui.ui.keys import Scope, bindings
 from jobtui.ui.render import (
+    as_user,
     elapsed_text,
     output_text,
     progress_text,
@@ -28,10 +29,12 @@ from jobtui.ui.render import (
 _PARTS = ("detail-title", "detail-fields", "detail-command", "stdout", "stderr")
 
 
-def _title(view: RunView) -> Text:
+def title_text(view: RunView) -> Text:
+    """`✘ failed  web02 as root · rotate-logs [item]`: the state, where, who and what."""
     text = state_text(view.state)
     text.append("  ")
     text.append(one_line(view.host), style="bold")
+    text.append(as_user(view), style="grey62")
     text.append(" · ")
     text.append(one_line(view.job), style="bold")
     if view.item:
@@ -108,7 +111,7 @@ class DetailScreen(Screen[None]):
         self.view = view
         if not self._ready:  # pushed but not composed yet: on_mount shows it
             return
-        self.parts["detail-title"].update(_title(view))
+        self.parts["detail-title"].update(title_text(view))
         self.tick()
         command = Text("$ ", style="bold grey62")
         command.append_text(output_text(view.command.rstrip("\n")))
