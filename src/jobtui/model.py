@@ -25,6 +25,12 @@ ANSIBLE_JID_RE = re.compile(r"^j?[0-9]{1,15}\.[0-9]{1,10}\Z")
 Ansible: no `j`), valid wherever a jid is taken."""
 
 
+ANSIBLE_ASYNC_DIR = "~/.ansible_async"
+"""Where Ansible's async jobs are when neither the host's `ansible_async_dir` nor
+ansible.cfg's `async_dir` (`ANSIBLE_ASYNC_DIR`) says: `~` of the user whose shell
+reads it (the become user's for jobs launched with become), as Ansible's."""
+
+
 def is_ansible_jid(jid: str) -> bool:
     return isinstance(jid, str) and ANSIBLE_JID_RE.match(jid) is not None
 
@@ -359,6 +365,9 @@ class Host:
     """`ansible_become_user` (None: root, unless the job names one)."""
     become_method: str | None = None
     """`ansible_become_method` (None: sudo)."""
+    ansible_async_dir: str = ANSIBLE_ASYNC_DIR
+    """Where Ansible's own async jobs are (`ansible_async_dir`, else ansible.cfg's
+    `async_dir`): status, cancel and cleanup read and act on them there."""
 
     @property
     def endpoint(self) -> Endpoint:

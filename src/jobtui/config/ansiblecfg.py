@@ -47,6 +47,9 @@ class AnsibleConfig:
     become_method: str | None = None
     become_ask_pass: bool = False
     """`become_ask_pass` (or `ANSIBLE_BECOME_ASK_PASS`): as `-K`."""
+    async_dir: str | None = None
+    """`[defaults] async_dir` (or `ANSIBLE_ASYNC_DIR`): where Ansible's async jobs are,
+    for hosts whose inventory has no `ansible_async_dir`."""
 
 
 def find_config(env: Mapping[str, str], cwd: str) -> str | None:
@@ -120,6 +123,7 @@ def read_config(path: str | None, env: Mapping[str, str]) -> AnsibleConfig:
         become_user=escalation("become_user"),
         become_method=escalation("become_method"),
         become_ask_pass=bool(flag("become_ask_pass")),
+        async_dir=setting("async_dir", "ANSIBLE_ASYNC_DIR"),
     )
 
 
@@ -161,6 +165,12 @@ def load_configured(
         config = read_config(find_config(env, cwd or os.getcwd()), env)
     inventory = load_inventories(inventory_sources(given, env, config))
     escalates = (config.become, config.become_user, config.become_method) != (None, None, None)
+    if config.async_dir is not None:
+        for name, host in inventory.hosts.items():
+            if "ansible_async_dir" not in host.vars:
+                inventory.hosts[name] = dataclasses.replace(
+                    host, ansible_async_dir=config.async_dir
+                )
     if config.remote_user is None and config.private_key_file is None and not escalates:
         return inventory
     for name, host in inventory.hosts.items():

@@ -16,7 +16,7 @@ from typing import Any
 
 from jobtui import defaults
 from jobtui.config.errors import ConfigError, describe, did_you_mean
-from jobtui.model import Host, Location
+from jobtui.model import ANSIBLE_ASYNC_DIR, Host, Location
 
 CONNECTIONS = {"ssh": "ssh", "local": "local", "smart": "ssh", "paramiko": "ssh"}
 TRUE = frozenset({"y", "yes", "on", "1", "true", "t"})
@@ -109,4 +109,5 @@ def make_host(
         become=become,
         become_user=text("ansible_become_user", None),
         become_method=text("ansible_become_method", None),
+        ansible_async_dir=text("ansible_async_dir", ANSIBLE_ASYNC_DIR) or ANSIBLE_ASYNC_DIR,
     )

@@ -12,11 +12,12 @@ import json
 import math
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
 
-from jobtui.model import InvalidJid, Progress, RemoteStatus, RunState, check_jid
+from jobtui.model import InvalidJid, Progress, RemoteStatus, RunState, check_jid, is_ansible_jid
+from jobtui.remote import ansible
 
 TIME_MAX = 2**33
 """Times from a host (epoch seconds) are within 0..2^33 (the year 2242), or unreadable."""
@@ -324,6 +325,10 @@ class HostStatus:
     """The host's clock minus the console's (seconds, whole-second precision): times
     from the host are in its clock; compare them with `hello.now`, not the local one."""
 
+    ansible_files: dict[str, bytes] = field(default_factory=dict)
+    """Ansible jid -> its job file's content, as read (`jobtui logs` takes the
+    finished result's whole stdout from it)."""
+
     @property
     def clock_off(self) -> bool:
         return clock_is_off(self.skew)
@@ -363,8 +368,12 @@ def parse_status(out: bytes, token: str, local_now: float | None = None) -> Host
     runs: dict[str, RemoteStatus] = {}
     missing: list[str] = []
     cur: RemoteStatus | None = None
+    files: dict[str, bytes] = {}
     for r in records:
-        if r.kind == "run" and len(r.args) == 2:
+        if r.kind in ("ajob", "aproc"):
+            cur = None
+            _ansible_record(r, runs, missing, files)
+        elif r.kind == "run" and len(r.args) == 2:
             jid, flag = r.args
             cur = None
             try:
@@ -390,7 +399,39 @@ def parse_status(out: bytes, token: str, local_now: float | None = None) -> Host
                 cur.tail = text
             else:
                 cur.stderr_tail = text
-    return HostStatus(hello, runs, missing, hello.now - local)
+    if files:
+        _ansible_jobs(records, runs, files)
+    return HostStatus(hello, runs, missing, hello.now - local, files)
+
+
+def _ansible_record(
+    r: Record, runs: dict[str, RemoteStatus], missing: list[str], files: dict[str, bytes]
+) -> None:
+    """`ajob NAME file|bad|missing`: a job file of Ansible's async dir (its content,
+    read in `_ansible_jobs` once the processes' facts are known)."""
+    if r.kind != "ajob" or len(r.args) != 2 or not is_ansible_jid(r.args[0]):
+        return
+    jid, kind = r.args
+    if kind == "missing":
+        missing.append(jid)
+    elif kind == "file":
+        files[jid] = r.body[:-1] if r.body.endswith(b"\n") else r.body
+    else:
+        why = r.body.decode("utf-8", "replace").strip()[:MAX_MESSAGE] or "unreadable"
+        st = runs[jid] = RemoteStatus(jid=jid, state=RunState.LOST, ansible=True, full=True)
+        st.meta = {"job": "ansible"}
+        st.add_problem(f"unreadable: {why}")
+
+
+def _ansible_jobs(
+    records: list[Record], runs: dict[str, RemoteStatus], files: dict[str, bytes]
+) -> None:
+    procs = next((r.body for r in records if r.kind == "aproc"), b"")
+    wrappers = ansible.parse_procs(procs) if procs else {}
+    for jid, body in list(files.items()):
+        head, _, content = body.partition(b"\n")
+        files[jid] = content
+        runs[jid] = ansible.job_status(jid, head.decode("ascii", "replace"), content, wrappers)
 
 
 def _run_status(jid: str, alive: str, body: bytes) -> RemoteStatus:

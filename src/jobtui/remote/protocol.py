@@ -22,14 +22,15 @@ from importlib import resources
 from typing import Any
 
 from jobtui import defaults
-from jobtui.model import Become, check_jid
+from jobtui.model import Become, check_any_jid, check_jid, is_ansible_jid
 
 
 def _read(name: str) -> str:
     return resources.files("jobtui.remote").joinpath(name).read_text(encoding="utf-8")
 
 
-WRAPPER = _read("wrapper.sh")
+WRAPPER = _read("wrapper.sh") + "\n" + _read("ansible.sh")
+"""jobtui's functions, then those for Ansible's own async jobs (`ansible.sh`)."""
 SUPERVISOR = _read("supervise.sh")
 SUPERVISOR_NAME = "supervise-" + hashlib.sha256(SUPERVISOR.encode()).hexdigest()[:12] + ".sh"
 """Content-addressed, so a newer jobtui never changes the script under a running job."""
@@ -131,16 +132,24 @@ def status_script(
     token: str,
     tail_bytes: int = defaults.TAIL_BYTES,
     full: frozenset[str] | set[str] = frozenset(),
+    async_dir: str | None = None,
 ) -> bytes:
     """Status of the given runs (all runs on the host, in full, when `jids` is None).
 
     Runs in `full` also bring their metadata and output tails back (so do finished
-    runs); the others cost no process start on the host. Reads only.
+    runs); the others cost no process start on the host. Reads only. With
+    `async_dir`, Ansible's own async jobs too: every one when `jids` is None (a host
+    without that directory pays one `[ -d ]`), else the Ansible jids among `jids`.
     """
     if jids is not None and not jids:
         return _prelude(jobtui_dir, token).encode()
-    args = _status_args(tuple(jids or ()), frozenset(full))
-    return (_prelude(jobtui_dir, token) + f"jt_status {int(tail_bytes)} {args}\n").encode()
+    ours, theirs = split_jids(jids or [])
+    text = _prelude(jobtui_dir, token)
+    if jids is None or ours:
+        text += f"jt_status {int(tail_bytes)} {_status_args(tuple(ours), frozenset(full))}\n"
+    if async_dir is not None and (jids is None or theirs):
+        text += f"jt_adir {q(async_dir)}\njt_astatus {' '.join(q(j) for j in theirs)}\n"
+    return text.encode()
 
 
 @functools.lru_cache(maxsize=1024)
@@ -149,18 +158,54 @@ def _status_args(jids: tuple[str, ...], full: frozenset[str]) -> str:
     return " ".join(q(("+" if j in full else "") + check_jid(j)) for j in jids)
 
 
+def split_jids(jids: list[str]) -> tuple[list[str], list[str]]:
+    """jobtui's jids and Ansible's, each checked (`InvalidJid` for any other)."""
+    ours = [check_jid(j) for j in jids if not is_ansible_jid(j)]
+    theirs = [check_any_jid(j) for j in jids if is_ansible_jid(j)]
+    return ours, theirs
+
+
 def watch_script(jobtui_dir: str, token: str) -> bytes:
     """Start the end watcher; it answers `ended` records until the channel closes."""
     return f"JT_TOK={q(token)}\njt_root {q(jobtui_dir)}\njt_watch\n".encode()
 
 
 def cancel_script(
-    jobtui_dir: str, jids: list[str], token: str, grace: int = defaults.GRACE
+    jobtui_dir: str,
+    jids: list[str],
+    token: str,
+    grace: int = defaults.GRACE,
+    async_dir: str | None = None,
 ) -> bytes:
-    args = " ".join(q(check_jid(j)) for j in jids)
-    return (_prelude(jobtui_dir, token) + f"jt_cancel {int(grace)} {args}\n").encode()
+    ours, theirs = split_jids(jids)
+    text = _prelude(jobtui_dir, token)
+    if ours:
+        text += f"jt_cancel {int(grace)} {' '.join(q(j) for j in ours)}\n"
+    if theirs and async_dir is not None:
+        text += (
+            f"jt_adir {q(async_dir)}\njt_acancel {int(grace)} {' '.join(q(j) for j in theirs)}\n"
+        )
+    return text.encode()
 
 
-def cleanup_script(jobtui_dir: str, jids: list[str], token: str) -> bytes:
-    args = " ".join(q(check_jid(j)) for j in jids)
-    return (_prelude(jobtui_dir, token) + f"jt_cleanup {args}\n").encode()
+def cleanup_script(
+    jobtui_dir: str, jids: list[str], token: str, async_dir: str | None = None
+) -> bytes:
+    ours, theirs = split_jids(jids)
+    text = _prelude(jobtui_dir, token)
+    if ours:
+        text += f"jt_cleanup {' '.join(q(j) for j in ours)}\n"
+    if theirs and async_dir is not None:
+        text += f"jt_adir {q(async_dir)}\njt_acleanup {' '.join(q(j) for j in theirs)}\n"
+    return text.encode()
+
+
+def read_script(
+    jobtui_dir: str, jid: str, stream: str, offset: int, size: int, token: str
+) -> bytes:
+    """Bytes `offset`..`offset+size` of a run's stdout or stderr (`jobtui logs`), sent
+    raw (not `batched`: the shell's capture would drop NUL bytes)."""
+    if stream not in ("stdout", "stderr"):
+        raise ValueError(f"not an output stream: {stream!r}")
+    call = f"jt_read {q(check_jid(jid))} {stream} {int(offset)} {int(size)}\n"
+    return (_prelude(jobtui_dir, token) + call + END_CALL).encode()

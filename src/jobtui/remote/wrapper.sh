@@ -425,3 +425,23 @@ jt_watch() {
     kill "$reader" 2>/dev/null
     exit 0
 }
+
+# jt_read JID STREAM OFFSET SIZE: SIZE bytes of a run's stdout or stderr from
+# OFFSET (`jobtui logs`), raw, in a `read JID done|running|empty` record.
+jt_read() {
+    jt_valid "$1" || return 0
+    d=$JT_JOBS/$1
+    if [ ! -d "$d" ] || [ ! -O "$d" ]; then
+        jt_rec read "$1" missing
+        return 0
+    fi
+    how=running
+    [ -f "$d/rc" ] && how=done
+    f=$d/$2
+    if [ ! -f "$f" ] || [ -h "$f" ]; then
+        jt_rec read "$1" "$how"
+        return 0
+    fi
+    jt_rec read "$1" "$how"
+    tail -c +"$(($3 + 1))" -- "$f" 2>/dev/null | head -c "$4"
+}

@@ -10,6 +10,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Self
 
 from jobtui import defaults
@@ -112,13 +113,23 @@ class Transport(ABC):
 
     def run(self, script: bytes, token: str, timeout: float = defaults.ROUND_TRIP_TIMEOUT) -> bytes:
         """Send one request (built with `token`) and return its answer, end record excluded."""
+        return self._round_trip(protocol.batched(script), token, timeout)
+
+    def run_raw(
+        self, script: bytes, token: str, timeout: float = defaults.ROUND_TRIP_TIMEOUT
+    ) -> bytes:
+        """As `run`, for a script that prints its answer itself, end record included
+        (not `protocol.batched`, whose capture drops NUL bytes): `jobtui logs`."""
+        return self._round_trip(script, token, timeout)
+
+    def _round_trip(self, data: bytes, token: str, timeout: float) -> bytes:
         with self._lock:
             if self._session is None:
                 self._session = self._open()
                 self.sessions_opened += 1
                 self._session.send(protocol.WRAPPER.encode() + b"\n")
             try:
-                self._session.send(protocol.batched(script))
+                self._session.send(data)
                 return self._session.read_until(protocol.end_marker(token), timeout)
             except TransportError as e:
                 # The shell is in an unknown state: start afresh next time.
@@ -164,25 +175,64 @@ class Transport(ABC):
         """The state of the given runs (every run on the host, in full, when `jids` is
         None); runs in `full` come with their metadata and output tails."""
         token = protocol.new_token()
-        script = protocol.status_script(self.host.jobtui_dir, jids, token, full=full)
+        script = protocol.status_script(
+            self.host.jobtui_dir, jids, token, full=full, async_dir=self.host.ansible_async_dir
+        )
         out = self.run(script, token)
         with _readable():
             return parse.parse_status(out, token)
 
     def cancel(self, jids: list[str], grace: int = defaults.GRACE) -> dict[str, Outcome]:
-        """TERM, grace, KILL to each run's process group. Returns jid -> ok|finished|missing."""
+        """TERM, grace, KILL to each run's process group. Returns jid -> ok|finished|missing.
+
+        An Ansible job (its jid Ansible's) is ended the same way, its watcher too, and
+        its file then says it finished, failed: `cancelled by jobtui`, rc 143."""
         token = protocol.new_token()
-        script = protocol.cancel_script(self.host.jobtui_dir, jids, token, grace)
+        script = protocol.cancel_script(
+            self.host.jobtui_dir, jids, token, grace, async_dir=self.host.ansible_async_dir
+        )
         out = self.run(script, token, grace + defaults.ROUND_TRIP_TIMEOUT)
         with _readable():
             return _outcomes(out, token, "cancel")
 
     def cleanup(self, jids: list[str]) -> dict[str, Outcome]:
-        """Remove finished runs' job dirs. Returns jid -> ok|running|missing|error."""
+        """Remove finished runs' job dirs (an Ansible job's file). Returns jid ->
+        ok|running|missing|error."""
         token = protocol.new_token()
-        out = self.run(protocol.cleanup_script(self.host.jobtui_dir, jids, token), token)
+        script = protocol.cleanup_script(
+            self.host.jobtui_dir, jids, token, async_dir=self.host.ansible_async_dir
+        )
+        out = self.run(script, token)
         with _readable():
             return _outcomes(out, token, "cleanup")
+
+    def read_output(self, jid: str, stream: str, offset: int, size: int) -> Chunk | None:
+        """Bytes `offset`..`offset+size` of a jobtui run's stdout or stderr (None: no
+        such run here). One round trip."""
+        token = protocol.new_token()
+        script = protocol.read_script(self.host.jobtui_dir, jid, stream, offset, size, token)
+        out = self.run_raw(script, token)
+        with _readable():
+            return parse_chunk(out, token, jid)
+
+
+@dataclass
+class Chunk:
+    """Part of a run's output, and whether the run has ended (no more will come)."""
+
+    data: bytes
+    done: bool
+
+
+def parse_chunk(out: bytes, token: str, jid: str) -> Chunk | None:
+    records = parse.split_records(out, token)
+    parse.parse_hello(records)
+    for r in records:
+        if r.kind == "read" and r.args[:1] == [jid] and len(r.args) == 2:
+            if r.args[1] == "missing":
+                return None
+            return Chunk(r.body, r.args[1] == "done")
+    raise parse.ProtocolError("no answer to the read")
 
 
 @contextlib.contextmanager

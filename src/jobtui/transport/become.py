@@ -27,7 +27,7 @@ from jobtui.remote import protocol
 from jobtui.remote.parse import HostStatus, LaunchOutcome, LaunchResult
 from jobtui.remote.protocol import LaunchRequest
 from jobtui.text import one_line, sanitize
-from jobtui.transport.base import Session, Transport, TransportError
+from jobtui.transport.base import Chunk, Session, Transport, TransportError
 
 HANDSHAKE_LIMIT = 64 * 1024
 """What sudo may print before its shell is ready (a lecture, a banner) at most."""
@@ -283,6 +283,7 @@ class HostTransport(Transport):
 
     def _merge(self, answers: list[tuple[str, HostStatus]], asked: list[str]) -> HostStatus:
         runs = {}
+        files: dict[str, bytes] = {}
         for user, st in answers:
             for jid, rs in st.runs.items():
                 if jid in runs:
@@ -290,14 +291,26 @@ class HostTransport(Transport):
                 rs.user = user
                 self._owner[jid] = user
                 runs[jid] = rs
+                if jid in st.ansible_files:
+                    files[jid] = st.ansible_files[jid]
         if not answers:
             return self.login.status([])
         first = answers[0][1]
         missing = [j for j in asked if j not in runs]
-        return HostStatus(first.hello, runs, missing, first.skew)
+        return HostStatus(first.hello, runs, missing, first.skew, files)
 
     def cancel(self, jids: list[str], grace: int = defaults.GRACE) -> dict[str, Outcome]:
         return self._each(jids, lambda t, js: t.cancel(js, grace))
+
+    def read_output(self, jid: str, stream: str, offset: int, size: int) -> Chunk | None:
+        owner = self._owner.get(jid)
+        shells = [self._shell(owner)] if owner is not None else list(self.shells.values())
+        for user, shell in ((s.as_user, s) for s in shells):
+            chunk = shell.read_output(jid, stream, offset, size)
+            if chunk is not None:
+                self._owner[jid] = user
+                return chunk
+        return None
 
     def cleanup(self, jids: list[str]) -> dict[str, Outcome]:
         return self._each(jids, lambda t, js: t.cleanup(js))
