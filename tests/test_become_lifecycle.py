@@ -47,28 +47,41 @@ def marker() -> str:
     return str(5000 + secrets.randbelow(4000))
 
 
-def family(mark: str) -> str:
-    """A job that starts two children in its group and one that leaves it (setsid)."""
-    return f"sh -c 'sleep {mark} & sleep {mark} & wait' & setsid sleep {mark} & wait"
+def family(mark: str, stubborn: bool = False) -> str:
+    """A job that starts two children in its group and one that leaves it (setsid);
+    `stubborn`: and one more, in a session of its own, that ignores TERM."""
+    deaf = f"setsid sh -c 'trap \"\" TERM; sleep {mark}; :' & " if stubborn else ""
+    return f"sh -c 'sleep {mark} & sleep {mark} & wait' & setsid sleep {mark} & {deaf}wait"
 
 
-def uid_of(pid: int) -> int | None:
+def status_field(pid: int, name: str) -> str | None:
+    """The first word of a field of /proc/PID/status (None once the process is gone)."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("Uid:"):
-                return int(line.split()[1])
+            if line.startswith(f"{name}:"):
+                return line.split()[1]
     except OSError:
         return None
     return None
 
 
+def uid_of(pid: int) -> int | None:
+    uid = status_field(pid, "Uid")
+    return None if uid is None else int(uid)
+
+
+def ignores_term(pid: int) -> bool:
+    return bool(int(status_field(pid, "SigIgn") or "0", 16) & (1 << (signal.SIGTERM - 1)))
+
+
 def sleepers(mark: str) -> list[int]:
     """The run's `sleep` processes (its shells carry the marker too)."""
-    return [
-        p
-        for p in processes_matching(f"sleep {mark}")
-        if Path(f"/proc/{p}/comm").read_text().strip() == "sleep"
-    ]
+    found = []
+    for pid in processes_matching(f"sleep {mark}"):
+        with contextlib.suppress(OSError):  # gone meanwhile
+            if Path(f"/proc/{pid}/comm").read_text().strip() == "sleep":
+                found.append(pid)
+    return found
 
 
 def kill_leftovers(mark: str, roots: list[Path]) -> None:
@@ -113,7 +126,7 @@ def test_a_root_jobs_time_limit_kills_it_and_every_child(
     mark = marker()
     root = become_dir("root")
     inv = inventory(fleet, tmp_path / "inv.yml", root)
-    jobs = write_jobs(tmp_path / "jobs.yml", shell=family(mark), become=True, timeout=3)
+    jobs = write_jobs(tmp_path / "jobs.yml", shell=family(mark, True), become=True, timeout=3)
     argv = ["run", str(jobs), "-i", str(inv), "--headless", "--json"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "jobtui", *argv, "--state-dir", str(tmp_path / "state")],
@@ -123,10 +136,12 @@ def test_a_root_jobs_time_limit_kills_it_and_every_child(
         cwd=REPO,
     )
     try:
-        # Three sleeps per host: two in the job's group, one in a session of its own.
-        assert wait_until(sleeping(mark, 3 * len(fleet.hosts)), 15)
+        # Four sleeps per host: two in the job's group, one in a session of its own, one
+        # in another that ignores TERM (the supervisor's KILL after the grace ends it).
+        assert wait_until(sleeping(mark, 4 * len(fleet.hosts)), 15)
         alive = processes_matching(f"sleep {mark}")
         assert {uid_of(p) for p in alive} == {0}, "not all of the run's processes are root's"
+        assert len([p for p in sleepers(mark) if ignores_term(p)]) == len(fleet.hosts)
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 1, err
         runs = summary(out)["runs"]
