@@ -126,6 +126,7 @@ def remote_status(v: RunView) -> RemoteStatus:
         stderr_tail=v.stderr_tail,
         meta=meta,
         full=True,
+        user=v.user,
     )
 
 
