@@ -275,3 +275,56 @@ def test_a_wrong_password_on_a_terminal_fails_the_runs_after_one_sudo_per_host(
     assert sudo_invocations(PASS, since) == len(fleet.hosts)
     assert not any(root.iterdir())
     assert files_holding("not-the-password", state, SUDO_LOG) == []
+
+
+def launched_with_the_inventorys_password(
+    fleet: SshFleet, root: Path, password: str, tmp_path: Path
+) -> tuple[str, Path]:
+    """A become batch launched and left (poll 0), its password from the inventory;
+    returns the batch and its state dir."""
+    inv = inventory(fleet, tmp_path / "inv.yml", root, ansible_become_password=password)
+    jobs = write_jobs(tmp_path / "jobs.yml", shell="id -un", become=True, poll=0)
+    state = tmp_path / "state"
+    done = jobtui("run", str(jobs), "-i", str(inv), "--headless", "--json", *at(state))
+    assert done.returncode == 0, done.stderr
+    return summary(done.stdout)["batch"], state
+
+
+def test_attach_of_a_batch_whose_password_was_the_inventorys_takes_it_from_minus_k(
+    become_fleet: Become, become_dir: Dirs, become_users: BecomeUsers, tmp_path: Path
+) -> None:
+    fleet = become_fleet(PASS)
+    root = become_dir("root")
+    password = become_users.password
+    batch, state = launched_with_the_inventorys_password(fleet, root, password, tmp_path)
+    since = sudo_log_offset()
+    seen: list[str] = []
+    argv = ["attach", batch, "-K", "--headless", "--json", *at(state)]
+    code, shown = on_a_terminal(argv, password, seen)
+    assert code == 0, shown
+    assert seen == [] and password not in shown
+    assert shown.count(PROMPT.decode()) == 1, shown
+    runs = json_summary(shown)["runs"]
+    assert {(r["state"], r["user"]) for r in runs} == {("succeeded", "root")}
+    assert sudo_invocations(PASS, since) == len(fleet.hosts)
+    assert files_holding(password, state) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="attach does not read the batch's inventory again, and the store rightly drops"
+    " ansible_become_password: every run is 'unreachable' with 'sudo to root: sudo: a"
+    " password is required; give the password with -K/--ask-become-pass or"
+    " ANSIBLE_BECOME_PASS', exit 1, although the inventory named in the batch holds it",
+)
+def test_attach_of_a_batch_whose_password_was_the_inventorys_finds_it_there_again(
+    become_fleet: Become, become_dir: Dirs, become_users: BecomeUsers, tmp_path: Path
+) -> None:
+    fleet = become_fleet(PASS)
+    root = become_dir("root")
+    password = become_users.password
+    batch, state = launched_with_the_inventorys_password(fleet, root, password, tmp_path)
+    done = jobtui("attach", batch, "--headless", "--json", *at(state))
+    runs = summary(done.stdout)["runs"]
+    assert {(r["state"], r["user"]) for r in runs} == {("succeeded", "root")}, runs[0]["reason"]
+    assert done.returncode == 0, done.stderr
