@@ -346,3 +346,47 @@ def test_attach_follows_a_become_batch_to_its_end_with_one_sudo_per_host(
     for r in runs:
         assert (root / "jobs" / r["jid"] / "stdout").read_text().strip() == "root"
     assert sudo_invocations(PASS, since) == len(fleet.hosts)
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [(None, "sudo: a password is required; give the password with -K"), ("wrong", "incorrect")],
+)
+def test_status_and_cancel_without_the_right_password_say_why_and_touch_nothing(
+    become_fleet: Become,
+    become_dir: Dirs,
+    become_users: BecomeUsers,
+    tmp_path: Path,
+    password: str | None,
+    reason: str,
+) -> None:
+    fleet = become_fleet(PASS)
+    mark = marker()
+    roots = {h.name: str(become_dir("root")) for h in fleet.hosts}
+    inv = per_host(fleet, tmp_path / "inv.yml", roots)
+    state = tmp_path / "state"
+    good = {"ANSIBLE_BECOME_PASS": become_users.password}
+    bad = {} if password is None else {"ANSIBLE_BECOME_PASS": password}
+    jobs = write_jobs(tmp_path / "jobs.yml", shell=f"sleep {mark}", become=True, poll=0)
+    try:
+        launched = run_cli(jobs, inv, state, env=good)
+        assert launched.returncode == 0, launched.stderr
+        batch = summary(launched.stdout)["batch"]
+        assert wait_until(sleeping(mark, len(fleet.hosts)))
+        for argv in (["status", "-b"], ["cancel", "--batch", batch]):
+            since = sudo_log_offset()
+            done = jobtui(*argv, "-i", str(inv), "--state-dir", str(state), env=bad)
+            assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+            for h in fleet.hosts:
+                assert f"{h.name}: unreachable" in done.stderr, done.stderr
+            assert done.stderr.count(f"sudo to root: {reason}") == len(fleet.hosts), done.stderr
+            # Asked once per host, never again (a wrong password could lock the account).
+            assert sudo_invocations(PASS, since) == len(fleet.hosts)
+            assert len(sleepers(mark)) == len(fleet.hosts)
+        done = jobtui(
+            "cancel", "--batch", batch, "-i", str(inv), "--state-dir", str(state), env=good
+        )
+        assert done.returncode == 0, done.stderr
+        assert wait_until(lambda: processes_matching(f"sleep {mark}") == [], 10)
+    finally:
+        kill_leftovers(mark, [Path(r) for r in roots.values()])
