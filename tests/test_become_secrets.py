@@ -290,13 +290,15 @@ def launched_with_the_inventorys_password(
     return summary(done.stdout)["batch"], state
 
 
-def test_attach_of_a_batch_whose_password_was_the_inventorys_takes_it_from_minus_k(
+def test_attach_of_a_batch_whose_inventory_is_gone_takes_the_password_from_minus_k(
     become_fleet: Become, become_dir: Dirs, become_users: BecomeUsers, tmp_path: Path
 ) -> None:
     fleet = become_fleet(PASS)
     root = become_dir("root")
     password = become_users.password
     batch, state = launched_with_the_inventorys_password(fleet, root, password, tmp_path)
+    # The inventory is gone since: attach cannot find the password there again.
+    (tmp_path / "inv.yml").unlink()
     since = sudo_log_offset()
     seen: list[str] = []
     argv = ["attach", batch, "-K", "--headless", "--json", *at(state)]
@@ -310,13 +312,6 @@ def test_attach_of_a_batch_whose_password_was_the_inventorys_takes_it_from_minus
     assert files_holding(password, state) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attach does not read the batch's inventory again, and the store rightly drops"
-    " ansible_become_password: every run is 'unreachable' with 'sudo to root: sudo: a"
-    " password is required; give the password with -K/--ask-become-pass or"
-    " ANSIBLE_BECOME_PASS', exit 1, although the inventory named in the batch holds it",
-)
 def test_attach_of_a_batch_whose_password_was_the_inventorys_finds_it_there_again(
     become_fleet: Become, become_dir: Dirs, become_users: BecomeUsers, tmp_path: Path
 ) -> None:
@@ -324,7 +319,10 @@ def test_attach_of_a_batch_whose_password_was_the_inventorys_finds_it_there_agai
     root = become_dir("root")
     password = become_users.password
     batch, state = launched_with_the_inventorys_password(fleet, root, password, tmp_path)
+    since = sudo_log_offset()
     done = jobtui("attach", batch, "--headless", "--json", *at(state))
     runs = summary(done.stdout)["runs"]
     assert {(r["state"], r["user"]) for r in runs} == {("succeeded", "root")}, runs[0]["reason"]
     assert done.returncode == 0, done.stderr
+    assert sudo_invocations(PASS, since) == len(fleet.hosts)
+    assert files_holding(password, state) == []

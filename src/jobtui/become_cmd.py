@@ -14,7 +14,8 @@ import getpass
 import os
 from collections.abc import Callable, Iterable, Mapping
 
-from jobtui.config.ansiblecfg import find_config, read_config
+from jobtui.config import ConfigError
+from jobtui.config.ansiblecfg import find_config, load_configured, read_config
 from jobtui.model import USER_RE, Become, Host, become_password
 from jobtui.runs import Run
 from jobtui.store import Store, state_dir
@@ -61,10 +62,11 @@ def add_options(p: argparse.ArgumentParser, *, discover: bool) -> None:
 
 
 def password_source(args: argparse.Namespace, hosts: Iterable[Host]) -> str | None:
-    """The password of hosts that have none of their own: asked now with -K (once,
-    and only if some host needs it), else from the environment."""
-    ask = getattr(args, "ask_become_pass", False) or _config_asks()
-    if ask and any(become_password(h) is None for h in hosts):
+    """The password of `hosts`, which have none of their own: asked now with -K (once,
+    and only if there is such a host), else from the environment."""
+    hosts = list(hosts)
+    ask = bool(hosts) and (getattr(args, "ask_become_pass", False) or _config_asks())
+    if ask:
         try:
             return getpass.getpass(PROMPT)
         except EOFError as e:
@@ -79,16 +81,36 @@ def _config_asks() -> bool:
     return read_config(find_config(os.environ, os.getcwd()), os.environ).become_ask_pass
 
 
+def inventory_passwords(source: Mapping[str, str]) -> dict[str, str]:
+    """Host -> its `ansible_become_password`, from the inventory a batch was launched
+    with, read again (the store keeps no password). Nothing if it cannot be read now
+    (moved, a relative path from elsewhere): `-K` or the environment then."""
+    given = source.get("inventory", "").split()
+    try:
+        inventory = load_configured(given or None)
+    except (ConfigError, OSError):
+        return {}
+    found = {}
+    for name, host in inventory.hosts.items():
+        password = become_password(host)
+        if password is not None:
+            found[name] = password
+    return found
+
+
 def for_runs(
     runs: Iterable[Run],
     args: argparse.Namespace,
     password: Callable[[Host], str | None] | None = None,
+    known: Mapping[str, str] | None = None,
 ) -> BecomeSetup | None:
     """A batch's shells: each host's become users, as its runs say (None if none).
 
     Args:
         password: The sudo password of a host, already known (else it is found now:
             `-K` asks).
+        known: Host -> its password from elsewhere than its vars (`attach`: the
+            batch's inventory, read again).
     """
     users: dict[str, set[Become]] = {}
     owners: dict[str, str] = {}
@@ -103,7 +125,7 @@ def for_runs(
             owners[r.jid] = b.user
     if password is not None and users:
         return BecomeSetup(users=users, owners=owners, password=password)
-    return _setup(users, owners, hosts.values(), args)
+    return _setup(users, owners, hosts.values(), args, known or {})
 
 
 def for_hosts(
@@ -123,7 +145,7 @@ def for_hosts(
         if mine:
             users[h.name] = mine
             chosen.append(h)
-    return _setup(users, {}, chosen, args)
+    return _setup(users, {}, chosen, args, {})
 
 
 def recorded(args: argparse.Namespace) -> dict[str, set[str]]:
@@ -141,13 +163,19 @@ def _setup(
     owners: Mapping[str, str],
     hosts: Iterable[Host],
     args: argparse.Namespace,
+    known: Mapping[str, str],
 ) -> BecomeSetup | None:
     if not users:
         return None
-    fallback = password_source(args, hosts)
+
+    def own(host: Host) -> str | None:
+        mine = become_password(host)
+        return mine if mine is not None else known.get(host.name)
+
+    fallback = password_source(args, [h for h in hosts if own(h) is None])
 
     def password(host: Host) -> str | None:
-        own = become_password(host)
-        return own if own is not None else fallback
+        mine = own(host)
+        return mine if mine is not None else fallback
 
     return BecomeSetup(users=users, owners=owners, password=password)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from jobtui import batches_cmd, become_cmd, defaults, lifecycle
+from jobtui import batches_cmd, become_cmd, defaults, lifecycle, logs_cmd
 from jobtui.batches_cmd import attach_command, demo_state_dir, find_batch, state_of
 from jobtui.config import ConfigError, Inventory, load_inventory, load_jobs
 from jobtui.config.ansiblecfg import find_config, load_configured, read_config
@@ -33,7 +33,7 @@ from jobtui.inventory_cmd import (
     inventory_host,
     inventory_list,
 )
-from jobtui.model import Host, InvalidJid, attempt_jid, check_jid
+from jobtui.model import Host, InvalidJid, attempt_jid, check_any_jid
 from jobtui.plan import Plan, build_plan, check_secrets, format_plan
 from jobtui.report import HumanReporter, JsonReporter, recap
 from jobtui.runs import Run
@@ -163,6 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup.add_argument("--force", action="store_true", help="cancel running runs first")
     _common(cleanup, inventory=True)
     become_cmd.add_options(cleanup, discover=True)
+
+    logs = logs_cmd.add_parser(sub)
+    _common(logs, inventory=True)
+    become_cmd.add_options(logs, discover=True)
 
     batches_cmd.add_parser(sub)
 
@@ -374,7 +378,10 @@ def attach(args: argparse.Namespace) -> int:
         check_secrets([r.spec for r in runs if r.open and not r.launched], os.environ)
         source = {**source, "attached": "true"}
         keyring = keyring_for({r.spec.host.name: r.spec.host for r in runs}.values())
-        become = become_cmd.for_runs(runs, args)
+        known: dict[str, str] = {}
+        if any(r.spec.become for r in runs):
+            known = become_cmd.inventory_passwords(source)
+        become = become_cmd.for_runs(runs, args, known=known)
         title = f"jobtui attach {batch}"
         return follow(store, batch, runs, args, source, title, keyring, become=become)
 
@@ -383,7 +390,7 @@ def _jids(args: argparse.Namespace) -> list[str] | None:
     if not getattr(args, "jid", None):
         return None
     try:
-        return [check_jid(j) for j in args.jid]
+        return [check_any_jid(j) for j in args.jid]
     except InvalidJid as e:
         raise UsageError(str(e)) from e
 
@@ -444,8 +451,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return lifecycle.status(hosts, args)
         if args.command == "watch":
             return watch(hosts, args)
+        if args.command == "logs":
+            return logs_cmd.logs(hosts, args)
         return lifecycle.act_on(args.command, hosts, args, jids)
-    except (ConfigError, UsageError, StoreError, become_cmd.NoPassword) as e:
+    except (ConfigError, UsageError, StoreError, become_cmd.NoPassword, logs_cmd.BadJid) as e:
         print(f"jobtui: error: {one_line(str(e))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:  # at a passphrase prompt, or loading: nothing launched
