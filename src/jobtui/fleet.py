@@ -82,7 +82,9 @@ def transports_for(
 
 
 def view_of(host: Host, st: RemoteStatus, now: float, skew: float = 0.0) -> RunView:
-    """A discovered run as the reporters and the console show it."""
+    """A discovered run as the reporters and the console show it (one of Ansible's
+    async jobs too: its job is its module, its command the one it runs, its time
+    limit the `async` Ansible gave it; no batch, no item)."""
     meta = st.meta
     # Only what the job wrote to its progress file: a pattern that came from a host
     # is never evaluated (it could take forever).
@@ -108,6 +110,7 @@ def view_of(host: Host, st: RemoteStatus, now: float, skew: float = 0.0) -> RunV
         command=str(meta.get("command", "")),
         batch=str(meta.get("batch", "")),
         user=st.user,
+        ansible=st.ansible,
         reason=st.reason,
         now=now,
         skew=skew,  # elapsed times in the host's clock

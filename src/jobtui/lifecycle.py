@@ -76,6 +76,8 @@ def status_fields(v: RunView) -> dict[str, object]:
         "elapsed": None if (elapsed := v.elapsed(time.time())) is None else round(elapsed),
         "timeout": v.timeout,
         "tail": last[-200:],
+        "ansible": v.ansible,
+        "command": v.command,
     }
 
 
@@ -171,10 +173,14 @@ def render_status(runs: list[RunView]) -> str:
         if v.message:
             progress += f" {one_line(v.message)}"
         last = (v.stderr_tail or v.tail).rstrip("\n").rsplit("\n", 1)[-1]
+        # Who a become run runs as (`web01 as root`); one of Ansible's own async jobs
+        # by what it runs (`ansible: pg_dump ...`), its module when that is unknown.
+        host = f"{v.host} as {v.user}" if v.user else v.host
+        job = f"ansible: {v.command or v.job}" if v.ansible else v.job
         rows.append(
             (
-                one_line(v.host),
-                one_line(v.job),
+                one_line(host),
+                one_line(job[:40] + "…" if len(job) > 41 else job),
                 one_line(v.item[:30]),
                 v.state.value,
                 "-" if v.rc is None else str(v.rc),

@@ -18,7 +18,6 @@ here, and one bad file is one unreadable job (`problem`), never more.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import shlex
@@ -139,6 +138,13 @@ def _time(text: str) -> float | None:
 
 _DELTA = re.compile(r"(?:([0-9]{1,6}) days?, )?([0-9]{1,2}):([0-9]{2}):([0-9]{2}(?:\.[0-9]{1,6})?)")
 """Python's timedelta as the command module prints it: `0:00:30.014919`, `2 days, 1:00:00`."""
+
+
+def _epoch(value: Any, default: float | None) -> float | None:
+    """A time jobtui wrote (epoch seconds), else `default`."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= TIME_MAX:
+        return float(value)
+    return default
 
 
 def _delta(value: Any) -> float | None:
@@ -288,10 +294,9 @@ def _fill(
     delta = _delta(result.get("delta"))
     if mtime is not None and delta is not None:
         st.started = max(0.0, mtime - delta)
-    if isinstance(result.get("jobtui_cancelled"), int) and msg == CANCEL_MSG:
-        at = result["jobtui_cancelled"]
-        if not isinstance(at, bool) and 0 < at <= TIME_MAX and math.isfinite(at):
-            st.finished = float(at)
+    if msg == CANCEL_MSG:
+        st.finished = _epoch(result.get("jobtui_cancelled"), st.finished)
+        st.started = _epoch(result.get("jobtui_started"), st.started)
     st.rc = rc
     if msg == CANCEL_MSG and failed:
         st.state = RunState.CANCELLED

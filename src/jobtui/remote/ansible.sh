@@ -176,7 +176,8 @@ jt_astat() { # PID: JT_PPID and JT_PGID from /proc/PID/stat ('' if gone)
 }
 
 # jt_awrappers PREFIX: JT_LEADERS (process groups led by a wrapper process of
-# this jid: the module runner's), JT_WATCHERS (its other wrapper processes) and
+# this jid: the module runner's), JT_WATCHERS (the wrapper processes of the jid
+# that are a leader's parent) and
 # JT_TREE (every descendant of a leader). A process is the jid's when its argv has
 # an async_wrapper argument and the jid as an argument of its own.
 jt_awrappers() {
@@ -188,6 +189,8 @@ jt_awrappers() {
     cand=$(grep -l -s 'async_wrappe[r]' /proc/[0-9]*/cmdline 2>/dev/null)
     [ -n "$cand" ] || return 0
     jt_gz
+    others=''
+    parents=''
     for f in $(jt_hasarg "$1" $cand); do
         p=${f#/proc/}
         p=${p%/cmdline}
@@ -195,9 +198,15 @@ jt_awrappers() {
         jt_astat "$p" || continue
         if [ "$JT_PGID" = "$p" ] && [ "$p" != "$own" ]; then
             JT_LEADERS="$JT_LEADERS $p"
+            parents="$parents $JT_PPID "
         else
-            JT_WATCHERS="$JT_WATCHERS $p"
+            others="$others $p"
         fi
+    done
+    # A watcher is the parent of the module runner (a process that merely has the
+    # jid in its argv is no watcher).
+    for p in $others; do
+        case $parents in *" $p "*) JT_WATCHERS="$JT_WATCHERS $p" ;; esac
     done
     todo=$JT_LEADERS
     n=0
@@ -250,6 +259,9 @@ jt_acancel() {
             printf '%s\n' "refusing to write in $JT_ADIR: not owned by $(id -un 2>/dev/null) alone"
             continue
         fi
+        # When it started (its file was written then), kept in the result.
+        began=$(stat -c %Y -- "$JT_ADIR/$a" 2>/dev/null)
+        case $began in "" | *[!0-9]*) began=null ;; esac
         jt_awrappers "${a%.*}"
         if [ -n "$JT_WATCHERS$JT_LEADERS" ]; then
             # The watcher first: it would write "Timeout exceeded" over our result.
@@ -275,8 +287,8 @@ jt_acancel() {
         f=$JT_ADIR/$a
         t=$f.jt$$.tmp
         rm -f -- "$t"
-        err=$( (set -C && printf '{"failed": true, "finished": 1, "msg": "cancelled by jobtui", "rc": 143, "ansible_job_id": "%s", "stdout": "", "stderr": "", "jobtui_cancelled": %s}\n' \
-            "$a" "${JT_NOW:-0}" >"$t") 2>&1 && mv -f -- "$t" "$f" 2>&1)
+        err=$( (set -C && printf '{"failed": true, "finished": 1, "msg": "cancelled by jobtui", "rc": 143, "ansible_job_id": "%s", "stdout": "", "stderr": "", "jobtui_started": %s, "jobtui_cancelled": %s}\n' \
+            "$a" "$began" "${JT_NOW:-0}" >"$t") 2>&1 && mv -f -- "$t" "$f" 2>&1)
         if [ -n "$err" ]; then
             rm -f -- "$t"
             jt_rec cancel "$a" error
