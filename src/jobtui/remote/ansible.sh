@@ -237,8 +237,9 @@ jt_aowned() { # the async dir is ours alone to write in
         [ -z "$(find "$JT_ADIR" -prune \( -perm -0020 -o -perm -0002 \) -print 2>/dev/null)" ]
 }
 
-# jt_acancel GRACE NAME...: TERM the job's watcher, its process group and every
-# descendant of the group's leader, KILL what is left after GRACE seconds, then
+# jt_acancel GRACE NAME...: stop the job's watcher and module runner, TERM its
+# process group and every descendant of the runner, KILL all of it after GRACE
+# seconds (or as soon as the descendants are gone), then
 # replace the file (atomically) by a finished, failed result, so `async_status`
 # stops waiting. A job whose file says it has finished is left untouched.
 jt_acancel() {
@@ -264,20 +265,22 @@ jt_acancel() {
         case $began in "" | *[!0-9]*) began=null ;; esac
         jt_awrappers "${a%.*}"
         if [ -n "$JT_WATCHERS$JT_LEADERS" ]; then
-            # The watcher first: it would write "Timeout exceeded" over our result.
-            kill -TERM $JT_WATCHERS $JT_TREE 2>/dev/null
+            # Stopped first, the runner cannot write the failure of its dying module
+            # over our result, nor the watcher "Timeout exceeded"; KILL ends them.
+            kill -STOP $JT_LEADERS $JT_WATCHERS 2>/dev/null
             for g in $JT_LEADERS; do kill -TERM -"$g" 2>/dev/null; done
+            kill -TERM $JT_TREE 2>/dev/null
             jt_nap
             i=0
             while [ "$i" -lt "$grace" ]; do
                 alive=''
-                for g in $JT_LEADERS; do kill -s 0 -"$g" 2>/dev/null && alive=yes; done
+                for p in $JT_TREE; do [ -d "/proc/$p/cwd" ] && alive=yes; done
                 [ -n "$alive" ] || break
                 sleep 1
                 i=$((i + 1))
             done
             for g in $JT_LEADERS; do kill -KILL -"$g" 2>/dev/null; done
-            kill -KILL $JT_WATCHERS $JT_TREE 2>/dev/null
+            kill -KILL $JT_LEADERS $JT_WATCHERS $JT_TREE 2>/dev/null
         fi
         # It may have finished on its own meanwhile: its result stays.
         if jt_aread "$a" && ! jt_arunning "$JT_AC"; then
