@@ -37,6 +37,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,16 +72,31 @@ class AnsibleError(AssertionError):
 
 _TASK = re.compile(r"^TASK \[(?P<task>[^\]\n]*)\]", re.MULTILINE)
 _RESULT = re.compile(
-    r"^(?:(?:ok|changed|failed|fatal): \[(?P<host>[^\]\n]+)\](?:: [A-Z]+!)? => "
-    r"|(?P<adhoc>\S+) \| [A-Z]+!? => )",
+    r"^(?:(?P<word>ok|changed|failed|fatal): \[(?P<host>[^\]\n]+)\](?:: [A-Z]+!)? => "
+    r"|(?P<adhoc>\S+) \| (?P<outcome>[A-Z]+)!? => )",
     re.MULTILINE,
 )
 
 
-def task_results(stdout: str) -> list[tuple[str, str, dict[str, Any]]]:
-    """(task, host, result) of each result that Ansible printed as JSON: the `default`
-    callback with `-v` (`changed: [host1] => {...}` under `TASK [name]`) or the
-    `minimal` one of ad-hoc commands (`host1 | FAILED! => {...}`, task "")."""
+@dataclass(frozen=True)
+class TaskResult:
+    task: str
+    """The task's name ("" for an ad-hoc command)."""
+    host: str
+    outcome: str
+    """As Ansible printed it: `changed`, `ok`, `fatal`, or ad hoc `SUCCESS`, `FAILED`..."""
+    result: dict[str, Any]
+    """The result, as the callback printed it (`failed` is in `outcome`, not here)."""
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome in ("failed", "fatal", "FAILED")
+
+
+def task_results(stdout: str) -> list[TaskResult]:
+    """Each result that Ansible printed as JSON: the `default` callback with `-v`
+    (`changed: [host1] => {...}` under `TASK [name]`) or the `minimal` one of ad-hoc
+    commands (`host1 | FAILED! => {...}`)."""
     tasks = [(m.start(), m["task"]) for m in _TASK.finditer(stdout)]
     decoder = json.JSONDecoder()
     out = []
@@ -91,7 +107,8 @@ def task_results(stdout: str) -> list[tuple[str, str, dict[str, Any]]]:
         except ValueError:
             continue
         if isinstance(result, dict):
-            out.append((task, m["host"] or m["adhoc"], result))
+            host, outcome = (m["host"], m["word"]) if m["host"] else (m["adhoc"], m["outcome"])
+            out.append(TaskResult(task, host, outcome, result))
     return out
 
 
@@ -216,9 +233,9 @@ class AnsibleFleet:
         proc = self._run([*argv, str(PLAYBOOK)], timeout, "default")
         self.durations.append(time.monotonic() - start)
         jids = {
-            (task, host): str(result["ansible_job_id"])
-            for task, host, result in task_results(proc.stdout)
-            if "ansible_job_id" in result and not result.get("failed")
+            (r.task, r.host): str(r.result["ansible_job_id"])
+            for r in task_results(proc.stdout)
+            if "ansible_job_id" in r.result and not r.failed
         }
         want = {(j, h) for j in jobs for h in names}
         if set(jids) != want or proc.returncode != 0:
@@ -228,19 +245,19 @@ class AnsibleFleet:
             )
         return jids
 
-    def ansible(self, host: str, module: str, args: str, timeout: float = 60) -> dict[str, Any]:
+    def ansible(self, host: str, module: str, args: str, timeout: float = 60) -> TaskResult:
         """`ansible HOST -m MODULE -a ARGS` on the same inventory: the host's result
         (as the `minimal` callback prints it: `host | FAILED! => {...}`)."""
         argv = [str(ANSIBLE), host, "-i", str(self.inventory), "-m", module, "-a", args]
         proc = self._run(argv, timeout)
-        results = [r for _, h, r in task_results(proc.stdout) if h == host]
+        results = [r for r in task_results(proc.stdout) if r.host == host]
         if len(results) != 1:
             raise AnsibleError(
                 f"{shlex.join(argv)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
             )
         return results[0]
 
-    def async_status(self, host: str, jid: str) -> dict[str, Any]:
+    def async_status(self, host: str, jid: str) -> TaskResult:
         """What Ansible's own `async_status` says of `jid` on `host`."""
         return self.ansible(host, "ansible.builtin.async_status", f"jid={jid}")
 
