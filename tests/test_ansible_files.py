@@ -546,3 +546,29 @@ def test_the_async_dir_comes_from_the_host_then_ansible_cfg_then_the_default(
     assert load_configured([str(inv)], env=env).hosts["b"].ansible_async_dir == "/env/async"
     none = load_configured([str(inv)], env={"ANSIBLE_CONFIG": str(tmp_path / "no.cfg")})
     assert none.hosts["b"].ansible_async_dir == "~/.ansible_async"
+
+
+def test_a_finished_file_is_read_once_per_shell_and_again_if_it_changes(
+    tmp_path: Path, adir: Path
+) -> None:
+    f = adir / JID
+    f.write_text('{"rc": 0, "stdout": "first"}')
+    with transport(tmp_path, adir) as t:
+        sent: list[bytes] = []
+        real = t.run
+
+        def spy(script: bytes, token: str, timeout: float = 60.0) -> bytes:
+            out = real(script, token, timeout)
+            sent.append(out)
+            return out
+
+        t.run = spy  # type: ignore[method-assign]
+        assert t.status(None).runs[JID].tail == "first"
+        assert t.status(None).runs[JID].tail == "first"
+        assert b"first" in sent[0] and b"first" not in sent[1] and b" same" in sent[1]
+        f.write_text('{"rc": 1, "stdout": "second!"}')
+        st = t.status(None)
+        assert (st.runs[JID].tail, st.runs[JID].rc) == ("second!", 1)
+        assert st.ansible_files[JID] == f.read_bytes()
+        f.unlink()
+        assert JID not in t.status(None).runs

@@ -41,8 +41,9 @@ jt_arunning() { # CONTENT: does it say running (what async_wrapper writes first)
 
 # jt_astatus [NAME...]: every job file of the async dir (the given ones only when
 # names are given): an `ajob NAME file` record holding `MTIME SIZE` then the
-# content (at most JT_AMAX bytes; larger is refused unread), `ajob NAME bad` with a
-# reason, or `ajob NAME missing`. Then, only if one says running, one `aproc`
+# content (at most JT_AMAX bytes; larger is refused unread), `ajob NAME same` for
+# one listed in JT_AKNOWN (`NAME:MTIME:SIZE ...`, set by the request: the console
+# has it), `ajob NAME bad` with a reason, or `ajob NAME missing`. Then, only if one says running, one `aproc`
 # record with the async_wrapper processes' facts. Writes nothing.
 jt_astatus() {
     [ -d "$JT_ADIR" ] || {
@@ -92,6 +93,13 @@ jt_astatus() {
             printf '%s\n' "too large ($sz bytes)"
             continue
         fi
+        # A finished file the console already holds (same name, time and size:
+        # a result is never rewritten) is not read again.
+        case " ${JT_AKNOWN:-} " in *" $a:$mt:$sz "*)
+            jt_rec ajob "$a" same
+            continue
+            ;;
+        esac
         c=$(head -c "$((JT_AMAX + 1))" -- "$JT_ADIR/$a" 2>/dev/null) || {
             jt_rec ajob "$a" bad
             printf '%s\n' "cannot be read"

@@ -12,6 +12,7 @@ import json
 import math
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
@@ -328,6 +329,8 @@ class HostStatus:
     ansible_files: dict[str, bytes] = field(default_factory=dict)
     """Ansible jid -> its job file's content, as read (`jobtui logs` takes the
     finished result's whole stdout from it)."""
+    ansible_heads: dict[str, tuple[tuple[int, int] | None, bytes]] = field(default_factory=dict)
+    """Ansible jid -> ((mtime, size) as the host's `stat` said, or None), content."""
 
     @property
     def clock_off(self) -> bool:
@@ -351,7 +354,12 @@ def skew_text(skew: float) -> str:
     return f"host clock is off by {amount}{unit} ({side} this console's)"
 
 
-def parse_status(out: bytes, token: str, local_now: float | None = None) -> HostStatus:
+def parse_status(
+    out: bytes,
+    token: str,
+    local_now: float | None = None,
+    known: Mapping[str, tuple[int, int, bytes]] | None = None,
+) -> HostStatus:
     """Read a status answer: per run, a `run JID ALIVE` record whose body holds its
     pid line, rc line and progress line; in full mode, `file meta` and `tail` records
     follow it.
@@ -361,6 +369,8 @@ def parse_status(out: bytes, token: str, local_now: float | None = None) -> Host
 
     Args:
         local_now: the console's clock when the answer came (default: now), for `skew`.
+        known: Ansible jid -> (mtime, size, content) of finished job files read
+            before: the host answers `same` for those.
     """
     records = split_records(out, token)
     hello = parse_hello(records)
@@ -372,7 +382,7 @@ def parse_status(out: bytes, token: str, local_now: float | None = None) -> Host
     for r in records:
         if r.kind in ("ajob", "aproc"):
             cur = None
-            _ansible_record(r, runs, missing, files)
+            _ansible_record(r, runs, missing, files, known or {})
         elif r.kind == "run" and len(r.args) == 2:
             jid, flag = r.args
             cur = None
@@ -399,13 +409,18 @@ def parse_status(out: bytes, token: str, local_now: float | None = None) -> Host
                 cur.tail = text
             else:
                 cur.stderr_tail = text
+    heads: dict[str, tuple[tuple[int, int] | None, bytes]] = {}
     if files:
-        _ansible_jobs(records, runs, files)
-    return HostStatus(hello, runs, missing, hello.now - local, files)
+        _ansible_jobs(records, runs, files, heads)
+    return HostStatus(hello, runs, missing, hello.now - local, files, heads)
 
 
 def _ansible_record(
-    r: Record, runs: dict[str, RemoteStatus], missing: list[str], files: dict[str, bytes]
+    r: Record,
+    runs: dict[str, RemoteStatus],
+    missing: list[str],
+    files: dict[str, bytes],
+    known: Mapping[str, tuple[int, int, bytes]],
 ) -> None:
     """`ajob NAME file|bad|missing`: a job file of Ansible's async dir (its content,
     read in `_ansible_jobs` once the processes' facts are known)."""
@@ -416,6 +431,9 @@ def _ansible_record(
         missing.append(jid)
     elif kind == "file":
         files[jid] = r.body[:-1] if r.body.endswith(b"\n") else r.body
+    elif kind == "same" and jid in known:
+        mtime, size, content = known[jid]
+        files[jid] = f"{mtime} {size}\n".encode() + content
     else:
         why = r.body.decode("utf-8", "replace").strip()[:MAX_MESSAGE] or "unreadable"
         st = runs[jid] = RemoteStatus(jid=jid, state=RunState.LOST, ansible=True, full=True)
@@ -424,14 +442,26 @@ def _ansible_record(
 
 
 def _ansible_jobs(
-    records: list[Record], runs: dict[str, RemoteStatus], files: dict[str, bytes]
+    records: list[Record],
+    runs: dict[str, RemoteStatus],
+    files: dict[str, bytes],
+    heads: dict[str, tuple[tuple[int, int] | None, bytes]],
 ) -> None:
     procs = next((r.body for r in records if r.kind == "aproc"), b"")
     wrappers = ansible.parse_procs(procs) if procs else {}
     for jid, body in list(files.items()):
         head, _, content = body.partition(b"\n")
         files[jid] = content
-        runs[jid] = ansible.job_status(jid, head.decode("ascii", "replace"), content, wrappers)
+        text = head.decode("ascii", "replace")
+        runs[jid] = ansible.job_status(jid, text, content, wrappers)
+        heads[jid] = (_mtime_size(text), content)
+
+
+def _mtime_size(head: str) -> tuple[int, int] | None:
+    parts = head.split()
+    if len(parts) != 2 or not all(re.fullmatch(r"[0-9]{1,12}", p) for p in parts):
+        return None
+    return int(parts[0]), int(parts[1])
 
 
 def _run_status(jid: str, alive: str, body: bytes) -> RemoteStatus:

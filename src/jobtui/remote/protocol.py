@@ -17,6 +17,7 @@ import json
 import re
 import secrets
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -133,6 +134,7 @@ def status_script(
     tail_bytes: int = defaults.TAIL_BYTES,
     full: frozenset[str] | set[str] = frozenset(),
     async_dir: str | None = None,
+    known: Mapping[str, tuple[int, int]] | None = None,
 ) -> bytes:
     """Status of the given runs (all runs on the host, in full, when `jids` is None).
 
@@ -148,7 +150,11 @@ def status_script(
     if jids is None or ours:
         text += f"jt_status {int(tail_bytes)} {_status_args(tuple(ours), frozenset(full))}\n"
     if async_dir is not None and (jids is None or theirs):
-        text += f"jt_adir {q(async_dir)}\njt_astatus {' '.join(q(j) for j in theirs)}\n"
+        have = " ".join(
+            f"{check_any_jid(j)}:{int(mt)}:{int(sz)}" for j, (mt, sz) in (known or {}).items()
+        )
+        text += f"JT_AKNOWN={q(have)}\njt_adir {q(async_dir)}\n"
+        text += f"jt_astatus {' '.join(q(j) for j in theirs)}\n"
     return text.encode()
 
 

@@ -14,10 +14,15 @@ from dataclasses import dataclass
 from typing import Self
 
 from jobtui import defaults
-from jobtui.model import Host, Outcome
+from jobtui.model import Host, Outcome, RunState
 from jobtui.remote import parse, protocol
 from jobtui.remote.parse import HostStatus, LaunchOutcome, LaunchResult
 from jobtui.remote.protocol import LaunchRequest
+
+SEEN_MAX = 4096
+SEEN_FILE_MAX = 64 * 1024
+"""At most this many finished Ansible job files of at most this size are kept per
+shell, not to be read again (the rest is read on each round trip)."""
 
 MAX_OUTPUT = 64 * 1024 * 1024
 """An answer longer than this is refused: output tails are bounded, so only a broken
@@ -77,6 +82,8 @@ class Transport(ABC):
         self._session: Session | None = None
         self.sessions_opened = 0
         """How many shells were started on the host (one, unless the connection dropped)."""
+        self._ansible_seen: dict[str, tuple[int, int, bytes]] = {}
+        """Finished Ansible job files read before: jid -> (mtime, size, content)."""
 
     as_user = ""
     """The become user its shell runs as ("": the login user)."""
@@ -175,12 +182,36 @@ class Transport(ABC):
         """The state of the given runs (every run on the host, in full, when `jids` is
         None); runs in `full` come with their metadata and output tails."""
         token = protocol.new_token()
+        seen = self._ansible_seen
         script = protocol.status_script(
-            self.host.jobtui_dir, jids, token, full=full, async_dir=self.host.ansible_async_dir
+            self.host.jobtui_dir,
+            jids,
+            token,
+            full=full,
+            async_dir=self.host.ansible_async_dir,
+            known={j: (mt, sz) for j, (mt, sz, _) in seen.items()},
         )
         out = self.run(script, token)
         with _readable():
-            return parse.parse_status(out, token)
+            st = parse.parse_status(out, token, known=seen)
+        self._remember_ansible(st, jids)
+        return st
+
+    def _remember_ansible(self, st: HostStatus, asked: list[str] | None) -> None:
+        """Keep the finished Ansible job files just read (a result is never
+        rewritten): the next round trip does not bring them again. Bounded."""
+        for jid in [j for j in self._ansible_seen if j in st.missing or asked is None]:
+            if jid not in st.ansible_files:
+                del self._ansible_seen[jid]
+        for jid, (head, content) in st.ansible_heads.items():
+            run = st.runs.get(jid)
+            if run is None or run.problem or not run.state.finished or run.state is RunState.LOST:
+                continue
+            if head is None or jid in self._ansible_seen or len(content) > SEEN_FILE_MAX:
+                continue
+            if len(self._ansible_seen) >= SEEN_MAX:
+                break
+            self._ansible_seen[jid] = (*head, content)
 
     def cancel(self, jids: list[str], grace: int = defaults.GRACE) -> dict[str, Outcome]:
         """TERM, grace, KILL to each run's process group. Returns jid -> ok|finished|missing.
