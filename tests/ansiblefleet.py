@@ -129,6 +129,8 @@ class AnsibleFleet:
         self._runs = 0
         self.durations: list[float] = []
         """Seconds each ansible-playbook run took."""
+        self.launched: list[str] = []
+        """Every jid the playbook runs reported."""
         self._setup()
         self.inventory = self._write_inventory()
 
@@ -243,6 +245,7 @@ class AnsibleFleet:
                 f"{shlex.join(argv)} exited {proc.returncode}, launched {sorted(jids)} of "
                 f"{sorted(want)}:\n{proc.stdout}\n{proc.stderr}"
             )
+        self.launched += jids.values()
         return jids
 
     def ansible(self, host: str, module: str, args: str, timeout: float = 60) -> TaskResult:

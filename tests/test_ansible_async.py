@@ -56,6 +56,9 @@ def ans(ssh_fleet: SshFleet, tmp_path: Path) -> Iterator[AnsibleFleet]:
         yield harness
     finally:
         harness.kill_leftovers()
+    # Nothing in the real async dir: each job went to the inventory's ansible_async_dir.
+    real = Path.home() / ".ansible_async"
+    assert not [j for j in harness.launched if (real / j).exists()]
 
 
 @pytest.fixture
