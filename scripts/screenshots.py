@@ -31,6 +31,11 @@ The hosts answer the status round trip with what the wrapper's files would say a
 the sample batch's runs, so the console shows what watch shows: runs discovered on
 the hosts (none pending: a run that never launched is on no host) and the unreachable
 host with no runs of its own.
+
+The Ansible screenshot is the operator console as `make_app` builds it for `jobtui
+run`, with Ansible's own async jobs beside the batch's runs: the batch's events, merged
+with an `AnsibleJobs` source that reads the sample hosts once; their status round trip
+also reports the jobs of a playbook's `async:` + `poll: 0` tasks (`sample_ansible_jobs`).
 """
 
 from __future__ import annotations
@@ -53,8 +58,19 @@ from jobtui.fleet import DiscoveryPoller
 from jobtui.model import Host, Progress, RemoteStatus, RunState
 from jobtui.remote.parse import Hello, HostStatus
 from jobtui.transport.base import Session, Transport, TransportError
-from jobtui.ui.app import ConsoleApp, make_app
-from jobtui.ui.sample import SAMPLE_BATCH, SAMPLE_NOW, sample_app, sample_runs, settle
+from jobtui.ui.ansible_jobs import AnsibleJobs
+from jobtui.ui.app import ConsoleApp, OperatorApp, make_app
+from jobtui.ui.sample import (
+    SAMPLE_BATCH,
+    SAMPLE_NOW,
+    RecordingSink,
+    sample_ansible_jobs,
+    sample_app,
+    sample_events,
+    sample_runs,
+    settle,
+)
+from jobtui.ui.source import MergedSource, ReplaySource
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
 
@@ -154,6 +170,29 @@ def watch_app() -> ConsoleApp:
         h.answered = poller.stop
     return make_app(
         source=poller, title="jobtui watch", read_only=True, clock=lambda: SAMPLE_NOW, bell=False
+    )
+
+
+def ansible_app() -> ConsoleApp:
+    """The operator console with Ansible's jobs (`make_app`'s merge of the engine's
+    events and an `AnsibleJobs` over the batch's hosts), on the sample batch and the
+    sample hosts (their async dirs hold `sample_ansible_jobs`), with a frozen clock.
+    The Ansible source is the one the console waits for: it stops after its first read."""
+    theirs = sample_ansible_jobs()
+    hosts = [
+        SampleHost(h.host, [*h.runs, *theirs.get(h.host.name, [])], h.down) for h in sample_hosts()
+    ]
+    jobs = AnsibleJobs(hosts, interval=0)
+    for h in hosts:
+        h.answered = jobs.stop
+    return OperatorApp(
+        MergedSource(jobs, ReplaySource(sample_events())),
+        RecordingSink(),
+        ansible=jobs,
+        batch=SAMPLE_BATCH,
+        title="jobtui",
+        clock=lambda: SAMPLE_NOW,
+        bell=False,
     )
 
 
@@ -355,6 +394,7 @@ async def main() -> int:
         shots.append(await shoot(sample_app(), "help", size, ["question_mark"]))
         shots.append(await shoot(sample_app(), "confirm", size, ["down", "down", "c"]))
         shots.append(await shoot(watch_app(), "read-only", size, []))
+        shots.append(await shoot(ansible_app(), "ansible", size, []))
     try:
         to_pngs(shots, *converter())
     except Missing as e:

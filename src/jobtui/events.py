@@ -72,7 +72,8 @@ class RunView:
 
     def summary(self) -> dict[str, Any]:
         """The fields of the design's JSON summary (`user`: who it runs as when it
-        becomes someone, null for the login user)."""
+        becomes someone, null for the login user; `ansible`: one of Ansible's own async
+        jobs, found on its host, not one of jobtui's runs)."""
         return {
             "job": self.job,
             "host": self.host,
@@ -88,6 +89,7 @@ class RunView:
             "eta": None if self.eta is None else round(self.eta),
             "attempt": self.attempt,
             "reason": self.reason or None,
+            "ansible": self.ansible,
         }
 
 

@@ -6,6 +6,11 @@ marks), their key bindings and their command palette entries; it is the only cla
 given an `ActionSink`. Read-only is therefore a matter of which class is built, not
 a flag checked in key handlers.
 
+The operator console built by `make_app` also shows Ansible's own async jobs on the
+batch's hosts: a second source (`AnsibleJobs`, over the engine's transports) merged
+with the engine's events, and the second sink of the actions: a key's action on one
+of Ansible's jobs goes to it, on one of the batch's runs to the engine.
+
 Threads: the source runs in a thread worker and pushes events into an
 `EventBuffer`; the buffer posts one `EventsPending` message per batch of changes;
 the handler drains it at most `FLUSH_INTERVAL` apart and updates the widgets in
@@ -32,6 +37,7 @@ from jobtui.defaults import EXIT_INTERRUPTED
 from jobtui.events import Notice, RunView
 from jobtui.model import NoticeLevel, RunKey
 from jobtui.text import one_line
+from jobtui.ui.ansible_jobs import RETRY_REFUSED, AnsibleJobs
 from jobtui.ui.board import Board, Changes
 from jobtui.ui.commands import ActionCommands, ViewCommands
 from jobtui.ui.keys import Scope, bindings
@@ -40,7 +46,7 @@ from jobtui.ui.screens.confirm import ConfirmScreen
 from jobtui.ui.screens.detail import DetailScreen
 from jobtui.ui.screens.help import HelpScreen
 from jobtui.ui.screens.main import MainScreen
-from jobtui.ui.source import ActionSink, EngineSource, EventBuffer, EventSource
+from jobtui.ui.source import ActionSink, EngineSource, EventBuffer, EventSource, MergedSource
 
 if TYPE_CHECKING:
     from jobtui.engine import Engine
@@ -242,7 +248,7 @@ class ConsoleApp(App[int]):
         if self.read_only or not self.board.active:
             self.leave(self.board.exit_code())
             return
-        running = sum(1 for v in self.board.runs.values() if not v.state.finished)
+        running = sum(1 for v in self.board.batch_runs() if not v.state.finished)
         body = Text(
             f"{running} run{'s are' if running != 1 else ' is'} not finished. Quitting only "
             "stops following them: they are detached and go on on their hosts; nothing is "
@@ -272,9 +278,19 @@ class OperatorApp(ConsoleApp, inherit_bindings=False):  # not the read-only c, x
     ]
     COMMANDS = ConsoleApp.COMMANDS | {ActionCommands}
 
-    def __init__(self, source: EventSource, actions: ActionSink, **kwargs: object) -> None:
+    def __init__(
+        self,
+        source: EventSource,
+        actions: ActionSink,
+        *,
+        ansible: ActionSink | None = None,
+        **kwargs: object,
+    ) -> None:
+        """`actions` act on the batch's runs; `ansible` (if any) on Ansible's own jobs
+        that `source` shows (`RunView.ansible`)."""
         super().__init__(source, **kwargs)  # type: ignore[arg-type]
         self._actions = actions
+        self._ansible = ansible
 
     @property
     def read_only(self) -> bool:
@@ -282,7 +298,7 @@ class OperatorApp(ConsoleApp, inherit_bindings=False):  # not the read-only c, x
 
     def open_detail(self, key: RunKey) -> None:
         # Output tails cost the host a process per poll: only for the run in view.
-        self._actions.show_output([key])
+        self._actions.show_output([] if self.board.runs[key].ansible else [key])
         self.push_screen(DetailScreen(self.board.runs[key], self.clock), self._detail_closed)
 
     def _detail_closed(self, _result: None) -> None:
@@ -315,11 +331,18 @@ class OperatorApp(ConsoleApp, inherit_bindings=False):  # not the read-only c, x
         self.main.table.clear_marks()
 
     def action_cancel(self) -> None:
+        theirs = any(self.board.runs[k].ansible for k in self._targets())
         self._confirm(
             "cancel",
             "Kill each job on its host (TERM to its process group, KILL after the grace "
             "period). A run not launched yet is simply dropped; one that has ended is left "
-            "as it is.",
+            "as it is."
+            + (
+                " An Ansible job's file then says it failed, 'cancelled by jobtui' (rc 143):"
+                " the playbook's async_status stops waiting."
+                if theirs
+                else ""
+            ),
         )
 
     def action_cleanup(self) -> None:
@@ -336,7 +359,8 @@ class OperatorApp(ConsoleApp, inherit_bindings=False):  # not the read-only c, x
         left = len(unfinished)
         self._confirm(
             "cleanup",
-            "Remove each run's job directory from its host, its output included."
+            "Remove each run's job directory (an Ansible job's file) from its host, its"
+            " output included."
             + (
                 f" {left} of the selected runs {'have' if left != 1 else 'has'} not ended:"
                 f" {'they are' if left != 1 else 'it is'} left alone (cancel first)."
@@ -348,8 +372,11 @@ class OperatorApp(ConsoleApp, inherit_bindings=False):  # not the read-only c, x
 
     def action_retry(self) -> None:
         keys = self._targets()
-        if keys:
-            self._send("retry", keys)
+        ours = [k for k in keys if not self.board.runs[k].ansible]
+        if len(ours) < len(keys):
+            self.notify(RETRY_REFUSED, severity="warning", markup=False)
+        if ours:
+            self._send("retry", ours)
 
     def _confirm(self, action: str, warning: str, keys: list[RunKey] | None = None) -> None:
         keys = self._targets() if keys is None else keys
@@ -376,8 +403,16 @@ class OperatorApp(ConsoleApp, inherit_bindings=False):  # not the read-only c, x
         self.push_screen(ConfirmScreen(title, body, yes=verb), answered)
 
     def _send(self, action: str, keys: list[RunKey]) -> None:
-        """Hand the request to the engine (a queue: no I/O on this thread)."""
-        self._actions.request(action, keys)
+        """Hand the request to the engine, or for Ansible's jobs to their source (a
+        queue each: no I/O on this thread)."""
+        theirs = [k for k in keys if self.board.runs[k].ansible]
+        ours = [k for k in keys if not self.board.runs[k].ansible]
+        if theirs:
+            # Only a console built with their source shows them: `make_app`'s.
+            assert self._ansible is not None, "Ansible's jobs shown without their source"
+            self._ansible.request(action, theirs)
+        if ours:
+            self._actions.request(action, ours)
         self.notify(f"{action} requested for {len(keys)} run{'s' if len(keys) != 1 else ''}")
         if self.main.table.marks:
             self.action_clear_marks()
@@ -406,12 +441,15 @@ def make_app(
     read_only: bool = False,
     clock: Callable[[], float] = time.time,
     bell: bool = True,
+    ansible: bool = True,
 ) -> ConsoleApp:
     """The console for the CLI. `app.run()` returns the process exit code.
 
     Operator console: `make_app(engine, batch=..., title=...)`; the engine is both
     the source of events (it runs on a thread worker with `linger=True`) and the
-    sink of actions. Read-only console: `make_app(source=..., read_only=True)`; it
+    sink of actions. With `ansible` (the default), Ansible's own async jobs on the
+    engine's hosts are shown too, and acted on (`AnsibleJobs`, over the engine's
+    transports). Read-only console: `make_app(source=..., read_only=True)`; it
     takes no engine at all, so it cannot act.
 
     Raises:
@@ -425,9 +463,15 @@ def make_app(
         return ConsoleApp(source, batch=batch, title=title, clock=clock, bell=bell)
     if engine is None:
         raise ValueError("the operator console needs an engine")
+    theirs = None
+    source = source or EngineSource(engine)
+    if ansible:
+        theirs = AnsibleJobs(h.transport for h in engine.hosts.values())
+        source = MergedSource(source, theirs)
     return OperatorApp(
-        source or EngineSource(engine),
+        source,
         engine,
+        ansible=theirs,
         batch=batch or engine.batch,
         title=title,
         clock=clock,

@@ -3,6 +3,10 @@
 `Board.apply` folds a drained list of events into the latest view of every run,
 counts by state per host, per job and in total, the hosts' reachability, and
 returns a `Changes` that says what the widgets must update (in place).
+
+Ansible's own async jobs found on the hosts (`RunView.ansible`) are shown beside the
+runs, counted per host and under `ANSIBLE_JOBS` (not per module, not in the totals),
+and are no part of the batch: they never keep it active nor change its exit code.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ from jobtui.events import (
     exit_code,
 )
 from jobtui.model import RunKey, RunState
+
+ANSIBLE_JOBS = "ansible:"
+"""The key of Ansible's jobs' counts in `Board.jobs` (no job name has a `:`)."""
 
 
 @dataclass
@@ -61,6 +68,7 @@ class Board:
         self.hosts: dict[str, HostInfo] = {}
         self.jobs: dict[str, Counter[RunState]] = {}
         self.totals: Counter[RunState] = Counter()
+        """The runs' counts by state (Ansible's jobs are in `jobs[ANSIBLE_JOBS]`)."""
         self.settled = False
         """The source said the batch ended, and nothing restarted since."""
 
@@ -111,21 +119,30 @@ class Board:
         self.runs[view.key] = view
         changes.runs.add(view.key)
         changes.hosts.add(view.host)
-        changes.jobs.add(view.job)
+        changes.jobs.add(ANSIBLE_JOBS if view.ansible else view.job)
 
     def _count(self, view: RunView, n: int) -> None:
         self.hosts.setdefault(view.host, HostInfo()).counts[view.state] += n
+        if view.ansible:
+            self.jobs.setdefault(ANSIBLE_JOBS, Counter())[view.state] += n
+            return
         self.jobs.setdefault(view.job, Counter())[view.state] += n
         self.totals[view.state] += n
+
+    def batch_runs(self) -> list[RunView]:
+        """The runs, without Ansible's jobs."""
+        return [v for v in self.runs.values() if not v.ansible]
 
     @property
     def active(self) -> bool:
         """Some run is still pending, running or unreachable (and the batch has
         not been declared over: a `poll: 0` run stays `running` forever)."""
-        return not self.settled and any(not v.state.finished for v in self.runs.values())
+        return not self.settled and any(
+            not v.state.finished and not v.ansible for v in self.runs.values()
+        )
 
     def exit_code(self) -> int:
         """The process exit code if the console ended now: 130 while runs are active."""
         if self.active:
             return defaults.EXIT_INTERRUPTED
-        return exit_code(list(self.runs.values()))
+        return exit_code(self.batch_runs())

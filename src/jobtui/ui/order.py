@@ -24,13 +24,13 @@ from jobtui.ui.render import STATE_LOOK, sort_key
 
 GRAMMAR = """\
 db01                       a word found in the host, user, job, item or state
-host:db01                  in that field only: host user job item state batch
+host:db01                  in that field: host user job item state batch kind
 host:db01,db02             a list: any of them
 !db01  host:!db01          not: none of them
 state:failed,timed_out     a state by its name, or the start of one (state:fail)
 host:db state:!succeeded   terms are separated by spaces; every one must hold"""
 """The filter language in a few lines (the README and the help show it)."""
-KEYS = ("host", "user", "job", "item", "state", "batch")
+KEYS = ("host", "user", "job", "item", "state", "batch", "kind")
 """The fields a term can name (`key:value`)."""
 STATE_NAMES: dict[str, RunState] = {s.value.replace("_", ""): s for s in RunState}
 """Each state by its name without `_`, `-` or spaces (`timedout`), as values are read."""
@@ -86,9 +86,18 @@ def _field(view: RunView, key: str | None, batch: str) -> str:
         return view.item.lower()
     if key == "batch":
         return (view.batch or batch).lower()
+    if key == "kind":
+        return kind(view)
     look = STATE_LOOK[view.state]
-    fields = (view.host, view.user, view.job, view.item, view.state.value, look.label)
+    fields = [view.host, view.user, view.job, view.item, view.state.value, look.label]
+    if view.ansible:  # `ansible` as a word finds Ansible's jobs, as their job cell says
+        fields += ["ansible", view.command]
     return "\0".join(fields).lower()
+
+
+def kind(view: RunView) -> str:
+    """`ansible` for one of Ansible's own async jobs, `jobtui` for jobtui's runs."""
+    return "ansible" if view.ansible else "jobtui"
 
 
 @dataclass(frozen=True)
@@ -113,7 +122,7 @@ def parse_filter(text: str) -> Filter:
         filter := term { " " term }          every term must hold
         term   := ["!"] word                 word found in host, user, job, item or state
                 | ["!"] key ":" ["!"] value { "," value }
-        key    := host | user | job | item | state | batch
+        key    := host | user | job | item | state | batch | kind
 
     - Case is ignored. A word is a key term only when what comes before its first
       `:` is letters, so `10.0.0.5:22` is a plain word and `item:a:b` looks for `a:b`.
@@ -121,7 +130,10 @@ def parse_filter(text: str) -> Filter:
       (`host:db` matches db01); `user` is who a run runs as when it becomes someone
       (`user:root`; a run as the login user has none); `batch` is the run's own
       batch, else the console's. A plain word looks in host, user, job, item and
-      state (its name and its label, `timed_out` and `timed out`), never in the batch.
+      state (its name and its label, `timed_out` and `timed out`), never in the batch;
+      for one of Ansible's own async jobs also in `ansible` and its command.
+    - `kind` is `ansible` for Ansible's own async jobs (found in `ansible_async_dir`),
+      `jobtui` for jobtui's runs: `kind:ansible`, `kind:!ansible`.
     - `state` takes a state's name: pending, running, succeeded, failed, timed_out,
       cancelled, lost, unreachable; `_` and `-` are optional (`timed-out`,
       `timedout`) and the start of a name will do (`fail`, `timed`).

@@ -222,11 +222,47 @@ def host_pieces(view: RunView, width: int, marked: bool = False) -> list[Piece]:
     return pieces
 
 
+ANSIBLE_TAG = "ansible: "
+"""Before what one of Ansible's own async jobs runs, in its job cell: not one of
+jobtui's runs (no batch, no retry)."""
+ANSIBLE_STYLE = "bold dark_cyan"
+ANSIBLE_COMMAND_MIN = 10
+"""Cells of the command an Ansible job's cell shows at least, else its module."""
+
+
+def job_value(view: RunView) -> str:
+    """What the job cell holds at full width: the job's name, or for one of Ansible's
+    async jobs `ansible: ` and the command it runs (its module if that is unknown)."""
+    if view.ansible:
+        return ANSIBLE_TAG + (view.command or view.job)
+    return view.job
+
+
+def job_core(view: RunView) -> str:
+    """What the job cell must show: the job's name, `ansible shell` (its module) for
+    one of Ansible's jobs; short of room, the table gives its command no more."""
+    return f"ansible {view.job}" if view.ansible else view.job
+
+
+def job_pieces(view: RunView, width: int) -> list[Piece]:
+    """The job cell: the job's name; `ansible: pg_dump …` (the tag coloured, the
+    command cut to the width) for one of Ansible's jobs, or where that leaves too
+    little of the command, `ansible shell` (its module; the detail has the command)."""
+    if not view.ansible:
+        return [(truncate(view.job, width), "")]
+    if width >= len(ANSIBLE_TAG) + ANSIBLE_COMMAND_MIN:
+        rest = truncate(view.command or view.job, width - len(ANSIBLE_TAG))
+        return [(ANSIBLE_TAG, ANSIBLE_STYLE), (rest, "")]
+    return [("ansible", ANSIBLE_STYLE), (truncate(" " + view.job, width - 7), "grey62")]
+
+
 def _rc_pieces(view: RunView, now: float, width: int, marked: bool) -> list[Piece]:
     return [("" if view.rc is None else str(view.rc), "green3" if view.rc == 0 else "bold red1")]
 
 
 def _attempt_pieces(view: RunView, now: float, width: int, marked: bool) -> list[Piece]:
+    if view.ansible:  # Ansible's job: no attempts of jobtui's
+        return []
     return [(str(view.attempt), "grey62" if view.attempt == 1 else "bold")]
 
 
@@ -276,8 +312,8 @@ COLUMNS: tuple[Column, ...] = (
         core=lambda v: v.host,
     ),
     Column(
-        "job", "Job", lambda v, now, w, marked: [(truncate(v.job, w), "")],
-        value=lambda v: v.job, min_width=6, max_width=24, sort="job",
+        "job", "Job", lambda v, now, w, marked: job_pieces(v, w),
+        value=job_value, min_width=6, max_width=24, sort="job", core=job_core,
     ),
     Column(
         "item", "Item", lambda v, now, w, marked: [(truncate(v.item, w), "italic")],

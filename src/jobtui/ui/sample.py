@@ -12,8 +12,9 @@ import zlib
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from jobtui.events import BatchStarted, Event, HostChanged, RunView
-from jobtui.model import LOST_REASON, RunKey, RunState
+from jobtui.events import BatchStarted, Event, HostChanged, RunChanged, RunView
+from jobtui.fleet import view_of
+from jobtui.model import LOST_REASON, Host, RemoteStatus, RunKey, RunState
 
 if TYPE_CHECKING:
     from textual.pilot import Pilot
@@ -126,6 +127,53 @@ def sample_events() -> list[Event]:
     return events
 
 
+def sample_ansible_jobs() -> dict[str, list[RemoteStatus]]:
+    """Ansible's own async jobs in the sample hosts' `ansible_async_dir`, as the status
+    round trip reads them (a playbook's `async:` + `poll: 0` tasks): a dump that runs,
+    one that Ansible timed out, an upgrade that succeeded and a restart that failed."""
+    s = RunState
+
+    def job(jid: str, state: RunState, module: str, command: str, **fields: object) -> RemoteStatus:
+        ago, took = float(str(fields.pop("ago"))), fields.pop("took", None)
+        meta = {"job": module, "command": command, "timeout": fields.pop("timeout", 3600)}
+        return RemoteStatus(
+            jid=jid, state=state, started=SAMPLE_NOW - ago,
+            finished=None if took is None else SAMPLE_NOW - ago + float(str(took)),
+            meta=meta, full=True, ansible=True, **fields,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+    return {
+        "db01": [
+            job("j480213977351.31337", s.RUNNING, "shell",
+                "/bin/sh -c 'pg_dumpall -U postgres > /backup/all.sql'", ago=1460, pid=31340),
+        ],
+        "db02": [
+            job("j771902334510.2207", s.TIMED_OUT, "command", "vacuumdb --all --analyze",
+                ago=2000, took=1800, timeout=1800, stderr_tail="Timeout exceeded\n"),
+        ],
+        "web01": [
+            job("j129944021887.4242", s.SUCCEEDED, "command", "apt-get -y upgrade", ago=1300,
+                took=94, rc=0, tail="0 upgraded, 0 newly installed, 0 to remove\n", user="root"),
+        ],
+        "web02": [
+            job("j605118834420.5150", s.FAILED, "command", "systemctl restart app", ago=640,
+                took=1, rc=4, stderr_tail="Job for app.service failed.\n", user="root"),
+        ],
+    }  # fmt: skip
+
+
+def sample_ansible_events() -> list[Event]:
+    """The sample batch's events, then the sample Ansible jobs as the console's
+    `AnsibleJobs` source tells them."""
+    events = sample_events()
+    for host, jobs in sample_ansible_jobs().items():
+        for st in jobs:
+            view = view_of(Host(host, host), st, SAMPLE_NOW)
+            view = RunView(**{**vars(view), "key": RunKey.discovered(st.jid, host)})
+            events.append(RunChanged(view, view.state))
+    return events
+
+
 class RecordingSink:
     """The sample console's action sink: it records the requests and never acts
     (the tests read them; screenshots and benchmarks only need it to act on nothing)."""
@@ -146,9 +194,11 @@ def sample_app(
     *,
     read_only: bool = False,
     sink: ActionSink | None = None,
+    ansible: ActionSink | None = None,
     clock: Callable[[], float] = lambda: SAMPLE_NOW,
 ) -> ConsoleApp:
-    """A console on a replayed batch (the sample by default), with a frozen clock."""
+    """A console on a replayed batch (the sample by default), with a frozen clock
+    (`ansible`: the sink of actions on Ansible's jobs among the events)."""
     from jobtui.ui.app import ConsoleApp, OperatorApp
     from jobtui.ui.source import ReplaySource
 
@@ -156,7 +206,13 @@ def sample_app(
     options = {"batch": SAMPLE_BATCH, "clock": clock, "bell": False}
     if read_only:
         return ConsoleApp(source, title="jobtui watch", **options)  # type: ignore[arg-type]
-    return OperatorApp(source, sink or RecordingSink(), title="jobtui", **options)
+    return OperatorApp(
+        source,
+        sink or RecordingSink(),
+        ansible=ansible,
+        title="jobtui",
+        **options,
+    )
 
 
 async def settle(app: ConsoleApp, pilot: Pilot[int]) -> None:

@@ -16,8 +16,8 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from jobtui.events import Event, RunChanged
-from jobtui.model import RunKey
+from jobtui.events import Event, Notice, RunChanged
+from jobtui.model import NoticeLevel, RunKey
 
 if TYPE_CHECKING:
     from jobtui.engine import Engine
@@ -57,6 +57,46 @@ class EngineSource:
 
     def stop(self) -> None:
         self._engine.stop()
+
+
+class MergedSource:
+    """Several sources as one: the first runs on the caller's thread, each other on a
+    thread of its own, all emitting into the same `emit` (the operator console: the
+    engine, and `AnsibleJobs` over the batch's hosts). `run` returns when the first
+    does; the others are then stopped and waited for."""
+
+    def __init__(self, first: EventSource, *others: EventSource) -> None:
+        self.first = first
+        self.others = others
+
+    def run(self, emit: Callable[[Event], None]) -> None:
+        threads = [
+            threading.Thread(target=_run, args=(o, emit), name="jobtui-source", daemon=True)
+            for o in self.others
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            self.first.run(emit)
+        finally:
+            for o in self.others:
+                o.stop()
+            for thread in threads:
+                thread.join()
+
+    def stop(self) -> None:
+        for source in (self.first, *self.others):
+            source.stop()
+
+
+def _run(source: EventSource, emit: Callable[[Event], None]) -> None:
+    """A second source's thread: should it fail, the operator is told why (the first
+    source's failure reaches the app's worker handler instead)."""
+    try:
+        source.run(emit)
+    except Exception as e:
+        text = f"{type(source).__name__} stopped: {type(e).__name__}: {e}"
+        emit(Notice(text, NoticeLevel.ERROR))
 
 
 class ReplaySource:

@@ -15,10 +15,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from jobtui.events import RunView
-from jobtui.model import RunKey
+from jobtui.model import RunKey, RunState
 from jobtui.text import duration, iso, one_line
 from jobtui.ui.keys import Scope, bindings
 from jobtui.ui.render import (
+    ANSIBLE_STYLE,
     as_user,
     elapsed_text,
     output_text,
@@ -29,13 +30,34 @@ from jobtui.ui.render import (
 _PARTS = ("detail-title", "detail-fields", "detail-command", "stdout", "stderr")
 
 
+ANSIBLE_MEANING: dict[RunState, str] = {
+    RunState.RUNNING: "its async_wrapper still runs it; a cancel ends its process group"
+    " (TERM, then KILL) and writes a failed result, 'cancelled by jobtui', so the"
+    " playbook's async_status stops waiting",
+    RunState.SUCCEEDED: "its result file says it finished with rc 0",
+    RunState.FAILED: "its result file says it failed (its rc, or the module's msg)",
+    RunState.TIMED_OUT: "Ansible's async_wrapper killed it at its async limit ('Timeout exceeded')",
+    RunState.CANCELLED: "jobtui cancelled it: its file says failed, 'cancelled by jobtui', rc 143",
+    RunState.LOST: "its file says running but no async_wrapper process is left"
+    " (reboot? killed?), or the file cannot be read: async_status would wait in vain",
+    RunState.UNREACHABLE: "its host cannot be reached: the job may still run there",
+    RunState.PENDING: "not started",
+}
+"""What each state says of one of Ansible's own async jobs (the detail's `means`)."""
+
+
 def title_text(view: RunView) -> Text:
-    """`✘ failed  web02 as root · rotate-logs [item]`: the state, where, who and what."""
+    """`✘ failed  web02 as root · rotate-logs [item]`: the state, where, who and what
+    (`· Ansible async job (shell)` for one of Ansible's own)."""
     text = state_text(view.state)
     text.append("  ")
     text.append(one_line(view.host), style="bold")
     text.append(as_user(view), style="grey62")
     text.append(" · ")
+    if view.ansible:
+        text.append("Ansible async job", style=ANSIBLE_STYLE)
+        text.append(f" ({one_line(view.job)})", style="grey62")
+        return text
     text.append(one_line(view.job), style="bold")
     if view.item:
         text.append(" [")
@@ -49,11 +71,19 @@ def fields(view: RunView, now: float, width: int = 40) -> Table:
     grid = Table.grid(padding=(0, 1))
     grid.add_column(style="grey62", no_wrap=True)
     grid.add_column(overflow="fold")
-    grid.add_row("jid", Text(view.jid or "—"))
-    attempt = Text(str(view.attempt))
-    if view.rc is not None:
-        attempt.append(f"   rc {view.rc}", style="green3" if view.rc == 0 else "bold red1")
-    grid.add_row("attempt", attempt)
+    rc_style = "green3" if view.rc == 0 else "bold red1"
+    if view.ansible:
+        grid.add_row("kind", Text("Ansible async job (its file in ansible_async_dir)"))
+        grid.add_row("Ansible jid", Text(view.jid or "—"))
+        grid.add_row("means", Text(ANSIBLE_MEANING[view.state], style="grey70"))
+        if view.rc is not None:
+            grid.add_row("rc", Text(str(view.rc), style=rc_style))
+    else:
+        grid.add_row("jid", Text(view.jid or "—"))
+        attempt = Text(str(view.attempt))
+        if view.rc is not None:
+            attempt.append(f"   rc {view.rc}", style=rc_style)
+        grid.add_row("attempt", attempt)
     grid.add_row("started", Text(iso(view.started) or "—"))
     grid.add_row("finished", Text(iso(view.finished) or "—"))
     grid.add_row("elapsed", elapsed_text(view, now))
@@ -63,7 +93,8 @@ def fields(view: RunView, now: float, width: int = 40) -> Table:
     if view.reason:
         grid.add_row("reason", output_text(view.reason, "orange_red1"))
     if view.cleaned:
-        grid.add_row("cleaned", Text("job directory removed from the host", style="grey62"))
+        removed = "job file" if view.ansible else "job directory"
+        grid.add_row("cleaned", Text(f"{removed} removed from the host", style="grey62"))
     return grid
 
 
@@ -93,7 +124,9 @@ class DetailScreen(Screen[None]):
         yield self.parts["detail-title"]
         yield self.parts["detail-fields"]
         yield self.parts["detail-command"]
-        for name, title in (("stdout", "stdout (tail, live)"), ("stderr", "stderr (tail)")):
+        # Ansible writes a job's output into its file when the job ends, not before.
+        live = "from its result, once finished" if self.view.ansible else "tail, live"
+        for name, title in (("stdout", f"stdout ({live})"), ("stderr", "stderr (tail)")):
             with self.boxes[name] as box:
                 box.border_title = title
                 yield self.parts[name]

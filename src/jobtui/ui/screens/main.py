@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from jobtui.model import RunKey
-from jobtui.ui.board import Board, Changes
+from jobtui.ui.board import ANSIBLE_JOBS, Board, Changes
 from jobtui.ui.keys import Scope, bindings
 from jobtui.ui.render import COLUMN
 from jobtui.ui.widgets.runs_table import RunsTable
@@ -105,7 +105,8 @@ class MainScreen(Screen[None]):
     def _status_inputs(self) -> tuple[object, ...]:
         """What the status line shows: most updates (progress) change none of it."""
         board = self.board
-        return board.batch, board.settled, len(board.runs), dict(board.totals)
+        theirs = dict(board.jobs.get(ANSIBLE_JOBS, ()))
+        return board.batch, board.settled, len(board.runs), dict(board.totals), theirs
 
     def tick(self) -> None:
         self.table.tick()
@@ -181,7 +182,8 @@ class MainScreen(Screen[None]):
 
     @on(DataTable.RowSelected, "#jobs")
     def _job_selected(self, event: DataTable.RowSelected) -> None:
-        self._filter_by(f"job:{event.row_key.value}")
+        name = event.row_key.value
+        self._filter_by("kind:ansible" if name == ANSIBLE_JOBS else f"job:{name}")
 
     def _filter_by(self, term: str) -> None:
         box = self.filter_box

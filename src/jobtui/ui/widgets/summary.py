@@ -9,8 +9,8 @@ from textual.widgets import DataTable, Static
 
 from jobtui.model import RunState
 from jobtui.text import one_line
-from jobtui.ui.board import Board
-from jobtui.ui.render import counts_text, truncate
+from jobtui.ui.board import ANSIBLE_JOBS, Board
+from jobtui.ui.render import ANSIBLE_STYLE, counts_text, truncate
 
 
 class _Summary(DataTable[Text]):
@@ -74,7 +74,8 @@ class HostSummary(_Summary):
 
 
 class JobSummary(_Summary):
-    """One row per job: counts by state (in place)."""
+    """One row per job: counts by state (in place); Ansible's own async jobs found on
+    the hosts in one row of their own, `Ansible`, last."""
 
     def __init__(self, board: Board, **kwargs: object) -> None:
         super().__init__(cursor_type="row", show_cursor=False, **kwargs)  # type: ignore[arg-type]
@@ -95,7 +96,12 @@ class JobSummary(_Summary):
                 self.update_cell(name, "counts", counts, update_width=self._wider(counts))
             else:
                 self._wider(counts)
-                self.add_row(Text(truncate(name, 24), style="bold"), counts, key=name)
+                if name == ANSIBLE_JOBS:
+                    self.add_row(Text("Ansible", style=ANSIBLE_STYLE), counts, key=name)
+                else:
+                    self.add_row(Text(truncate(name, 24), style="bold"), counts, key=name)
+                    if ANSIBLE_JOBS in self.rows:
+                        self.sort("job", key=lambda cell: cell.plain == "Ansible")
 
 
 class StatusLine(Static):
@@ -123,9 +129,19 @@ class StatusLine(Static):
         if self.board.batch:
             batch = one_line(self.board.batch)
             text.append(f" batch {batch}" if wide else f" {batch}", "bold")
-        total = len(self.board.runs)
+        total = sum(self.board.totals.values())
         text.append(f"  {total} run{'s' if total != 1 else ''}  " if wide else "  ")
-        text.append_text(counts_text(self.board.totals, labels=wide))
+        counts = counts_text(self.board.totals, labels=wide)
+        theirs = self.board.jobs.get(ANSIBLE_JOBS)
+        if theirs and any(theirs.values()):
+            # Ansible's jobs are counted apart: with them, labels only if all fits.
+            ansible = Text("  Ansible ", style=ANSIBLE_STYLE)
+            ansible.append_text(counts_text(theirs))
+            room = self.size.width - text.cell_len - ansible.cell_len - len("  following…")
+            if wide and counts.cell_len > room:
+                counts = counts_text(self.board.totals)
+            counts.append_text(ansible)
+        text.append_text(counts)
         if self.board.settled:
             text.append("  (batch over)", style="italic grey70")
         elif self.board.totals[RunState.RUNNING]:

@@ -1,0 +1,308 @@
+"""Ansible's own async jobs in the consoles: marked as Ansible's in the run table, the
+detail, the JSON, `jobtui status`'s table and the filter; the operator console's
+actions on them go to their own source (cancel, cleanup; retry refused), and watch
+stays read-only."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from rich.console import Console
+from textual.pilot import Pilot
+
+from jobtui.events import RunChanged, RunView
+from jobtui.lifecycle import render_status
+from jobtui.model import RunKey, RunState
+from jobtui.ui.app import ConsoleApp
+from jobtui.ui.board import ANSIBLE_JOBS, Board
+from jobtui.ui.order import parse_filter
+from jobtui.ui.render import job_pieces, job_value
+from jobtui.ui.sample import (
+    RecordingSink,
+    sample_ansible_events,
+    sample_app,
+    sample_events,
+    sample_runs,
+    settle,
+)
+from jobtui.ui.screens.confirm import ConfirmScreen
+from jobtui.ui.screens.detail import DetailScreen, fields, title_text
+from tests.uitools import line_of, put_cursor, record_toasts, sync
+
+DUMP = RunKey.discovered("j480213977351.31337", "db01")
+"""The sample's running Ansible job (pg_dumpall on db01)."""
+UPGRADE = RunKey.discovered("j129944021887.4242", "web01")
+"""The sample's finished one (apt-get upgrade on web01, as root)."""
+
+
+def ansible_view(**changes: Any) -> RunView:
+    view = RunView(
+        key=RunKey.discovered("j123456789012.4242", "db01"),
+        job="shell",
+        host="db01",
+        item="",
+        jid="j123456789012.4242",
+        state=RunState.RUNNING,
+        attempt=1,
+        command="/bin/sh -c 'pg_dump app > /backup/app.sql'",
+        ansible=True,
+    )
+    return dataclasses.replace(view, **changes)
+
+
+def plain(renderable: object) -> str:
+    console = Console(width=120, record=True, color_system=None)
+    console.print(renderable)
+    return console.export_text()
+
+
+# -- marking, pure ------------------------------------------------------------------
+
+
+def test_the_job_cell_of_an_ansible_job_says_ansible_and_what_it_runs() -> None:
+    view = ansible_view()
+    assert job_value(view) == "ansible: /bin/sh -c 'pg_dump app > /backup/app.sql'"
+    assert "".join(p for p, _ in job_pieces(view, 24)) == "ansible: /bin/sh -c 'pg…"
+    assert "".join(p for p, _ in job_pieces(view, 14)) == "ansible shell"
+    assert job_value(ansible_view(command="")) == "ansible: shell"
+
+
+def test_the_job_cell_of_a_jobtui_run_is_its_name_alone() -> None:
+    view = sample_runs()[0]
+    assert job_value(view) == "backup"
+    assert job_pieces(view, 24) == [("backup", "")]
+
+
+def test_the_json_summary_says_which_runs_are_ansibles() -> None:
+    assert ansible_view().summary()["ansible"] is True
+    assert sample_runs()[0].summary()["ansible"] is False
+
+
+def test_status_table_shows_ansible_jobs_by_command_and_become_users() -> None:
+    jobtui = dataclasses.replace(sample_runs()[0], user="root")
+    text = render_status([jobtui, ansible_view(command="sleep 90")])
+    _, ours, theirs = text.splitlines()
+    assert ours.startswith("db01 as root  backup")
+    assert theirs.split()[:4] == ["db01", "ansible:", "sleep", "90"]
+    assert "j123456789012.4242" in theirs
+
+
+def test_status_table_cuts_a_long_ansible_command() -> None:
+    text = render_status([ansible_view(command="x" * 200)])
+    assert "ansible: " + "x" * 31 + "…" in text
+    assert "x" * 33 not in text
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("kind:ansible", {"ansible"}),
+        ("kind:jobtui", {"jobtui"}),
+        ("kind:!ansible", {"jobtui"}),
+        ("ansible", {"ansible"}),
+        ("pg_dump", {"ansible"}),
+        ("db01", {"ansible", "jobtui"}),
+    ],
+)
+def test_the_filter_finds_ansible_jobs_by_kind_or_as_a_word(text: str, shown: set[str]) -> None:
+    views = {"ansible": ansible_view(), "jobtui": sample_runs()[0]}
+    run_filter = parse_filter(text)
+    assert {name for name, v in views.items() if run_filter.matches(v)} == shown
+
+
+def test_ansible_jobs_are_no_part_of_the_batch_on_the_board() -> None:
+    board = Board("b")
+    finished = dataclasses.replace(sample_runs()[0])  # succeeded
+    assert finished.state is RunState.SUCCEEDED
+    board.apply(
+        [
+            RunChanged(finished, finished.state),
+            RunChanged(ansible_view(), RunState.RUNNING),
+            RunChanged(ansible_view(key=UPGRADE, state=RunState.FAILED, rc=2), RunState.FAILED),
+        ]
+    )
+    assert not board.active  # a running Ansible job does not keep the console busy
+    assert board.exit_code() == 0  # nor does a failed one fail the batch
+    assert board.totals[RunState.RUNNING] == 0
+    assert board.jobs[ANSIBLE_JOBS] == {RunState.RUNNING: 1, RunState.FAILED: 1}
+    assert "shell" not in board.jobs
+    assert board.hosts["db01"].counts[RunState.RUNNING] == 1
+
+
+def test_the_detail_of_an_ansible_job_names_it_and_what_its_state_means() -> None:
+    view = ansible_view()
+    assert "db01 · Ansible async job (shell)" in title_text(view).plain
+    text = plain(fields(view, 0.0))
+    assert "Ansible jid j123456789012.4242" in text
+    assert "Ansible async job (its file in ansible_async_dir)" in text
+    assert "cancelled by jobtui" in text and "async_status" in text
+    assert "attempt" not in text
+    timed_out = plain(fields(ansible_view(state=RunState.TIMED_OUT), 0.0))
+    assert "Timeout exceeded" in timed_out
+
+
+# -- the consoles ------------------------------------------------------------------
+
+
+def ansible_console(
+    sink: RecordingSink | None = None, theirs: RecordingSink | None = None
+) -> tuple[ConsoleApp, RecordingSink, RecordingSink]:
+    sink, theirs = sink or RecordingSink(), theirs or RecordingSink()
+    return sample_app(sample_ansible_events(), sink=sink, ansible=theirs), sink, theirs
+
+
+@sync
+async def test_the_run_table_marks_ansible_jobs_and_keeps_80x24_usable() -> None:
+    app = sample_app(sample_ansible_events(), sink=RecordingSink(), ansible=RecordingSink())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        table = app.main.table
+        assert table.row_count == len(sample_runs()) + 4
+        put_cursor(app, DUMP)
+        await pilot.pause()
+        line = line_of(table, DUMP)
+        assert "db01" in line and "ansible" in line and "running" in line
+        put_cursor(app, RunKey("backup", "db01", 0))
+        await pilot.pause()
+        assert "backup" in line_of(table, RunKey("backup", "db01", 0))
+
+
+@sync
+async def test_the_table_of_a_batch_without_ansible_jobs_has_no_ansible_column() -> None:
+    app = sample_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert ANSIBLE_JOBS not in app.board.jobs
+        assert "Ansible" not in str(app.main.status.render())
+
+
+@sync
+async def test_the_detail_screen_of_an_ansible_job() -> None:
+    app, _, _ = ansible_console()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        put_cursor(app, UPGRADE)
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, DetailScreen)
+        title = str(screen.parts["detail-title"].render())
+        assert "web01 as root · Ansible async job (command)" in title
+        assert "apt-get -y upgrade" in str(screen.parts["detail-command"].render())
+        assert screen.boxes["stdout"].border_title == "stdout (from its result, once finished)"
+
+
+@sync
+async def test_c_on_an_ansible_job_asks_then_goes_to_its_source_not_the_engine() -> None:
+    app, sink, theirs = ansible_console()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        put_cursor(app, DUMP)
+        await pilot.press("c")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "cancelled by jobtui" in str(app.screen.body)
+        await pilot.press("y")
+        await pilot.pause()
+    assert theirs.requests == [("cancel", [DUMP])]
+    assert sink.requests == []
+
+
+@sync
+async def test_marked_runs_of_both_kinds_each_go_to_their_own_sink() -> None:
+    app, sink, theirs = ansible_console()
+    ours = RunKey("reindex", "web02", 0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        for key in (DUMP, ours):
+            put_cursor(app, key)
+            await pilot.press("space")
+        await pilot.press("c", "y")
+        await pilot.pause()
+    assert theirs.requests == [("cancel", [DUMP])]
+    assert sink.requests == [("cancel", [ours])]
+
+
+@sync
+async def test_x_on_a_running_ansible_job_is_refused_and_on_a_finished_one_is_sent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app, sink, theirs = ansible_console()
+    toasts = record_toasts(app, monkeypatch)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        put_cursor(app, DUMP)
+        await pilot.press("x")
+        assert any("has not ended" in t for t in toasts)
+        assert not isinstance(app.screen, ConfirmScreen)
+        put_cursor(app, UPGRADE)
+        await pilot.press("x", "y")
+        await pilot.pause()
+    assert theirs.requests == [("cleanup", [UPGRADE])]
+    assert sink.requests == []
+
+
+@sync
+async def test_r_on_an_ansible_job_says_it_cannot_be_retried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app, sink, theirs = ansible_console()
+    toasts = record_toasts(app, monkeypatch)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        put_cursor(app, UPGRADE)
+        await pilot.press("r")
+        await pilot.pause()
+    assert any("cannot be retried" in t and "playbook" in t for t in toasts)
+    assert sink.requests == [] and theirs.requests == []
+
+
+@sync
+async def test_watch_refuses_c_x_r_on_an_ansible_job_as_read_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = sample_app(sample_ansible_events(), read_only=True)
+    toasts = record_toasts(app, monkeypatch)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        put_cursor(app, DUMP)
+        await pilot.press("c", "x", "r")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)
+    assert len(toasts) == 1 and toasts[0].startswith("read-only console")
+    assert not hasattr(app, "_ansible") and not hasattr(app, "_actions")
+
+
+@sync
+async def test_the_filter_box_takes_kind_ansible() -> None:
+    app, _, _ = ansible_console()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        app.main.filter_box.value = "kind:ansible"
+        await pilot.pause()
+        keys = app.main.table.shown_keys()
+    assert len(keys) == 4 and DUMP in keys and UPGRADE in keys
+
+
+def test_the_sample_ansible_events_are_the_sample_batch_and_four_ansible_jobs() -> None:
+    events = sample_ansible_events()
+    assert events[: len(sample_events())] == sample_events()
+    views = [e.run for e in events if isinstance(e, RunChanged)]
+    assert len(views) == 4 and all(v.ansible for v in views)
+
+
+SnapCompare = Callable[..., bool]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+def test_snapshot_of_the_operator_console_with_ansible_jobs(
+    snap_compare: SnapCompare, size: tuple[int, int]
+) -> None:
+    pytest.importorskip("pytest_textual_snapshot")
+
+    async def settled(pilot: Pilot[int]) -> None:
+        await settle(pilot.app, pilot)  # type: ignore[arg-type]
+
+    app = sample_app(sample_ansible_events(), ansible=RecordingSink())
+    assert snap_compare(app, terminal_size=size, run_before=settled)
