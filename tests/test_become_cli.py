@@ -14,6 +14,8 @@ from jobtui import become_cmd
 from jobtui.cli import main
 from jobtui.model import USER_RE, Become, Host, JobSpec, RunSpec
 from jobtui.runs import Run
+from jobtui.transport.jumps import ProxyProcess
+from tests.helpers import wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -172,3 +174,17 @@ def test_become_ask_pass_in_ansible_cfg_asks_as_minus_k(
     monkeypatch.setattr("getpass.getpass", lambda prompt: "typed")
     setup = become_cmd.for_hosts([host("a", become=True)], args())
     assert setup is not None and setup.password(host("a")) == "typed"
+
+
+def test_a_proxy_command_does_not_inherit_the_sudo_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANSIBLE_BECOME_PASS", "hunter2")
+    monkeypatch.setenv("JOBTUI_TEST_KEPT", "yes")
+    seen = tmp_path / "env"
+    proxy = ProxyProcess(f"env > {seen}")
+    try:
+        assert wait_until(lambda: seen.exists() and "JOBTUI_TEST_KEPT" in seen.read_text(), 10)
+    finally:
+        proxy.close()
+    assert "hunter2" not in seen.read_text()

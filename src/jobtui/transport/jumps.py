@@ -119,6 +119,9 @@ class ProxyProcess(paramiko.ProxyCommand):
                 stdout=subprocess.PIPE,
                 stderr=self._stderr,
                 bufsize=0,
+                # Run as ssh would run it, minus the sudo password: it is for sudo on
+                # the hosts, not for a local command.
+                env={k: v for k, v in os.environ.items() if k != "ANSIBLE_BECOME_PASS"},
             )
         except OSError as e:
             self._stderr.close()
