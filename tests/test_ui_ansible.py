@@ -68,6 +68,10 @@ def test_the_job_cell_of_an_ansible_job_says_ansible_and_what_it_runs() -> None:
     assert "".join(p for p, _ in job_pieces(view, 24)) == "ansible: /bin/sh -c 'pg…"
     assert "".join(p for p, _ in job_pieces(view, 14)) == "ansible shell"
     assert job_value(ansible_view(command="")) == "ansible: shell"
+    unknown = ansible_view(command="", job="ansible")  # a cancelled one's result says neither
+    assert job_value(unknown) == "ansible"
+    assert "".join(p for p, _ in job_pieces(unknown, 24)) == "ansible"
+    assert render_status([unknown]).splitlines()[1].split()[:2] == ["db01", "ansible"]
 
 
 def test_the_job_cell_of_a_jobtui_run_is_its_name_alone() -> None:

@@ -176,7 +176,8 @@ def render_status(runs: list[RunView]) -> str:
         # Who a become run runs as (`web01 as root`); one of Ansible's own async jobs
         # by what it runs (`ansible: pg_dump ...`), its module when that is unknown.
         host = f"{v.host} as {v.user}" if v.user else v.host
-        job = f"ansible: {v.command or v.job}" if v.ansible else v.job
+        what = v.command or ("" if v.job == "ansible" else v.job)  # "ansible": unknown
+        job = (f"ansible: {what}" if what else "ansible") if v.ansible else v.job
         rows.append(
             (
                 one_line(host),

@@ -230,18 +230,24 @@ ANSIBLE_COMMAND_MIN = 10
 """Cells of the command an Ansible job's cell shows at least, else its module."""
 
 
+def ansible_module(view: RunView) -> str:
+    """The module of one of Ansible's jobs ("" when unknown: its job is `ansible`)."""
+    return "" if view.job == "ansible" else view.job
+
+
 def job_value(view: RunView) -> str:
     """What the job cell holds at full width: the job's name, or for one of Ansible's
     async jobs `ansible: ` and the command it runs (its module if that is unknown)."""
     if view.ansible:
-        return ANSIBLE_TAG + (view.command or view.job)
+        what = view.command or ansible_module(view)
+        return ANSIBLE_TAG + what if what else "ansible"
     return view.job
 
 
 def job_core(view: RunView) -> str:
     """What the job cell must show: the job's name, `ansible shell` (its module) for
     one of Ansible's jobs; short of room, the table gives its command no more."""
-    return f"ansible {view.job}" if view.ansible else view.job
+    return f"ansible {ansible_module(view)}".rstrip() if view.ansible else view.job
 
 
 def job_pieces(view: RunView, width: int) -> list[Piece]:
@@ -250,10 +256,14 @@ def job_pieces(view: RunView, width: int) -> list[Piece]:
     little of the command, `ansible shell` (its module; the detail has the command)."""
     if not view.ansible:
         return [(truncate(view.job, width), "")]
-    if width >= len(ANSIBLE_TAG) + ANSIBLE_COMMAND_MIN:
-        rest = truncate(view.command or view.job, width - len(ANSIBLE_TAG))
-        return [(ANSIBLE_TAG, ANSIBLE_STYLE), (rest, "")]
-    return [("ansible", ANSIBLE_STYLE), (truncate(" " + view.job, width - 7), "grey62")]
+    what = view.command or ansible_module(view)
+    if what and width >= len(ANSIBLE_TAG) + ANSIBLE_COMMAND_MIN:
+        return [(ANSIBLE_TAG, ANSIBLE_STYLE), (truncate(what, width - len(ANSIBLE_TAG)), "")]
+    module = ansible_module(view)
+    pieces = [(truncate("ansible", width), ANSIBLE_STYLE)]
+    if module and width > len("ansible"):
+        pieces.append((truncate(" " + module, width - 7), "grey62"))
+    return pieces
 
 
 def _rc_pieces(view: RunView, now: float, width: int, marked: bool) -> list[Piece]:

@@ -20,6 +20,7 @@ from jobtui.text import duration, iso, one_line
 from jobtui.ui.keys import Scope, bindings
 from jobtui.ui.render import (
     ANSIBLE_STYLE,
+    ansible_module,
     as_user,
     elapsed_text,
     output_text,
@@ -56,7 +57,8 @@ def title_text(view: RunView) -> Text:
     text.append(" · ")
     if view.ansible:
         text.append("Ansible async job", style=ANSIBLE_STYLE)
-        text.append(f" ({one_line(view.job)})", style="grey62")
+        if ansible_module(view):
+            text.append(f" ({one_line(view.job)})", style="grey62")
         return text
     text.append(one_line(view.job), style="bold")
     if view.item:
