@@ -32,6 +32,21 @@ jt_avalid() { # NAME: Ansible's jid pattern, ^j?[0-9]{1,15}\.[0-9]{1,10}$
     [ "${#jt_v1}" -le 15 ] && [ "${#jt_v2}" -le 10 ]
 }
 
+# jt_aknown NAME:MTIME:SIZE...: the finished files the console holds, for this
+# request only (one variable each, found without a scan: JT_K_<jid with _ for .>).
+jt_aknown() {
+    for k in ${JT_KNAMES:-}; do unset "$k"; done
+    JT_KNAMES=''
+    for e in "$@"; do
+        a=${e%%:*}
+        jt_avalid "$a" || continue
+        case ${e#*:} in *[!0-9:]*) continue ;; esac
+        k=JT_K_${a%.*}_${a#*.}
+        eval "$k=\${e#*:}"
+        JT_KNAMES="$JT_KNAMES $k"
+    done
+}
+
 jt_arunning() { # CONTENT: does it say running (what async_wrapper writes first)?
     [ "${#1}" -le 200 ] || return 1
     case $1 in *'"started": true'* | *'"started": 1'*) ;; *) return 1 ;; esac
@@ -42,8 +57,8 @@ jt_arunning() { # CONTENT: does it say running (what async_wrapper writes first)
 # jt_astatus [NAME...]: every job file of the async dir (the given ones only when
 # names are given): an `ajob NAME file` record holding `MTIME SIZE` then the
 # content (at most JT_AMAX bytes; larger is refused unread), `ajob NAME same` for
-# one listed in JT_AKNOWN (`NAME:MTIME:SIZE ...`, set by the request: the console
-# has it), `ajob NAME bad` with a reason, or `ajob NAME missing`. Then, only if one says running, one `aproc`
+# one given to jt_aknown with its time and size (the console has it), `ajob NAME
+# bad` with a reason, or `ajob NAME missing`. Then, only if one says running, one `aproc`
 # record with the async_wrapper processes' facts. Writes nothing.
 jt_astatus() {
     [ -d "$JT_ADIR" ] || {
@@ -95,11 +110,11 @@ jt_astatus() {
         fi
         # A finished file the console already holds (same name, time and size:
         # a result is never rewritten) is not read again.
-        case " ${JT_AKNOWN:-} " in *" $a:$mt:$sz "*)
+        eval "k=\${JT_K_${a%.*}_${a#*.}:-}"
+        if [ "$k" = "$mt:$sz" ]; then
             jt_rec ajob "$a" same
             continue
-            ;;
-        esac
+        fi
         c=$(head -c "$((JT_AMAX + 1))" -- "$JT_ADIR/$a" 2>/dev/null) || {
             jt_rec ajob "$a" bad
             printf '%s\n' "cannot be read"

@@ -153,7 +153,7 @@ def status_script(
         have = " ".join(
             f"{check_any_jid(j)}:{int(mt)}:{int(sz)}" for j, (mt, sz) in (known or {}).items()
         )
-        text += f"JT_AKNOWN={q(have)}\njt_adir {q(async_dir)}\n"
+        text += f"jt_aknown {have}\njt_adir {q(async_dir)}\n"
         text += f"jt_astatus {' '.join(q(j) for j in theirs)}\n"
     return text.encode()
 
