@@ -5,7 +5,10 @@ root, so `sudo -n -u jtb-svc` needs no password; no SSH here, see test_become_ru
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +28,7 @@ from jobtui.transport.become import (
 from jobtui.transport.local import LocalSession, LocalTransport
 from tests.becomeusers import SVC, BecomeUsers
 from tests.helpers import wait_until
+from tests.test_ansible_files import transport as ansible_transport
 
 pytest_plugins = ["tests.fixtures_become"]
 
@@ -232,3 +236,31 @@ def _uid(proc: Path) -> int | None:
         return os.stat(proc).st_uid
     except OSError:
         return None
+
+
+def test_an_ansible_cancel_never_signals_another_users_look_alike_process(
+    tmp_path: Path, become_users: BecomeUsers
+) -> None:
+    """Another user who read the jid in `ps` starts a process that looks exactly like
+    Ansible's module runner (async_wrapper and the jid in its argv, leading its own
+    group): root's cancel of the job leaves it alone (its file is root's, so its
+    processes are root's)."""
+    adir = tmp_path / "async"
+    adir.mkdir()
+    prefix = "j444444444444"
+    (adir / f"{prefix}.1").write_text(
+        json.dumps({"started": True, "finished": False, "ansible_job_id": f"{prefix}.1"})
+    )
+    look_alike = subprocess.Popen(
+        ["sh", "-c", "sleep 60; :", "/t/async_wrapper.py", prefix, "60", "/t/AnsiballZ_x.py"],
+        user=become_users.svc.uid,
+        start_new_session=True,
+    )
+    try:
+        with ansible_transport(tmp_path, adir) as t:
+            assert t.cancel([f"{prefix}.1"], grace=1)[f"{prefix}.1"] is Outcome.OK
+        time.sleep(0.3)
+        assert look_alike.poll() is None, "another user's process was signalled"
+    finally:
+        look_alike.kill()
+        look_alike.wait()

@@ -18,7 +18,7 @@ from jobtui.ui.app import make_app
 from tests.helpers import wait_until
 from tests.test_lifecycle import tree_digest
 
-WRITING_CALLS = re.compile(rb"\bjt_(launch|cancel|cleanup|install|watch)\b")
+WRITING_CALLS = re.compile(rb"\bjt_(launch|a?cancel|a?cleanup|install|watch)\b")
 
 
 def record_scripts(transports: list[Transport]) -> list[bytes]:

@@ -218,6 +218,9 @@ jt_awrappers() {
         p=${f#/proc/}
         p=${p%/cmdline}
         [ "$p" -gt 1 ] 2>/dev/null && [ "$p" != "$$" ] || continue
+        # Ansible ran it as this user (its file is this user's): another user's
+        # process that names the jid is none of ours to signal.
+        [ -O "/proc/$p" ] || continue
         jt_astat "$p" || continue
         if [ "$JT_PGID" = "$p" ] && [ "$p" != "$own" ]; then
             JT_LEADERS="$JT_LEADERS $p"
