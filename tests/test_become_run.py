@@ -55,6 +55,14 @@ def jobtui(
     )
 
 
+def run_batch(
+    jobs: Path, inv: Path, state: Path, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`jobtui run JOBS -i INV --headless --json --state-dir STATE`."""
+    argv = ["run", str(jobs), "-i", str(inv), "--headless", "--json", "--state-dir", str(state)]
+    return jobtui(*argv, env=env)
+
+
 def summary(out: str) -> dict[str, Any]:
     lines = [json.loads(line) for line in out.splitlines()]
     assert lines and lines[-1]["event"] == "summary", out
@@ -102,16 +110,7 @@ def test_become_runs_the_job_as_root_in_roots_own_job_root(
     inv = inventory(fleet, tmp_path / "inv.yml", root)
     jobs = write_jobs(tmp_path / "jobs.yml", shell="id -un; echo $HOME", become=True)
     since = sudo_log_offset()
-    done = jobtui(
-        "run",
-        str(jobs),
-        "-i",
-        str(inv),
-        "--headless",
-        "--json",
-        "--state-dir",
-        str(tmp_path / "state"),
-    )
+    done = run_batch(jobs, inv, tmp_path / "state")
     assert done.returncode == 0, done.stderr
     runs = summary(done.stdout)["runs"]
     assert {(r["host"], r["state"], r["rc"], r["user"]) for r in runs} == {
@@ -149,16 +148,7 @@ def test_become_user_runs_as_that_user(
         loop=["a", "b"],
     )
     since = sudo_log_offset()
-    done = jobtui(
-        "run",
-        str(jobs),
-        "-i",
-        str(inv),
-        "--headless",
-        "--json",
-        "--state-dir",
-        str(tmp_path / "state"),
-    )
+    done = run_batch(jobs, inv, tmp_path / "state")
     assert done.returncode == 0, done.stderr
     runs = summary(done.stdout)["runs"]
     assert len(runs) == 2 * len(fleet.hosts)
@@ -181,16 +171,7 @@ def test_the_inventory_can_ask_for_become_and_the_job_can_say_no(
     root = become_dir(SVC)
     inv = inventory(fleet, tmp_path / "inv.yml", root, ansible_become=True, ansible_become_user=SVC)
     as_svc = write_jobs(tmp_path / "a.yml", shell="id -un")
-    done = jobtui(
-        "run",
-        str(as_svc),
-        "-i",
-        str(inv),
-        "--headless",
-        "--json",
-        "--state-dir",
-        str(tmp_path / "state"),
-    )
+    done = run_batch(as_svc, inv, tmp_path / "state")
     assert done.returncode == 0, done.stderr
     for r in summary(done.stdout)["runs"]:
         assert (root / "jobs" / r["jid"] / "stdout").read_text().strip() == SVC
@@ -199,16 +180,7 @@ def test_the_inventory_can_ask_for_become_and_the_job_can_say_no(
     inv = inventory(fleet, tmp_path / "inv2.yml", "~/" + own.name, ansible_become=True)
     mine = write_jobs(tmp_path / "b.yml", shell="id -un", become=False)
     since = sudo_log_offset()
-    done = jobtui(
-        "run",
-        str(mine),
-        "-i",
-        str(inv),
-        "--headless",
-        "--json",
-        "--state-dir",
-        str(tmp_path / "state"),
-    )
+    done = run_batch(mine, inv, tmp_path / "state")
     try:
         assert done.returncode == 0, done.stderr
         assert {r["user"] for r in summary(done.stdout)["runs"]} == {None}
@@ -231,16 +203,8 @@ def test_password_from_the_environment(
     inv = inventory(fleet, tmp_path / "inv.yml", root)
     jobs = write_jobs(tmp_path / "jobs.yml", shell="id -un; sleep 1", become=True)
     since = sudo_log_offset()
-    done = jobtui(
-        "run",
-        str(jobs),
-        "-i",
-        str(inv),
-        "--headless",
-        "--json",
-        "--state-dir",
-        str(tmp_path / "state"),
-        env={"ANSIBLE_BECOME_PASS": become_users.password},
+    done = run_batch(
+        jobs, inv, tmp_path / "state", env={"ANSIBLE_BECOME_PASS": become_users.password}
     )
     assert done.returncode == 0, done.stderr
     for r in summary(done.stdout)["runs"]:
@@ -272,17 +236,7 @@ def test_no_or_wrong_password_fails_at_once_with_nothing_left(
     env = {} if password is None else {"ANSIBLE_BECOME_PASS": password}
     since = sudo_log_offset()
     started = time.monotonic()
-    done = jobtui(
-        "run",
-        str(jobs),
-        "-i",
-        str(inv),
-        "--headless",
-        "--json",
-        "--state-dir",
-        str(tmp_path / "state"),
-        env=env,
-    )
+    done = run_batch(jobs, inv, tmp_path / "state", env=env)
     took = time.monotonic() - started
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
@@ -307,16 +261,7 @@ def test_a_user_without_sudo_is_told_so(
     root = become_dir("root")
     inv = inventory(fleet, tmp_path / "inv.yml", root)
     jobs = write_jobs(tmp_path / "jobs.yml", shell="true", become=True)
-    done = jobtui(
-        "run",
-        str(jobs),
-        "-i",
-        str(inv),
-        "--headless",
-        "--json",
-        "--state-dir",
-        str(tmp_path / "state"),
-    )
+    done = run_batch(jobs, inv, tmp_path / "state")
     assert done.returncode == 1
     for r in summary(done.stdout)["runs"]:
         assert r["reason"] == (
