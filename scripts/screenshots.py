@@ -395,6 +395,8 @@ async def main() -> int:
         shots.append(await shoot(sample_app(), "confirm", size, ["down", "down", "c"]))
         shots.append(await shoot(watch_app(), "read-only", size, []))
         shots.append(await shoot(ansible_app(), "ansible", size, []))
+        # The failed Ansible job on web02 (systemctl restart app, rc 4).
+        shots.append(await shoot(ansible_app(), "ansible-detail", size, [*["down"] * 16, "enter"]))
     try:
         to_pngs(shots, *converter())
     except Missing as e:

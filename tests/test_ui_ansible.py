@@ -6,6 +6,8 @@ stays read-only."""
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,9 +15,12 @@ import pytest
 from rich.console import Console
 from textual.pilot import Pilot
 
-from jobtui.events import RunChanged, RunView
+from jobtui.events import Event, Notice, RunChanged, RunView
 from jobtui.lifecycle import render_status
-from jobtui.model import RunKey, RunState
+from jobtui.model import Host, Outcome, RemoteStatus, RunKey, RunState
+from jobtui.remote.parse import Hello, HostStatus
+from jobtui.transport.base import Session, Transport, TransportError
+from jobtui.ui.ansible_jobs import RETRY_REFUSED, AnsibleJobs
 from jobtui.ui.app import ConsoleApp
 from jobtui.ui.board import ANSIBLE_JOBS, Board
 from jobtui.ui.order import parse_filter
@@ -143,7 +148,7 @@ def test_the_detail_of_an_ansible_job_names_it_and_what_its_state_means() -> Non
     assert "Ansible jid j123456789012.4242" in text
     assert "Ansible async job (its file in ansible_async_dir)" in text
     assert "cancelled by jobtui" in text and "async_status" in text
-    assert "attempt" not in text
+    assert "attempt" not in text and "progress" not in text
     timed_out = plain(fields(ansible_view(state=RunState.TIMED_OUT), 0.0))
     assert "Timeout exceeded" in timed_out
 
@@ -310,3 +315,130 @@ def test_snapshot_of_the_operator_console_with_ansible_jobs(
 
     app = sample_app(sample_ansible_events(), ansible=RecordingSink())
     assert snap_compare(app, terminal_size=size, run_before=settled)
+
+
+# -- the operator console's Ansible source, on a host that answers from fixed data ---
+
+
+class FakeHost(Transport):
+    """A host whose status round trip reports `runs` (or fails), and which records
+    each cancel and cleanup it is sent."""
+
+    def __init__(self, runs: list[RemoteStatus], down: str = "") -> None:
+        super().__init__(Host("db01", "db01"))
+        self.runs = runs
+        self.down = down
+        self.reads = 0
+        self.sent: list[tuple[str, list[str]]] = []
+        self.on_read: Callable[[int], None] = lambda n: None
+
+    def _open(self) -> Session:
+        raise TransportError("a fake host has no shell")
+
+    def status(
+        self, jids: list[str] | None = None, full: frozenset[str] | set[str] = frozenset()
+    ) -> HostStatus:
+        assert jids is None  # every job on the host, as status and watch read it
+        self.reads += 1
+        self.on_read(self.reads)
+        if self.down:
+            raise TransportError(self.down)
+        return HostStatus(Hello(1000.0, "boot"), {r.jid: r for r in self.runs}, [])
+
+    def cancel(self, jids: list[str], grace: int = 0) -> dict[str, Outcome]:
+        self.sent.append(("cancel", jids))
+        for r in self.runs:
+            if r.jid in jids:
+                r.state = RunState.CANCELLED
+        return dict.fromkeys(jids, Outcome.OK)
+
+    def cleanup(self, jids: list[str]) -> dict[str, Outcome]:
+        self.sent.append(("cleanup", jids))
+        self.runs = [r for r in self.runs if r.jid not in jids]
+        return dict.fromkeys(jids, Outcome.OK)
+
+
+JID, DONE = "j123456789012.4242", "j123456789012.5151"
+
+
+def fake_host() -> FakeHost:
+    return FakeHost(
+        [
+            RemoteStatus(JID, RunState.RUNNING, ansible=True, meta={"job": "shell"}),
+            RemoteStatus(DONE, RunState.SUCCEEDED, rc=0, ansible=True),
+            RemoteStatus("abcdefgh12345678", RunState.RUNNING, meta={"job": "ours"}),
+        ]
+    )
+
+
+def follow(
+    host: FakeHost, reads: int, then: Callable[[AnsibleJobs], None] = lambda s: None
+) -> list[Event]:
+    """The events of an AnsibleJobs over `host` until its `reads`-th read; `then` is
+    called after the first one (a request of the operator's)."""
+    source = AnsibleJobs([host], interval=0.01, backoff=0.01)
+    events: list[Event] = []
+
+    def on_read(n: int) -> None:
+        if n == 2:
+            then(source)
+        if n >= reads:
+            source.stop()
+
+    host.on_read = on_read
+    source.run(events.append)
+    return events
+
+
+def told(events: list[Event]) -> dict[str, RunView]:
+    return {e.run.jid or "": e.run for e in events if isinstance(e, RunChanged)}
+
+
+def test_the_ansible_source_tells_only_ansibles_jobs_under_discovered_keys() -> None:
+    views = told(follow(fake_host(), 1))
+    assert set(views) == {JID, DONE}
+    assert views[JID].key == RunKey.discovered(JID, "db01") and views[JID].ansible
+
+
+def test_the_ansible_source_cancels_through_the_hosts_transport() -> None:
+    host = fake_host()
+    key = RunKey.discovered(JID, "db01")
+    events = follow(host, 3, lambda s: s.request("cancel", [key]))
+    assert host.sent == [("cancel", [JID])]
+    assert told(events)[JID].state is RunState.CANCELLED
+    assert any(isinstance(e, Notice) and "cancelled by jobtui" in e.text for e in events)
+
+
+def test_the_ansible_source_cleans_up_a_finished_job_and_tells_it_cleaned() -> None:
+    host = fake_host()
+    events = follow(host, 3, lambda s: s.request("cleanup", [RunKey.discovered(DONE, "db01")]))
+    assert host.sent == [("cleanup", [DONE])]
+    assert told(events)[DONE].cleaned
+
+
+def test_the_ansible_source_refuses_retry_and_a_cleanup_of_a_running_job() -> None:
+    host = fake_host()
+    key = RunKey.discovered(JID, "db01")
+
+    def ask(source: AnsibleJobs) -> None:
+        source.request("retry", [key])
+        source.request("cleanup", [key])
+
+    events = follow(host, 3, ask)
+    assert host.sent == []
+    notices = [e.text for e in events if isinstance(e, Notice)]
+    assert notices == [
+        RETRY_REFUSED,
+        f"db01 Ansible job {JID} is running: cleanup refused, cancel it first",
+    ]
+
+
+def test_the_ansible_source_backs_off_a_host_that_does_not_answer() -> None:
+    host = FakeHost([], down="connection refused")
+    source = AnsibleJobs([host], interval=0.01, backoff=0.5)
+    thread = threading.Thread(target=source.run, args=(lambda e: None,))
+    thread.start()
+    time.sleep(1.2)
+    source.stop()
+    thread.join()
+    assert host.reads == 2  # at 0, after 0.5 s, next after 1 s more; not every 0.01 s

@@ -89,7 +89,8 @@ def fields(view: RunView, now: float, width: int = 40) -> Table:
     grid.add_row("started", Text(iso(view.started) or "—"))
     grid.add_row("finished", Text(iso(view.finished) or "—"))
     grid.add_row("elapsed", elapsed_text(view, now))
-    grid.add_row("progress", progress_text(view, width))
+    if not view.ansible:  # Ansible's jobs report no progress
+        grid.add_row("progress", progress_text(view, width))
     if view.eta is not None and not view.state.finished:
         grid.add_row("eta", Text(f"~{duration(view.eta)} left, at the rate so far", style="grey70"))
     if view.reason:
@@ -157,7 +158,8 @@ class DetailScreen(Screen[None]):
         ):
             box = self.boxes[name]
             following = box.scroll_y >= box.max_scroll_y
-            empty = Text("(nothing yet)", style="italic grey50")
+            ended = view.ansible and view.state.finished  # its output is all there
+            empty = Text("(nothing)" if ended else "(nothing yet)", style="italic grey50")
             self.parts[name].update(output_text(tail, style) if tail else empty)
             box.set_class(not tail, "-empty")
             if following:
