@@ -15,7 +15,7 @@ import pytest
 from rich.console import Console
 from textual.pilot import Pilot
 
-from jobtui.events import Event, Notice, RunChanged, RunView
+from jobtui.events import Event, HostChanged, Notice, RunChanged, RunView
 from jobtui.lifecycle import render_status
 from jobtui.model import Host, Outcome, RemoteStatus, RunKey, RunState
 from jobtui.remote.parse import Hello, HostStatus
@@ -35,6 +35,7 @@ from jobtui.ui.sample import (
 )
 from jobtui.ui.screens.confirm import ConfirmScreen
 from jobtui.ui.screens.detail import DetailScreen, fields, title_text
+from tests.helpers import wait_until
 from tests.uitools import line_of, put_cursor, record_toasts, sync
 
 DUMP = RunKey.discovered("j480213977351.31337", "db01")
@@ -442,3 +443,23 @@ def test_the_ansible_source_backs_off_a_host_that_does_not_answer() -> None:
     source.stop()
     thread.join()
     assert host.reads == 2  # at 0, after 0.5 s, next after 1 s more; not every 0.01 s
+
+
+def test_a_gated_ansible_source_reads_a_host_only_while_the_engine_reaches_it() -> None:
+    host = fake_host()
+    source = AnsibleJobs([host], interval=0.01, gated=True)
+    thread = threading.Thread(target=source.run, args=(lambda e: None,))
+    thread.start()
+    try:
+        time.sleep(0.3)
+        assert host.reads == 0  # the engine has not reached it yet
+        source.observe(HostChanged("db01", True))
+        assert wait_until(lambda: host.reads >= 2, 5)
+        source.observe(HostChanged("db01", False))
+        time.sleep(0.1)  # a read in flight may end
+        reads = host.reads
+        time.sleep(0.3)
+        assert host.reads == reads
+    finally:
+        source.stop()
+        thread.join()

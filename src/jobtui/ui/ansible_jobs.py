@@ -10,9 +10,11 @@ source's thread (never the UI's), and the host is read again at once so the cons
 shows the outcome. A retry is refused: only the playbook can launch its job again.
 
 It never closes the transports (the command that made them does) and never sends
-HostChanged: the engine says whether a host is reachable. A host that does not
-answer is asked again after a backoff (doubled each failure), so an unreachable host
-does not hold its transport's lock every few seconds. No Textual import here.
+HostChanged: the engine says whether a host is reachable. Gated on the engine
+(`observe` its events), a host is read only once the engine has reached it, and not
+while the engine finds it unreachable: the engine's first launch never waits behind a
+read of ours, nor its backoff behind our connects. A host that does not answer is
+asked again after a backoff (doubled each failure). No Textual import here.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from jobtui import defaults
-from jobtui.events import Event, Notice, RunChanged, RunView
+from jobtui.events import Event, HostChanged, Notice, RunChanged, RunView
 from jobtui.fleet import on_hosts, view_of
 from jobtui.model import Action, NoticeLevel, Outcome, RunKey, RunState
 from jobtui.text import one_line
@@ -49,6 +51,7 @@ class AnsibleJobs:
         backoff: Seconds before a host that failed is read again (doubled each time,
             at most `defaults.MAX_BACKOFF`).
         clock: Monotonic seconds.
+        gated: Read a host only while the engine says it is reachable (`observe`).
     """
 
     def __init__(
@@ -60,6 +63,7 @@ class AnsibleJobs:
         grace: int = defaults.GRACE,
         backoff: float = defaults.BACKOFF,
         clock: Callable[[], float] = time.monotonic,
+        gated: bool = False,
     ) -> None:
         self.transports = {t.host.name: t for t in transports}
         self.interval = interval
@@ -74,6 +78,8 @@ class AnsibleJobs:
         """What consumers were last told of each job (written on the source's thread)."""
         self._due: dict[str, float] = {}
         self._failures: dict[str, int] = {}
+        self._reachable: set[str] | None = set() if gated else None
+        """The hosts the engine last said were reachable (None: not gated)."""
 
     # -- any thread ------------------------------------------------------------------
 
@@ -90,6 +96,17 @@ class AnsibleJobs:
     def show_output(self, keys: Iterable[RunKey]) -> None:
         """Nothing to do: a finished job's output comes with every read."""
 
+    def observe(self, event: Event) -> None:
+        """The engine's events (a listener on its loop thread): which hosts it reaches."""
+        if self._reachable is None or not isinstance(event, HostChanged):
+            return
+        if event.reachable:
+            self._reachable.add(event.host)
+            self._due.pop(event.host, None)  # read it now
+            self._wake.set()
+        else:
+            self._reachable.discard(event.host)
+
     # -- the source's thread -----------------------------------------------------------
 
     def run(self, emit: Callable[[Event], None]) -> None:
@@ -97,13 +114,17 @@ class AnsibleJobs:
             self._wake.clear()
             acted = self._take_requests(emit)
             now = self.clock()
-            due = [t for name, t in self.transports.items() if self._due.get(name, 0) <= now]
-            due += [t for name, t in acted.items() if t not in due]
+            readable = [
+                n for n in self.transports if self._reachable is None or n in self._reachable
+            ]
+            due = [self.transports[n] for n in readable if self._due.get(n, 0) <= now]
+            due += [t for t in acted.values() if t not in due]
             if due:
                 self._read(due, emit)
             if self._stop.is_set():
                 break
-            wake = min(self._due.values(), default=now + self.interval)
+            # Until the next host is due (a host the engine cannot reach: when it can).
+            wake = min((self._due.get(n, 0) for n in readable), default=now + self.interval)
             self._wake.wait(max(0.0, min(self.interval, wake - self.clock())))
 
     def _read(self, transports: list[Transport], emit: Callable[[Event], None]) -> None:

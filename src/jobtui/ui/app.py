@@ -466,7 +466,8 @@ def make_app(
     theirs = None
     source = source or EngineSource(engine)
     if ansible:
-        theirs = AnsibleJobs(h.transport for h in engine.hosts.values())
+        theirs = AnsibleJobs((h.transport for h in engine.hosts.values()), gated=True)
+        engine.add_listener(theirs.observe)  # before it runs: it hears every host's news
         source = MergedSource(source, theirs)
     return OperatorApp(
         source,
