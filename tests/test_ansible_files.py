@@ -69,6 +69,10 @@ def ansible_env(tmp_path: Path) -> dict[str, str]:
     }
 
 
+def remote_tmp(tmp_path: Path) -> Path:
+    return tmp_path / "ahome" / "rtmp"
+
+
 def launch(tmp_path: Path, adir: Path, cmd: str, limit: int = 60, module: str = "shell") -> str:
     """A real Ansible async job (`-B limit -P 0`); returns its jid."""
     out = subprocess.run(
@@ -84,7 +88,11 @@ def launch(tmp_path: Path, adir: Path, cmd: str, limit: int = 60, module: str = 
             "-P",
             "0",
             "-e",
-            json.dumps({"ansible_async_dir": str(adir)}),
+            # ANSIBLE_REMOTE_TMP alone is not what localhost's implicit local
+            # connection reads: without the var, its dirs went to the real ~/.ansible.
+            json.dumps(
+                {"ansible_async_dir": str(adir), "ansible_remote_tmp": str(remote_tmp(tmp_path))}
+            ),
         ],
         capture_output=True,
         text=True,
@@ -108,7 +116,11 @@ def async_status(tmp_path: Path, adir: Path, jid: str) -> tuple[bool, dict[str, 
             "-a",
             f"jid={jid}",
             "-e",
-            json.dumps({"ansible_async_dir": str(adir)}),
+            # ANSIBLE_REMOTE_TMP alone is not what localhost's implicit local
+            # connection reads: without the var, its dirs went to the real ~/.ansible.
+            json.dumps(
+                {"ansible_async_dir": str(adir), "ansible_remote_tmp": str(remote_tmp(tmp_path))}
+            ),
             "-o",
         ],
         capture_output=True,
@@ -391,8 +403,12 @@ def test_cancel_ends_the_group_and_its_children_and_async_status_says_failed(
     assert wait_until(lambda: marker.exists() and marker.read_text().strip() != "")
     child = int(marker.read_text().split()[0])
     leader = st.pid
+    # The module's temporary dir, which Ansible's watcher would remove at the end.
+    (module_tmp,) = remote_tmp(tmp_path).glob("ansible-tmp-*")
     with transport(tmp_path, adir) as t:
         assert t.cancel([jid], grace=1)[jid] is Outcome.OK
+    assert not module_tmp.exists(), "the cancel left Ansible's temporary dir behind"
+    with transport(tmp_path, adir) as t:
         assert t.cancel([jid], grace=1)[jid] is Outcome.FINISHED  # the file is left alone now
     assert wait_until(lambda: not alive(child) and not alive(leader), 10)
     st = status(tmp_path, adir).runs[jid]

@@ -17,7 +17,6 @@ here, and one bad file is one unreadable job (`problem`), never more.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
@@ -26,6 +25,7 @@ from typing import Any
 
 from jobtui import defaults
 from jobtui.model import RemoteStatus, RunState, is_ansible_jid
+from jobtui.remote.hostjson import Unreadable, json_object
 
 MAX_FILE = 1 << 20
 """A job file larger than this (bytes) is not read: unreadable, too large."""
@@ -39,10 +39,6 @@ MAX_TEXT = 1000
 MAX_COMMAND = 64 * 1024
 MAX_ARGS = 4096
 """A process's argv longer than this many arguments is not a wrapper's."""
-
-
-class Unreadable(ValueError):
-    """A job file is not what Ansible writes; `str()` says why."""
 
 
 @dataclass
@@ -174,15 +170,7 @@ def load_result(content: bytes) -> dict[str, Any]:
         Unreadable: too large, not JSON (truncated, nested too deep, a number of
             thousands of digits), or not an object.
     """
-    if len(content) > MAX_FILE:
-        raise Unreadable("too large")
-    try:
-        raw = json.loads(content.decode("utf-8", "replace"))
-    except (ValueError, RecursionError) as e:
-        raise Unreadable("not JSON (truncated?)") from e
-    if not isinstance(raw, dict):
-        raise Unreadable("not a JSON object")
-    return raw
+    return json_object(content, MAX_FILE, "not JSON (truncated?)")
 
 
 def says_running(result: dict[str, Any]) -> bool:

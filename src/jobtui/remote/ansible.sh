@@ -187,6 +187,38 @@ jt_kids() { # PID: JT_KIDS, its children (Linux's /proc/PID/task/PID/children)
     IFS= read -r JT_KIDS <"/proc/$1/task/$1/children" || :
 }
 
+# jt_atmp PREFIX PID...: JT_ATMP, the temporary dir of the job's module, as its
+# wrapper's argv names it (PREFIX TIMELIMIT MODULE ARGS [-preserve_tmp]), where the
+# wrapper itself would remove it: an `ansible-tmp-*` dir of this user, not kept.
+jt_atmp() {
+    JT_ATMP=''
+    want=$1
+    shift
+    for p in "$@"; do
+        mod=''
+        n=-1
+        keep=no
+        args=$(tr '\000' '\n' <"/proc/$p/cmdline" 2>/dev/null)
+        while IFS= read -r arg; do
+            if [ "$arg" = "$want" ] && [ "$n" -lt 0 ]; then
+                n=0
+                continue
+            fi
+            [ "$n" -ge 0 ] && n=$((n + 1))
+            [ "$n" -eq 2 ] && mod=$arg
+            [ "$arg" = -preserve_tmp ] && keep=yes
+        done <<EOF
+$args
+EOF
+        [ -n "$mod" ] && [ "$keep" = no ] || continue
+        d=${mod%/*}
+        case ${d##*/} in ansible-tmp-[0-9]*) ;; *) continue ;; esac
+        [ -d "$d" ] && [ ! -h "$d" ] && [ -O "$d" ] || continue
+        JT_ATMP=$d
+        return 0
+    done
+}
+
 jt_astat() { # PID: JT_PPID and JT_PGID from /proc/PID/stat ('' if gone)
     JT_PPID=''
     JT_PGID=''
@@ -290,6 +322,7 @@ jt_acancel() {
         began=$(stat -c %Y -- "$JT_ADIR/$a" 2>/dev/null)
         case $began in "" | *[!0-9]*) began=null ;; esac
         jt_awrappers "${a%.*}"
+        jt_atmp "${a%.*}" $JT_LEADERS $JT_WATCHERS
         if [ -n "$JT_WATCHERS$JT_LEADERS" ]; then
             # Stopped first, the runner cannot write the failure of its dying module
             # over our result, nor the watcher "Timeout exceeded"; KILL ends them.
@@ -308,6 +341,9 @@ jt_acancel() {
             for g in $JT_LEADERS; do kill -KILL -"$g" 2>/dev/null; done
             kill -KILL $JT_LEADERS $JT_WATCHERS $JT_TREE 2>/dev/null
         fi
+        # The watcher would have removed Ansible's temporary dir of the module at
+        # the end: it is gone, so the cancel does.
+        [ -n "$JT_ATMP" ] && rm -rf -- "$JT_ATMP" 2>/dev/null
         # It may have finished on its own meanwhile: its result stays.
         if jt_aread "$a" && ! jt_arunning "$JT_AC"; then
             jt_rec cancel "$a" finished

@@ -8,7 +8,6 @@ those bytes into typed values.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import time
@@ -19,6 +18,7 @@ from typing import Any, Protocol
 
 from jobtui.model import InvalidJid, Progress, RemoteStatus, RunState, check_jid, is_ansible_jid
 from jobtui.remote import ansible
+from jobtui.remote.hostjson import Unreadable, json_object
 
 TIME_MAX = 2**33
 """Times from a host (epoch seconds) are within 0..2^33 (the year 2242), or unreadable."""
@@ -41,10 +41,6 @@ _COUNTS = {"index": 0, "timeout": 0, "attempt": 1}
 _TIMES = ("launched", "started", "finished")
 """Meta keys read as times. Every other key (`progress_re` above all: a host's regex is
 never evaluated, a planted `(a+)+$` would hang the reader) is dropped."""
-
-
-class Unreadable(ValueError):
-    """One value from a host is not what jobtui writes; `str()` says why, for people."""
 
 
 _DIGITS = re.compile(r"-?[0-9]+")
@@ -272,15 +268,7 @@ def read_meta(body: bytes) -> dict[str, Any]:
         Unreadable: the meta is not a JSON object, or a key holds the wrong type or an
             out-of-range value: the whole meta is then unreadable.
     """
-    if len(body) > MAX_META:
-        raise Unreadable("too large")
-    try:
-        raw = json.loads(body.decode("utf-8", "replace"))
-    except (ValueError, RecursionError) as e:
-        # RecursionError: `[[[[...` nested deeper than the decoder's stack.
-        raise Unreadable("not JSON") from e
-    if not isinstance(raw, dict):
-        raise Unreadable("not a JSON object")
+    raw = json_object(body, MAX_META)
     meta: dict[str, Any] = {}
     for key, longest in _STRINGS.items():
         value = raw.get(key)
