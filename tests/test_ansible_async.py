@@ -18,7 +18,7 @@ import re
 import signal
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +27,11 @@ import pytest
 from jobtui.cli import load_routed, main
 from jobtui.fleet import DiscoveryPoller, transports_for
 from jobtui.model import ANSIBLE_JID_RE, JID_RE
-from jobtui.transport import Transport
 from jobtui.ui.app import make_app
 from tests.ansiblefleet import JOBS, AnsibleFleet, available
 from tests.helpers import processes_matching, processes_using, run_jobtui, wait_until
 from tests.sshfleet import SshFleet
+from tests.test_watch import WRITING_CALLS, record_scripts
 
 pytestmark = pytest.mark.skipif(not available(), reason="ansible-core (test extra) missing")
 
@@ -42,7 +42,6 @@ CANCEL_WAIT = 15.0
 """Seconds for a cancelled job's processes to be gone (TERM, then KILL after 5 s)."""
 WATCH_WAIT = 30.0
 """Seconds for the console to show what the hosts hold."""
-WRITING_CALLS = re.compile(rb"\bjt_(launch|install|watch|a?cancel|a?cleanup)\b")
 """The wrapper's functions that change something on a host."""
 
 
@@ -239,22 +238,6 @@ def test_cleanup_refuses_a_running_ansible_job_and_removes_finished_ones(
     answer = ans.async_status("host1", ok)
     assert answer.failed and answer.result["msg"] == "could not find job", answer
     assert set(status(ans, capsys, state)) == {long}
-
-
-def record_scripts(transports: list[Transport]) -> list[bytes]:
-    """Every script the transports send, kept (as test_watch's spy does)."""
-    sent: list[bytes] = []
-    for t in transports:
-        real = t.run
-
-        def spy(
-            script: bytes, token: str, timeout: float = 60.0, real: Callable[..., bytes] = real
-        ) -> bytes:
-            sent.append(script)
-            return real(script, token, timeout)
-
-        t.run = spy  # type: ignore[method-assign]
-    return sent
 
 
 def process_facts(pids: list[int]) -> dict[int, tuple[str, str]]:
