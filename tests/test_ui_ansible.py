@@ -24,7 +24,7 @@ from jobtui.ui.ansible_jobs import RETRY_REFUSED, AnsibleJobs
 from jobtui.ui.app import ConsoleApp
 from jobtui.ui.board import ANSIBLE_JOBS, Board
 from jobtui.ui.order import parse_filter
-from jobtui.ui.render import job_pieces, job_value
+from jobtui.ui.render import elapsed_pieces, job_pieces, job_value
 from jobtui.ui.sample import (
     RecordingSink,
     sample_ansible_events,
@@ -98,6 +98,14 @@ def test_status_table_shows_ansible_jobs_by_command_and_become_users() -> None:
     assert ours.startswith("db01 as root  backup")
     assert theirs.split()[:4] == ["db01", "ansible:", "sleep", "90"]
     assert "j123456789012.4242" in theirs
+
+
+def test_an_ansible_job_whose_limit_is_unknown_shows_no_limit() -> None:
+    done = ansible_view(state=RunState.SUCCEEDED, started=100.0, finished=190.0, timeout=0)
+    assert "".join(p for p, _ in elapsed_pieces(done, 200.0)) == "1m30s"
+    assert "1m30s " in render_status([done]) and "∞" not in render_status([done])
+    limited = dataclasses.replace(done, timeout=3600)
+    assert "".join(p for p, _ in elapsed_pieces(limited, 200.0)) == "1m30s/1h"
 
 
 def test_status_table_cuts_a_long_ansible_command() -> None:

@@ -186,7 +186,8 @@ def render_status(runs: list[RunView]) -> str:
                 v.state.value,
                 "-" if v.rc is None else str(v.rc),
                 progress[:30],
-                f"{_duration(v.elapsed(time.time()))}/{limit(v.timeout)}",
+                _duration(v.elapsed(time.time()))
+                + ("" if v.ansible and not v.timeout else f"/{limit(v.timeout)}"),
                 one_line(v.batch),
                 one_line(v.jid or "-"),
                 one_line(sanitize(last[-60:])),

@@ -145,6 +145,8 @@ def elapsed_pieces(view: RunView, now: float) -> list[Piece]:
             style = "bold red1"
         elif secs >= 0.9 * view.timeout:
             style = "dark_orange"
+    if view.ansible and not view.timeout:  # a finished Ansible job's limit is not known
+        return [(shown, style)]
     return [(f"{shown}/{limit(view.timeout)}", style)]
 
 
