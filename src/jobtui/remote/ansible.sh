@@ -11,13 +11,8 @@
 JT_AMAX=1048576
 
 jt_adir() { # DIR: resolve the async dir (~ expands to $HOME, as jt_root's)
-    JT_ADIR=$1
-    case $JT_ADIR in
-    "~" | "~/"*)
-        [ -n "${HOME:-}" ] || HOME=$(cd ~ 2>/dev/null && pwd) || HOME=/tmp
-        JT_ADIR=$HOME${JT_ADIR#"~"}
-        ;;
-    esac
+    jt_home "$1"
+    JT_ADIR=$JT_PATH
 }
 
 jt_avalid() { # NAME: Ansible's jid pattern, ^j?[0-9]{1,15}\.[0-9]{1,10}$

@@ -18,15 +18,20 @@ jt_rec() { # KIND ARGS...: start a record
     printf '\n%s %s\n' "$JT_TOK" "$*"
 }
 
-jt_root() { # DIR: resolve the job root (~ expands to $HOME)
-    JT_ROOT=$1
-    case $JT_ROOT in
+jt_home() { # PATH: JT_PATH, PATH with a leading ~ expanded to $HOME
+    JT_PATH=$1
+    case $JT_PATH in
     "~" | "~/"*)
-        # No HOME (a stripped environment): the job root is still somewhere sane.
+        # No HOME (a stripped environment): the path is still somewhere sane.
         [ -n "${HOME:-}" ] || HOME=$(cd ~ 2>/dev/null && pwd) || HOME=/tmp
-        JT_ROOT=$HOME${JT_ROOT#"~"}
+        JT_PATH=$HOME${JT_PATH#"~"}
         ;;
     esac
+}
+
+jt_root() { # DIR: resolve the job root
+    jt_home "$1"
+    JT_ROOT=$JT_PATH
     JT_JOBS=$JT_ROOT/jobs
 }
 
