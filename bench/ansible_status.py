@@ -72,7 +72,8 @@ def launch(tmp: Path, adir: Path) -> str:
             "-P",
             "0",
             "-e",
-            json.dumps({"ansible_async_dir": str(adir)}),
+            # Its module's temporary dir in the bench's tmp too, not the real home.
+            json.dumps({"ansible_async_dir": str(adir), "ansible_remote_tmp": str(tmp / "rtmp")}),
         ],
         capture_output=True,
         text=True,
