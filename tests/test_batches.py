@@ -8,6 +8,7 @@ pseudo-terminal.
 
 from __future__ import annotations
 
+import argparse
 import fcntl
 import json
 import os
@@ -26,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from jobtui.cli import demo_plan
 from jobtui.events import RunView
 from jobtui.model import RunKey, RunState
 from jobtui.report import recap
@@ -322,6 +324,15 @@ def test_the_demo_keeps_its_batches_apart_from_the_real_ones(tmp_path: Path, sta
     assert "demo batch" in plain.stderr and f"jobtui attach --demo --state-dir {state}" in (
         plain.stderr
     )
+
+
+def test_the_demos_hosts_look_at_no_ansible_job_of_this_machine(tmp_path: Path) -> None:
+    """The demo's hosts are simulated on this machine: its user's own Ansible jobs
+    (~/.ansible_async) are not theirs to show."""
+    plan = demo_plan(argparse.Namespace(state_dir=str(tmp_path / "state"), limit=None))
+    dirs = [h.ansible_async_dir for h in plan.hosts()]
+    assert dirs and all(d.startswith(str(tmp_path / "state")) for d in dirs), dirs
+    assert len(set(dirs)) == len(dirs)
 
 
 # -- the recap -------------------------------------------------------------------------------

@@ -3,8 +3,11 @@ text it cannot read is an error on the line, never a silently empty list."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from jobtui.model import RunState
 from jobtui.ui.app import ConsoleApp
+from jobtui.ui.order import GRAMMAR
 from jobtui.ui.sample import SAMPLE_BATCH, sample_app, sample_runs, settle
 from tests.uitools import sync, table
 
@@ -125,3 +128,8 @@ async def test_batch_finds_the_consoles_own_batch() -> None:
         await pilot.press("ctrl+u", *"batch:19990101")
         assert table(app).row_count == 0
         assert info(app).startswith(f"0/{ALL} shown")
+
+
+def test_the_readme_shows_the_grammar_the_console_parses() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert GRAMMAR.strip() in readme

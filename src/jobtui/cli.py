@@ -229,7 +229,13 @@ def demo_plan(args: argparse.Namespace) -> Plan:
     ):
         plan = load_plan(str(jobs), load_inventory(str(inv)), args.limit)
     base = demo_state_dir(state_dir(args.state_dir)) / "hosts"
-    hosts = {h.name: dataclasses.replace(h, jobtui_dir=str(base / h.name)) for h in plan.hosts()}
+    # Simulated hosts: this machine's own Ansible jobs (~/.ansible_async) are none of theirs.
+    hosts = {
+        h.name: dataclasses.replace(
+            h, jobtui_dir=str(base / h.name), ansible_async_dir=str(base / h.name / "ansible")
+        )
+        for h in plan.hosts()
+    }
     runs = [dataclasses.replace(r, host=hosts[r.host.name]) for r in plan.runs]
     return dataclasses.replace(
         plan, runs=runs, inventory=Inventory.from_hosts(list(hosts.values()))
