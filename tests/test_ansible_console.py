@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,6 +23,7 @@ from jobtui.transport import make_transport
 from jobtui.ui.app import ConsoleApp, make_app
 from jobtui.ui.screens.confirm import ConfirmScreen
 from tests.helpers import processes_matching, wait_until
+from tests.test_ansible_files import launch as launch_ansible
 from tests.uitools import put_cursor, sync
 
 ANSIBLE = Path(sys.executable).parent / "ansible"
@@ -40,35 +39,9 @@ jobs:
 """
 
 
-def ansible_env(tmp_path: Path) -> dict[str, str]:
-    """Ansible's own state in the test's tmp dir, never the real home's."""
-    home = tmp_path / "ahome"
-    return {
-        **os.environ,
-        "ANSIBLE_HOME": str(home),
-        "ANSIBLE_LOCAL_TEMP": str(home / "tmp"),
-        "ANSIBLE_REMOTE_TMP": str(home / "rtmp"),
-        "ANSIBLE_LOCALHOST_WARNING": "False",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
-        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
-    }
-
-
 def launch(tmp_path: Path, adir: Path, command: str, limit: int = 120) -> str:
-    """A real Ansible async job (`ansible localhost -B limit -P 0`); its jid."""
-    extra = json.dumps({"ansible_async_dir": str(adir)})
-    argv = [str(ANSIBLE), "localhost", "-m", "command", "-a", command]
-    out = subprocess.run(
-        [*argv, "-B", str(limit), "-P", "0", "-e", extra],
-        capture_output=True,
-        text=True,
-        env=ansible_env(tmp_path),
-        timeout=120,
-        check=False,
-    )
-    m = re.search(r'"ansible_job_id": "([^"]+)"', out.stdout)
-    assert m, out.stdout + out.stderr
-    return m.group(1)
+    """A real Ansible async job of the `command` module (test_ansible_files' launch)."""
+    return launch_ansible(tmp_path, adir, command, limit, module="command")
 
 
 @contextmanager
