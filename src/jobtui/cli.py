@@ -49,6 +49,10 @@ class UsageError(Exception):
     """Bad arguments: reported with a hint, exit 2."""
 
 
+NO_RUN = "no run to launch: the job patterns and --limit select no host"
+"""`run` refuses a plan of no run, and `check` says so of the same plan (exit 2 both)."""
+
+
 def new_batch_id() -> str:
     """Sortable and readable: `20261128-224512-3f9a1c`."""
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
@@ -248,7 +252,7 @@ def start_batch(
     """Record a new batch (every run with its jid) before anything is launched, this
     console its one follower from the start."""
     if not plan.runs:
-        raise UsageError("no run to launch: the job patterns and --limit select no host")
+        raise UsageError(NO_RUN)
     batch = new_batch_id()
     store.follow(batch, f"jobtui {args.command}")
     runs = [Run(spec) for spec in plan.runs]
@@ -426,6 +430,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check":
             plan = load_plan(args.jobs, load_routed(args.inventory, args.ssh_config)[0], args.limit)
             print(format_plan(plan))
+            if not plan.runs:  # what `run` would refuse
+                raise UsageError(NO_RUN)
             return EXIT_OK
         if args.command in ("run", "demo"):
             notices: tuple[str, ...] = ()
