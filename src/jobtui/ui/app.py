@@ -41,7 +41,7 @@ from jobtui.ui.ansible_jobs import RETRY_REFUSED, AnsibleJobs
 from jobtui.ui.board import Board, Changes
 from jobtui.ui.commands import ActionCommands, ViewCommands
 from jobtui.ui.keys import Scope, bindings
-from jobtui.ui.render import STATE_LOOK
+from jobtui.ui.render import STATE_LOOK, finished_counts
 from jobtui.ui.screens.confirm import ConfirmScreen
 from jobtui.ui.screens.detail import DetailScreen
 from jobtui.ui.screens.help import HelpScreen
@@ -180,7 +180,7 @@ class ConsoleApp(App[int]):
             self.notify(f"…and {len(notices) - 1} more messages", markup=False)
         if changes.finished is not None:
             code = self.board.exit_code()
-            counts = ", ".join(f"{n} {s}" for s, n in sorted(changes.finished.counts.items()))
+            counts = finished_counts(changes.finished.counts)
             self.notify(
                 f"batch {one_line(changes.finished.batch)}: {counts}",
                 title="Batch finished",

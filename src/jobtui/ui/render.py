@@ -463,6 +463,18 @@ def counts_text(counts: Mapping[RunState, int], labels: bool = False) -> Text:
     return text
 
 
+def finished_counts(counts: Mapping[str, int]) -> str:
+    """`1 failed, 2 timed out, 9 succeeded`: a summary's counts (by state name) in the
+    console's words (`timed out`, as the header says), urgent states first."""
+    known = {s.value: s for s in RunState}
+    rank = {name: STATE_ORDER[state] for name, state in known.items()}
+    return ", ".join(
+        f"{counts[s]} {STATE_LOOK[known[s]].label if s in known else one_line(s)}"
+        for s in sorted(counts, key=lambda s: (rank.get(s, len(rank)), s))
+        if counts[s]
+    )
+
+
 def output_text(output: str, style: str = "") -> Text:
     """Job output made inert: sanitized, never parsed as markup."""
     return Text(sanitize(output), style=style)

@@ -126,8 +126,8 @@ class StatusLine(Static):
         if self.read_only:
             text.append(" READ-ONLY ", style="bold black on yellow3")
         wide = self.size.width >= 120
-        if self.board.batch:
-            batch = one_line(self.board.batch)
+        batch = one_line(self.board.batch)
+        if batch and batch not in self.title:  # `jobtui attach BATCH` names it already
             text.append(f" batch {batch}" if wide else f" {batch}", "bold")
         total = sum(self.board.totals.values())
         text.append(f"  {total} run{'s' if total != 1 else ''}  " if wide else "  ")

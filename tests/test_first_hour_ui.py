@@ -1,0 +1,53 @@
+"""The operator's first hour (issue 16), in the console: the words it uses, what it
+says of runs it no longer follows, the batch column of watch, hosts' reasons, the
+sort's direction."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobtui.events import BatchFinished
+from jobtui.model import RunKey
+from jobtui.ui.app import OperatorApp
+from jobtui.ui.render import finished_counts
+from jobtui.ui.sample import SAMPLE_BATCH, RecordingSink, sample_app, sample_events, settle
+from jobtui.ui.source import ReplaySource
+from jobtui.ui.widgets.summary import StatusLine
+from tests.uitools import record_toasts, sync
+
+
+def test_the_end_of_the_batch_counts_in_the_headers_words() -> None:
+    assert finished_counts({"succeeded": 9, "timed_out": 2, "failed": 1}) == (
+        "1 failed, 2 timed out, 9 succeeded"
+    )
+
+
+@sync
+async def test_the_batch_finished_toast_says_timed_out_as_the_header_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = sample_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        toasts = record_toasts(app, monkeypatch)
+        view = app.board.runs[RunKey("backup", "db02", 1)]
+        app.buffer.push(BatchFinished(SAMPLE_BATCH, [view], {"timed_out": 1}))
+        app.flush_events()
+        await pilot.pause()
+        assert any("1 timed out" in t for t in toasts)
+        assert not any("timed_out" in t for t in toasts)
+
+
+@sync
+async def test_the_header_names_the_batch_once_when_the_title_does() -> None:
+    app = OperatorApp(
+        ReplaySource(sample_events()),
+        RecordingSink(),
+        title=f"jobtui attach {SAMPLE_BATCH}",
+        batch=SAMPLE_BATCH,
+        bell=False,
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        header = str(app.query_one(StatusLine).content)
+        assert header.count(SAMPLE_BATCH) == 1
