@@ -84,6 +84,7 @@ class Transport(ABC):
         """How many shells were started on the host (one, unless the connection dropped)."""
         self._ansible_seen: dict[str, tuple[int, int, bytes]] = {}
         """Finished Ansible job files read before: jid -> (mtime, size, content)."""
+        self._seen_lock = threading.Lock()
 
     as_user = ""
     """The become user its shell runs as ("": the login user)."""
@@ -182,7 +183,10 @@ class Transport(ABC):
         """The state of the given runs (every run on the host, in full, when `jids` is
         None); runs in `full` come with their metadata and output tails."""
         token = protocol.new_token()
-        seen = self._ansible_seen
+        # A copy: the engine and the console's Ansible source poll one host from two
+        # threads, and each answer's `same` refers to what its own request named.
+        with self._seen_lock:
+            seen = dict(self._ansible_seen)
         script = protocol.status_script(
             self.host.jobtui_dir,
             jids,
@@ -200,6 +204,10 @@ class Transport(ABC):
     def _remember_ansible(self, st: HostStatus, asked: list[str] | None) -> None:
         """Keep the finished Ansible job files just read (a result is never
         rewritten): the next round trip does not bring them again. Bounded."""
+        with self._seen_lock:
+            self._keep_ansible(st, asked)
+
+    def _keep_ansible(self, st: HostStatus, asked: list[str] | None) -> None:
         for jid in [j for j in self._ansible_seen if j in st.missing or asked is None]:
             if jid not in st.ansible_files:
                 del self._ansible_seen[jid]
