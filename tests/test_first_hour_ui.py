@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import pytest
 
-from jobtui.events import BatchFinished
-from jobtui.model import RunKey
+from jobtui.events import BatchFinished, RunView
+from jobtui.model import Action, RunKey, RunState
+from jobtui.ui.ansible_jobs import AnsibleJobs
 from jobtui.ui.app import OperatorApp
 from jobtui.ui.render import finished_counts
 from jobtui.ui.sample import SAMPLE_BATCH, RecordingSink, sample_app, sample_events, settle
 from jobtui.ui.source import ReplaySource
 from jobtui.ui.widgets.summary import StatusLine
+from tests.test_ui_ansible import JID, fake_host
 from tests.uitools import record_toasts, sync
 
 
@@ -51,3 +53,14 @@ async def test_the_header_names_the_batch_once_when_the_title_does() -> None:
         await settle(app, pilot)
         header = str(app.query_one(StatusLine).content)
         assert header.count(SAMPLE_BATCH) == 1
+
+
+def test_cancelling_an_ended_ansible_job_names_its_state_in_words() -> None:
+    source = AnsibleJobs([fake_host()])
+    view = RunView(
+        RunKey.discovered(JID, "db01"), "shell", "db01", "", JID, RunState.TIMED_OUT, 1,
+        ansible=True,
+    )  # fmt: skip
+    notice = source._act(Action.CANCEL, view)
+    assert notice is not None
+    assert "(timed out)" in notice.text

@@ -31,6 +31,7 @@ from jobtui.fleet import on_hosts, view_of
 from jobtui.model import Action, NoticeLevel, Outcome, RunKey, RunState
 from jobtui.text import one_line
 from jobtui.transport import Transport, TransportError
+from jobtui.ui.render import STATE_LOOK
 
 RETRY_REFUSED = "Ansible's jobs cannot be retried from jobtui: run the playbook again"
 
@@ -185,7 +186,9 @@ class AnsibleJobs:
         if t is None or not view.jid:
             return Notice(f"{label}: its host is not one of this console's", NoticeLevel.ERROR)
         if action is Action.CANCEL and view.state.finished:
-            return Notice(f"{label} has already ended ({view.state.value})", NoticeLevel.WARNING)
+            return Notice(
+                f"{label} has already ended ({STATE_LOOK[view.state].label})", NoticeLevel.WARNING
+            )
         if action is Action.CLEANUP:
             if view.cleaned:
                 return None
