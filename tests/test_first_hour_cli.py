@@ -10,6 +10,7 @@ from tests.helpers import run_jobtui
 
 INVENTORY = """\
 all:
+  vars: {jobtui_dir: "ROOT"}
   children:
     web:
       hosts:
@@ -21,7 +22,7 @@ all:
 @pytest.fixture
 def inv(tmp_path: Path) -> Path:
     p = tmp_path / "inv.yml"
-    p.write_text(INVENTORY)
+    p.write_text(INVENTORY.replace("ROOT", str(tmp_path / "jt")))  # this test's job root
     return p
 
 
@@ -35,3 +36,40 @@ def test_check_refuses_a_plan_of_no_run_as_run_does(tmp_path: Path, inv: Path) -
     message = "no run to launch: the job patterns and --limit select no host"
     assert message in ran.stderr and message in check.stderr
     assert "0 run(s)" in check.stdout  # the plan is printed first
+
+
+def test_an_empty_jobs_list_is_called_an_empty_list(tmp_path: Path, inv: Path) -> None:
+    (tmp_path / "jobs.yml").write_text("jobs: []\n")
+    proc = run_jobtui("check", "jobs.yml", "-i", str(inv), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "'jobs' must be a non-empty list, got an empty list" in proc.stderr
+
+
+def test_headless_lines_count_in_the_singular_and_the_plural(tmp_path: Path, inv: Path) -> None:
+    (tmp_path / "jobs.yml").write_text(
+        "jobs:\n  - name: hi\n    hosts: web01\n    shell: 'true'\n    poll: 0.2\n"
+    )
+    proc = run_jobtui(
+        "run", "jobs.yml", "-i", str(inv), "--headless", "--state-dir", "st", cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert ": 1 run on 1 host\n" in proc.stderr
+
+
+def test_the_launch_hint_names_the_inventory_and_the_state_dir_given(
+    tmp_path: Path, inv: Path
+) -> None:
+    (tmp_path / "jobs.yml").write_text(
+        "jobs:\n  - name: nap\n    hosts: web\n    shell: sleep 30\n    poll: 0\n    timeout: 60\n"
+    )
+    proc = run_jobtui(
+        "run", "jobs.yml", "-i", "inv.yml", "--headless", "--state-dir", "my st", cwd=tmp_path
+    )
+    try:
+        assert proc.returncode == 0, proc.stderr
+        assert ": 2 runs on 2 hosts\n" in proc.stderr
+        assert "INVENTORY" not in proc.stderr
+        assert "see them with `jobtui status -i inv.yml`" in proc.stderr
+        assert "follow them with `jobtui attach --state-dir 'my st' " in proc.stderr
+    finally:
+        run_jobtui("cancel", "-i", "inv.yml", "--job", "nap", cwd=tmp_path)

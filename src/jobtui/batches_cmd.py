@@ -26,7 +26,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from jobtui.defaults import EXIT_OK
@@ -103,6 +103,15 @@ def attach_command(batch: str, args: argparse.Namespace, *, demo: bool | None = 
     if getattr(args, "state_dir", None):
         words += ["--state-dir", args.state_dir]
     return " ".join(shlex.quote(w) for w in [*words, batch])
+
+
+def status_command(inventories: Sequence[str]) -> str:
+    """The command that lists a batch's runs on their hosts, with the inventory
+    sources as `-i` gave them (none: where Ansible looks, as `status` does too)."""
+    words = ["jobtui", "status"]
+    for source in inventories:
+        words += ["-i", source]
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def find_batch(store: Store, prefix: str, args: argparse.Namespace) -> str:

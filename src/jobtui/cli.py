@@ -19,7 +19,14 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 from jobtui import batches_cmd, become_cmd, defaults, lifecycle, logs_cmd
-from jobtui.batches_cmd import attach_command, demo_state_dir, find_batch, state_of
+from jobtui.batches_cmd import (
+    attach_command,
+    demo_state_dir,
+    find_batch,
+    is_demo,
+    state_of,
+    status_command,
+)
 from jobtui.config import ConfigError, Inventory, load_inventory, load_jobs
 from jobtui.config.ansiblecfg import find_config, load_configured, read_config
 from jobtui.defaults import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
@@ -286,8 +293,12 @@ def follow(
     record = store.listener(batch)
     secret = store.batch_secret(batch)
     report: Callable[[Event], None] | None = None
-    if headless:
-        report = JsonReporter(batch_fields=source) if args.json else HumanReporter()
+    if headless and args.json:
+        report = JsonReporter(batch_fields=source)
+    elif headless:
+        # The demo's simulated hosts are no inventory's: `status` is not offered.
+        listing = None if is_demo(args) else status_command(source.get("inventory", "").split())
+        report = HumanReporter(attach=attach_command(batch, args), status=listing)
 
     def on_event(ev: Event) -> None:
         record(ev)

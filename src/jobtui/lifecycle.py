@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 from jobtui import become_cmd
-from jobtui.batches_cmd import UnknownBatch, resolve_batch
+from jobtui.batches_cmd import UnknownBatch, resolve_batch, status_command
 from jobtui.config import Inventory, select_hosts
 from jobtui.config.errors import did_you_mean
 from jobtui.events import RunView
@@ -279,7 +279,7 @@ def _batch(found: Discovery, args: argparse.Namespace) -> str | None:
             ids,
             "on these hosts or in the local store",
             "`jobtui batches` lists this machine's batches,"
-            " `jobtui status -i INVENTORY` every run on the hosts",
+            f" `{one_line(status_command(args.inventory or []))}` every run on the hosts",
         )
     except UnknownBatch:
         if found.unreachable:  # it may be on a host that could not be read

@@ -22,8 +22,19 @@ from jobtui.text import json_line, one_line, sanitize
 class HumanReporter:
     """Progress lines for people: one per state change, then a summary."""
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(
+        self, stream: TextIO | None = None, *, attach: str | None = None, status: str | None = None
+    ) -> None:
+        """
+        Args:
+            attach: the command that follows the batch again, as the user types it
+                (`batches_cmd.attach_command`: with its `--state-dir`, its `--demo`).
+            status: the command that lists the runs on their hosts (`jobtui status -i
+                inv.yml`, with the inventory given); None: not said (the demo's hosts).
+        """
         self.stream = stream or sys.stderr
+        self.attach = attach
+        self.status = status
         self.t0 = time.monotonic()
         self.down: set[str] = set()
 
@@ -34,7 +45,8 @@ class HumanReporter:
     def __call__(self, ev: events.Event) -> None:
         if isinstance(ev, events.BatchStarted):
             hosts = len({v.host for v in ev.runs})
-            self._say(f"batch {one_line(ev.batch)}: {len(ev.runs)} runs on {hosts} hosts")
+            runs = f"{_count(len(ev.runs), 'run')} on {_count(hosts, 'host')}"
+            self._say(f"batch {one_line(ev.batch)}: {runs}")
         elif isinstance(ev, events.HostChanged):
             if not ev.reachable:
                 self.down.add(ev.host)
@@ -73,10 +85,11 @@ class HumanReporter:
             return
         running = ev.counts.get(RunState.RUNNING.value, 0)
         if running:
+            attach = one_line(self.attach or f"jobtui attach {batch}")
+            see = f"see them with `{one_line(self.status)}`, " if self.status else ""
             self._say(
                 f"batch {batch} launched ({counts}); the running ones go on on their hosts: "
-                f"see them with `jobtui status -i INVENTORY`, follow them with "
-                f"`jobtui attach {batch}`"
+                f"{see}follow them with `{attach}`"
             )
         else:
             self._say(f"batch {batch} done: {counts}")

@@ -60,7 +60,8 @@ def load_jobs(path: str) -> list[JobSpec]:
     entries = data["jobs"]
     if not isinstance(entries, YSeq) or not entries:
         raise ConfigError(
-            f"'jobs' must be a non-empty list, got {describe(to_plain(entries))}",
+            "'jobs' must be a non-empty list, got "
+            + ("an empty list" if isinstance(entries, YSeq) else describe(to_plain(entries))),
             data.value_loc["jobs"],
             "write each job as '- name: ...'",
         )
