@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,3 +75,36 @@ def test_the_launch_hint_names_the_inventory_and_the_state_dir_given(
         assert "follow them with `jobtui attach --state-dir 'my st' " in proc.stderr
     finally:
         run_jobtui("cancel", "-i", "inv.yml", "--job", "nap", cwd=tmp_path)
+
+
+def _json_lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_json_running_events_carry_started_and_the_summary_the_tail_of_failures(
+    tmp_path: Path, inv: Path
+) -> None:
+    (tmp_path / "jobs.yml").write_text(
+        "jobs:\n"
+        "  - name: ok\n    hosts: web01\n    shell: sleep 1; echo fine\n    poll: 0.2\n"
+        "  - name: bad\n    hosts: web01\n    shell: sleep 1; echo broke at step 3 >&2; exit 4\n"
+        "    poll: 0.2\n"
+    )
+    proc = run_jobtui(
+        "run",
+        "jobs.yml",
+        "-i",
+        "inv.yml",
+        "--headless",
+        "--json",
+        "--state-dir",
+        "st",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 1, proc.stderr
+    lines = _json_lines(proc.stdout)
+    running = [e for e in lines if e["event"] == "run" and e["state"] == "running"]
+    assert len(running) == 2 and all(e["started"] for e in running)
+    runs = {r["job"]: r for r in lines[-1]["runs"]}
+    assert runs["bad"]["tail"] == "broke at step 3"
+    assert runs["ok"]["tail"] is None  # a success's output is not a problem

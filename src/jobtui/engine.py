@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobtui import actions, defaults, events
-from jobtui.model import Action, NoticeLevel, Outcome, RunKey, RunSpec, new_jid
+from jobtui.model import Action, NoticeLevel, Outcome, RunKey, RunSpec, RunState, new_jid
 from jobtui.remote.parse import (
     HostStatus,
     LaunchOutcome,
@@ -361,6 +361,12 @@ class Engine:
         for jid, lr in (res.launched or {}).items():
             r = self._by_jid[jid]
             r.on_launch(lr, now)
+            if r.view.state is RunState.RUNNING and r.view.started is None:
+                # A `running` event says since when: the host's clock, from the status
+                # of the same round trip, else (not started yet, or `poll: 0` and not
+                # polled) ours when the host confirmed the launch.
+                st = res.status.runs.get(jid) if res.status is not None else None
+                r._show(started=st.started if st and st.started else time.time())
             self._ended_or_changed(r)
         if res.error:
             self._host_down(h, res, now)

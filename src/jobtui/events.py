@@ -13,6 +13,9 @@ from jobtui import defaults
 from jobtui.model import NoticeLevel, RunKey, RunState
 from jobtui.text import iso, label
 
+LAST_LINE = 200
+"""Characters of a run's last output line that `status --json` and the summary carry."""
+
 
 @dataclass(frozen=True)
 class RunView:
@@ -57,6 +60,13 @@ class RunView:
     def label(self) -> str:
         """`host job[item]`, as messages name the run."""
         return label(self.host, self.job, self.item)
+
+    @property
+    def last_line(self) -> str:
+        """The output's last line (stderr's when it has any), at most `LAST_LINE`
+        characters: what `status` and the summary show of a run's output."""
+        last = (self.stderr_tail or self.tail).rstrip("\n").rsplit("\n", 1)[-1]
+        return last[-LAST_LINE:]
 
     def elapsed(self, now: float) -> float | None:
         """Seconds since the run started (until it finished); None before it started,

@@ -69,13 +69,12 @@ def add_narrowing(p: argparse.ArgumentParser) -> None:
 
 def status_fields(v: RunView) -> dict[str, object]:
     """The summary's fields plus what `status` adds."""
-    last = (v.stderr_tail or v.tail).rstrip("\n").rsplit("\n", 1)[-1]
     return {
         **v.summary(),
         "batch": v.batch,
         "elapsed": None if (elapsed := v.elapsed(time.time())) is None else round(elapsed),
         "timeout": v.timeout,
-        "tail": last[-200:],
+        "tail": v.last_line,
         "ansible": v.ansible,
         "command": v.command,
     }

@@ -134,10 +134,16 @@ class JsonReporter:
                     "event": "summary",
                     "batch": ev.batch,
                     "interrupted": ev.interrupted,
-                    "runs": [v.summary() for v in ev.runs],
+                    "runs": [summary_fields(v) for v in ev.runs],
                     "counts": ev.counts,
                 }
             )
+
+
+def summary_fields(v: events.RunView) -> dict[str, Any]:
+    """A run as the JSON summary lists it: its fields, and `tail`, its last output line
+    (as `status --json` carries it), for a run that did not succeed (null otherwise)."""
+    return {**v.summary(), "tail": None if v.state is RunState.SUCCEEDED else v.last_line}
 
 
 def recap(batch: str, runs: Sequence[events.RunView], attach: str) -> str:
