@@ -4,18 +4,29 @@ sort's direction."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from jobtui.events import BatchFinished, RunView
 from jobtui.model import Action, RunKey, RunState
 from jobtui.ui.ansible_jobs import AnsibleJobs
 from jobtui.ui.app import OperatorApp
-from jobtui.ui.render import finished_counts
-from jobtui.ui.sample import SAMPLE_BATCH, RecordingSink, sample_app, sample_events, settle
+from jobtui.ui.order import RunOrder
+from jobtui.ui.render import finished_counts, sort_key
+from jobtui.ui.sample import (
+    SAMPLE_BATCH,
+    RecordingSink,
+    sample_app,
+    sample_events,
+    sample_runs,
+    settle,
+)
 from jobtui.ui.source import ReplaySource
 from jobtui.ui.widgets.summary import StatusLine
+from jobtui.ui.widths import column_widths, widen
 from tests.test_ui_ansible import JID, fake_host
-from tests.uitools import record_toasts, sync
+from tests.uitools import record_toasts, sync, table
 
 
 def test_the_end_of_the_batch_counts_in_the_headers_words() -> None:
@@ -64,3 +75,44 @@ def test_cancelling_an_ended_ansible_job_names_its_state_in_words() -> None:
     notice = source._act(Action.CANCEL, view)
     assert notice is not None
     assert "(timed out)" in notice.text
+
+
+@sync
+async def test_shift_s_reverses_the_sort_and_the_label_shows_its_direction() -> None:
+    app = sample_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        before = table(app).shown_keys()
+        assert "sort: host ▲" in str(app.main.info.content)
+        await pilot.press("S")
+        assert table(app).shown_keys() == before[::-1]
+        assert "sort: host ▼" in str(app.main.info.content)
+        await pilot.press("question_mark")
+        listed = {d for _, keys in app.screen.sections for _, d in keys}  # type: ignore[attr-defined]
+        assert "Reverse" in listed
+
+
+def test_reversing_a_sort_keeps_it_reversed_as_runs_change() -> None:
+    runs = {v.key: v for v in sample_runs()}
+    order = RunOrder(runs)
+    order.sort_mode, order.reverse = "job", True
+    order.rebuild()
+    first = order.keys[0]
+    runs[first] = dataclasses.replace(runs[first], progress=12.0)
+    order.apply([first])
+    assert order.keys == sorted(runs, key=lambda k: sort_key(runs[k], "job"), reverse=True)
+
+
+def test_an_80_column_table_shows_whole_item_names_before_spare_elapsed_cells() -> None:
+    demo = [
+        RunView(RunKey("backup", host, i), "backup", host, item, "j" * 8, RunState.RUNNING, 1,
+                timeout=60)
+        for host in ("db01", "web01") for i, item in enumerate(["users_db", "orders_db"])
+    ] + [RunView(RunKey("rotate-logs", "web01", 0), "rotate-logs", "web01", "", None,
+                 RunState.SUCCEEDED, 1, timeout=30)]  # fmt: skip
+    longest: dict[str, int] = {}
+    widen(longest, demo)
+    widths = column_widths(79, longest)
+    assert widths["item"] >= len("orders_db")
+    assert widths["job"] >= len("rotate-logs")
+    assert widths["elapsed"] == len("1m10s/1m")

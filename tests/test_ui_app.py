@@ -396,9 +396,9 @@ async def test_the_info_label_follows_the_table_settings() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         await pilot.press("s", "f", "space")
-        assert str(app.main.info.content) == "7/15 shown · sort: job · finished hidden · 1 marked"
+        assert str(app.main.info.content) == "7/15 shown · sort: job ▲ · finished hidden · 1 marked"
         await pilot.press("u", "slash", *"db02")
-        assert str(app.main.info.content) == "2/15 shown · sort: job · finished hidden"
+        assert str(app.main.info.content) == "2/15 shown · sort: job ▲ · finished hidden"
 
 
 @sync

@@ -14,9 +14,10 @@ from jobtui.events import BatchFinished, RunChanged, RunView
 from jobtui.model import RunKey, RunState
 from jobtui.report import HumanReporter, JsonReporter
 from jobtui.ui.order import parse_filter
-from jobtui.ui.render import COLUMN, column_widths, host_pieces, widen
+from jobtui.ui.render import COLUMN, host_pieces
 from jobtui.ui.sample import sample_app, settle
 from jobtui.ui.screens.detail import DetailScreen, title_text
+from jobtui.ui.widths import column_widths, widen
 from tests.uitools import line_of, put_cursor, sync, table
 
 FAILED_ROTATE = RunKey("rotate-logs", "web02", 0)

@@ -14,7 +14,6 @@ from jobtui.ui.render import (
     COLUMN,
     COLUMNS,
     cell_pieces,
-    column_widths,
     counts_text,
     elapsed_text,
     fit,
@@ -25,6 +24,7 @@ from jobtui.ui.render import (
     state_text,
 )
 from jobtui.ui.source import EventBuffer
+from jobtui.ui.widths import column_widths
 
 NOW = 1_800_000_000.0
 

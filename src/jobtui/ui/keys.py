@@ -102,6 +102,16 @@ ACTIONS: tuple[KeyAction, ...] = (
         palette="Sort runs: next order",
         palette_help="host, job, state, elapsed, progress",
     ),
+    KeyAction(
+        "jobtui.sort_reverse",
+        "S",
+        "reverse_sort",
+        "Reverse",
+        Scope.MAIN,
+        show=False,
+        palette="Sort runs: reverse the order",
+        palette_help="the same order the other way round (▲/▼ beside the sort)",
+    ),
     KeyAction("jobtui.escape", "escape", "escape", "Clear filter", Scope.MAIN, show=False),
     # The run table.
     KeyAction("jobtui.details", "enter", "select_cursor", "Details", Scope.TABLE, show=False),

@@ -203,6 +203,26 @@ MANY = 64
 inserting each."""
 
 
+DESCENDING_SORTS = frozenset({"elapsed", "progress"})
+"""Sort modes whose own order is the biggest first (longest running, furthest on)."""
+
+
+def sort_arrow(mode: str, reverse: bool) -> str:
+    """`▲` (ascending: a to z, urgent first) or `▼`, as the table is sorted now."""
+    return "▼" if (mode in DESCENDING_SORTS) != reverse else "▲"
+
+
+@dataclass(frozen=True, slots=True)
+class Reversed:
+    """A sort key that orders the other way round (for `RunOrder.reverse`: `insort`
+    and `sort` compare with `<` only)."""
+
+    key: tuple[object, ...]
+
+    def __lt__(self, other: Reversed) -> bool:
+        return other.key < self.key
+
+
 def next_sort(mode: str) -> str:
     """The sort mode after `mode` (`s` cycles through them)."""
     return SORT_MODES[(SORT_MODES.index(mode) + 1) % len(SORT_MODES)]
@@ -233,8 +253,10 @@ class RunOrder:
         self.batch = ""
         """The batch of the runs whose view names none (the console's own), for `batch:`."""
         self._filter = Filter()
-        self._sort_keys: dict[RunKey, tuple[object, ...]] = {}
-        """Each shown run's place in the order (`sort_key` in the current mode)."""
+        self.reverse = False
+        """The sort mode's order turned around (`S`)."""
+        self._sort_keys: dict[RunKey, tuple[object, ...] | Reversed] = {}
+        """Each shown run's place in the order (`place`)."""
         self._matched: dict[RunKey, tuple[RunState, bool]] = {}
         """The filter's verdict per run and the state it was given for (host, user, job
         and item never change, so a run's verdict only changes with its state)."""
@@ -251,6 +273,12 @@ class RunOrder:
 
     def __len__(self) -> int:
         return len(self.keys)
+
+    def place(self, view: RunView) -> tuple[object, ...] | Reversed:
+        """The run's place in the order: `sort_key` in the sort mode, turned around
+        if `reverse`."""
+        key = sort_key(view, self.sort_mode)
+        return Reversed(key) if self.reverse else key
 
     def __contains__(self, key: object) -> bool:
         return key in self._sort_keys
@@ -273,8 +301,7 @@ class RunOrder:
 
     def rebuild(self) -> None:
         """Filter and sort every run again (after a change of the settings)."""
-        mode = self.sort_mode
-        self._sort_keys = {k: sort_key(v, mode) for k, v in self.runs.items() if self.shows(v)}
+        self._sort_keys = {k: self.place(v) for k, v in self.runs.items() if self.shows(v)}
         self.keys = sorted(self._sort_keys, key=self._sort_keys.__getitem__)
 
     def apply(self, keys: Iterable[RunKey]) -> Update:
@@ -294,7 +321,7 @@ class RunOrder:
             shown.append(key)
             if not was_shown:
                 enter.add(key)
-            elif dynamic and sort_key(runs[key], mode) != sort_keys[key]:
+            elif dynamic and self.place(runs[key]) != sort_keys[key]:
                 leave.add(key)
                 enter.add(key)
         if leave or enter:
@@ -303,13 +330,13 @@ class RunOrder:
 
     def _reorder(self, leave: set[RunKey], enter: set[RunKey]) -> None:
         """Take runs out of the order and put runs (back) in at their place."""
-        order, sort_keys, runs, mode = self.keys, self._sort_keys, self.runs, self.sort_mode
+        order, sort_keys, runs = self.keys, self._sort_keys, self.runs
         if leave:
             order = [k for k in order if k not in leave]
             for key in leave - enter:
                 del sort_keys[key]
         for key in enter:
-            sort_keys[key] = sort_key(runs[key], mode)
+            sort_keys[key] = self.place(runs[key])
         if len(enter) > MANY:
             order.extend(enter)
             order.sort(key=sort_keys.__getitem__)

@@ -10,12 +10,13 @@ parse markup, so escape sequences and `[markup]` in job output stay inert.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 
+from jobtui import defaults
 from jobtui.events import RunView
 from jobtui.model import RunState
 from jobtui.text import duration, limit, one_line, sanitize
@@ -150,6 +151,16 @@ def elapsed_pieces(view: RunView, now: float) -> list[Piece]:
     return [(f"{shown}/{limit(view.timeout)}", style)]
 
 
+def elapsed_value(view: RunView) -> str:
+    """As wide as the widest elapsed time the run shows as a rule (`59m59s/1h`): its
+    limit and the longest duration up to the end of a timeout (its grace, twice)."""
+    if not view.timeout:
+        return "0" * len("59m59s") + ("" if view.ansible else "/∞")
+    bound = view.timeout + 2 * defaults.GRACE
+    times = [t for t in (59, 599, 3599, 35999, 86399) if t < bound] + [bound]
+    return "0" * max(len(duration(t)) for t in times) + "/" + limit(view.timeout)
+
+
 def elapsed_text(view: RunView, now: float) -> Text:
     """`elapsed_pieces` as text."""
     return pieces_text(elapsed_pieces(view, now))
@@ -224,6 +235,10 @@ def host_pieces(view: RunView, width: int, marked: bool = False) -> list[Piece]:
     return pieces
 
 
+EXTRA_MIN = len(" as…")
+"""Cells a column's value beyond its core must get, or none (`Column.core`)."""
+
+
 ANSIBLE_TAG = "ansible: "
 """Before what one of Ansible's own async jobs runs, in its job cell: not one of
 jobtui's runs (no batch, no retry)."""
@@ -287,7 +302,7 @@ is marked (before it is fitted to the width)."""
 class Column:
     """One column of the run table: its header, its width and how a cell is drawn.
 
-    A column has a fixed `width`, or is sized by `column_widths`: to its longest
+    A column has a fixed `width`, or is sized by `widths.column_widths`: to its longest
     `value` (plus `reserve`) within `min_width` and `max_width`, or, with `fill`, to
     what the others leave.
     """
@@ -315,6 +330,9 @@ class Column:
     """The label right-justified (even if the cells are not)."""
     sort: str | None = None
     """The sort mode a click on the label picks (None: not sortable)."""
+    keep: bool = False
+    """Sized by content, but cut last (a cut state or time says less than a cut name);
+    sized to `max_width` while no run was measured."""
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -333,7 +351,8 @@ COLUMNS: tuple[Column, ...] = (
     ),
     Column(
         "state", "State", lambda v, now, w, marked: [state_piece(v.state)],
-        width=13, sort="state",
+        value=lambda v: state_piece(v.state)[0], min_width=7, max_width=13, sort="state",
+        keep=True,
     ),
     Column(
         "progress", "Progress", lambda v, now, w, marked: progress_pieces(v, w),
@@ -341,7 +360,7 @@ COLUMNS: tuple[Column, ...] = (
     ),
     Column(
         "elapsed", "Elapsed", lambda v, now, w, marked: elapsed_pieces(v, now),
-        width=12, sort="elapsed",
+        value=elapsed_value, min_width=7, max_width=12, sort="elapsed", keep=True,
     ),
     Column("rc", "rc", _rc_pieces, width=3, right=True),
     Column("attempt", "#", _attempt_pieces, width=2, right_label=True),
@@ -360,75 +379,6 @@ def cell_pieces(
     if spec is None:
         raise ValueError(f"unknown column {column!r}")
     return spec.cell(view, now, widths[column], marked)
-
-
-def widen(longest: dict[str, int], views: Collection[RunView]) -> bool:
-    """Take these runs' values into `longest` (per column sized by content).
-
-    Returns:
-        Whether one got longer (the widths may change).
-    """
-    grew = False
-    for column in COLUMNS:
-        for key, value in ((column.key, column.value), (core_key(column), column.core)):
-            if value is not None:
-                size = max(map(len, map(value, views)), default=0)
-                if size > longest.get(key, 0):
-                    longest[key] = size
-                    grew = True
-    return grew
-
-
-EXTRA_MIN = len(" as…")
-"""Cells a column's value beyond its core must get, or none (`Column.core`)."""
-
-
-def core_key(column: Column) -> str:
-    """The key of a column's longest core in `widen`'s `longest` (`host.core`)."""
-    return f"{column.key}.core"
-
-
-def column_widths(total: int, longest: Mapping[str, int], padding: int = 1) -> dict[str, int]:
-    """Widths of the run table's columns for a table `total` cells wide.
-
-    Columns sized by content get what their longest value needs (within bounds),
-    the fill column gets the rest; when that does not fit, the fill column and
-    then the longest of the others shrink, down to their minimums. A column that
-    would then show less than `EXTRA_MIN` cells of what its value adds to its core
-    (the host's ` as root`) is sized to the core: those cells go to the others.
-    """
-    widths = _fit(total, longest, padding)
-    for c in COLUMNS:
-        if c.core is None:
-            continue
-        full = longest.get(c.key, 0)
-        core = longest.get(core_key(c), full)
-        if full > core and widths[c.key] - c.reserve < core + EXTRA_MIN:
-            longest = {**longest, c.key: core}
-            widths = _fit(total, longest, padding)
-    return widths
-
-
-def _fit(total: int, longest: Mapping[str, int], padding: int) -> dict[str, int]:
-    fixed = [c for c in COLUMNS if c.width]
-    sized = [c for c in COLUMNS if c.value is not None]
-    fills = [c for c in COLUMNS if c.fill]
-    free = total - 2 * padding * len(COLUMNS) - sum(c.width for c in fixed)
-    widths = {
-        c.key: min(c.max_width, max(c.min_width, longest.get(c.key, 0) + c.reserve)) for c in sized
-    }
-    rest = free - sum(widths.values())
-    for c in fills:
-        widths[c.key] = min(c.max_width, max(c.min_width, rest // len(fills)))
-    over = sum(widths.values()) - free
-    while over > 0:
-        widest = max(sized, key=lambda c: widths[c.key] - c.min_width)
-        if widths[widest.key] <= widest.min_width:
-            break
-        widths[widest.key] -= 1
-        over -= 1
-    widths |= {c.key: c.width for c in fixed}
-    return {c.key: widths[c.key] for c in COLUMNS}
 
 
 def sort_key(view: RunView, mode: str) -> tuple[object, ...]:

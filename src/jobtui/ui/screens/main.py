@@ -16,13 +16,21 @@ from textual.widgets import DataTable, Footer, Input, Static
 from jobtui.model import RunKey
 from jobtui.ui.board import ANSIBLE_JOBS, Board, Changes
 from jobtui.ui.keys import Scope, bindings
+from jobtui.ui.order import sort_arrow
 from jobtui.ui.render import COLUMN
 from jobtui.ui.widgets.runs_table import RunsTable
 from jobtui.ui.widgets.summary import HostSummary, JobSummary, StatusLine
 
 WIDE = 140
 """From this width on, the summaries sit in a side panel instead of a top strip."""
-INFO_SETTINGS = ("run_filter", "filter_error", "hide_finished", "sort_mode", "marks")
+INFO_SETTINGS = (
+    "run_filter",
+    "filter_error",
+    "hide_finished",
+    "sort_mode",
+    "sort_reverse",
+    "marks",
+)
 """The table's settings the info label shows (it follows them as they change)."""
 FILTER_ROOM = 24
 """Columns a filter error leaves to the filter box, at least (plus the label's padding)."""
@@ -133,7 +141,7 @@ class MainScreen(Screen[None]):
         table = self.table
         text = Text(no_wrap=True, style="grey70")
         text.append(f"{table.row_count}/{len(self.board.runs)} shown")
-        text.append(f" · sort: {table.sort_mode}")
+        text.append(f" · sort: {table.sort_mode} {sort_arrow(table.sort_mode, table.sort_reverse)}")
         if table.hide_finished:
             text.append(" · finished hidden", style="yellow3")
         if table.marks:
@@ -150,6 +158,9 @@ class MainScreen(Screen[None]):
 
     def action_cycle_sort(self) -> None:
         self.table.cycle_sort()
+
+    def action_reverse_sort(self) -> None:
+        self.table.reverse_sort()
 
     def action_escape(self) -> None:
         box = self.filter_box

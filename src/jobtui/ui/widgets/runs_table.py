@@ -25,8 +25,9 @@ from jobtui.model import RunKey
 from jobtui.ui.board import Board
 from jobtui.ui.keys import Scope, bindings
 from jobtui.ui.order import SORT_MODES, Filter, FilterError, RunOrder, next_sort, parse_filter
-from jobtui.ui.render import COLUMNS, column_widths, widen
+from jobtui.ui.render import COLUMNS
 from jobtui.ui.widgets.run_lines import CURSOR, HOVER, MARKED, ODD, PAD, Lines, table_width
+from jobtui.ui.widths import CHANGING, column_widths, widen
 
 
 class RunsTable(ScrollView, can_focus=True):
@@ -93,6 +94,8 @@ class RunsTable(ScrollView, can_focus=True):
     hide_finished: var[bool] = var(False, init=False)
     sort_mode: var[str] = var("host", always_update=True, init=False)
     """One of `SORT_MODES`; setting it sorts again (even to the same mode)."""
+    sort_reverse: var[bool] = var(False, init=False)
+    """The sort mode's order turned around (`S`)."""
     marks: var[frozenset[RunKey]] = var(frozenset(), init=False)
     """The marked runs (replaced, never changed in place, so watchers see it)."""
 
@@ -128,7 +131,7 @@ class RunsTable(ScrollView, can_focus=True):
         self.cursor_row = 0
         self.widths: dict[str, int] = column_widths(80, {})
         self._longest: dict[str, int] = {}
-        """The longest value of each column sized by content (`render.widen`)."""
+        """The longest value of each column sized by content (`widths.widen`)."""
         self._hover: int | None = None
         """The row under the mouse (-1: the header), None when the keyboard moved last."""
         self._lines = Lines(lambda name: self.get_component_rich_style(f"runs-table--{name}"))
@@ -179,6 +182,9 @@ class RunsTable(ScrollView, can_focus=True):
     def cycle_sort(self) -> None:
         self.sort_mode = next_sort(self.sort_mode)
 
+    def reverse_sort(self) -> None:
+        self.sort_reverse = not self.sort_reverse
+
     def toggle_mark(self, key: RunKey) -> None:
         self.marks = self.marks ^ {key}
 
@@ -207,6 +213,10 @@ class RunsTable(ScrollView, can_focus=True):
         self.order.sort_mode = mode
         self.rebuild()
 
+    def watch_sort_reverse(self, reverse: bool) -> None:
+        self.order.reverse = reverse
+        self.rebuild()
+
     def watch_marks(self, old: frozenset[RunKey], new: frozenset[RunKey]) -> None:
         """Repaint the lines on screen whose mark changed."""
         on_screen = self._on_screen()
@@ -227,8 +237,12 @@ class RunsTable(ScrollView, can_focus=True):
     def apply(self, keys: Iterable[RunKey], added: Collection[RunKey] = ()) -> None:
         """Take changed runs into account: plain dict and set work per run; a repaint
         only for the lines on screen whose run changed, or when the order did."""
-        if added and widen(self._longest, [self.board.runs[k] for k in added]):
-            self.relayout()
+        runs = self.board.runs
+        keys = keys if isinstance(keys, Collection) else list(keys)
+        if (added and widen(self._longest, [runs[k] for k in added])) or widen(
+            self._longest, [runs[k] for k in keys], only=CHANGING
+        ):
+            self.relayout()  # a run was added, or one's state is longer than all others
         keep, before = self.cursor_key(), self._visible()
         update = self.order.apply(keys)
         if update.moved:
