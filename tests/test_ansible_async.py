@@ -229,7 +229,9 @@ def test_cleanup_refuses_a_running_ansible_job_and_removes_finished_ones(
     assert re.search(rf"{re.escape(ok)} .*: removed$", out, re.MULTILINE), out
     assert not ans.job_file("host1", ok).exists()
 
-    code, out, err = jobtui(capsys, "cleanup", "-i", inv, "--finished", "--state-dir", state)
+    code, out, err = jobtui(
+        capsys, "cleanup", "-i", inv, "--finished", "--yes", "--state-dir", state
+    )
     assert code == 0, err
     assert re.search(rf"{re.escape(fail)} .*: removed$", out, re.MULTILINE), out
     assert long not in out

@@ -167,7 +167,9 @@ def test_cleanup_between_a_dead_console_and_attach_never_runs_the_job_again(
     assert wait_until(
         lambda: (
             "removed"
-            in run_jobtui("cleanup", "-i", inv, "--finished", "--state-dir", str(state)).stdout
+            in run_jobtui(
+                "cleanup", "-i", inv, "--finished", "--yes", "--state-dir", str(state)
+            ).stdout
         ),
         20,
     )

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import pty
+import select
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.helpers import run_jobtui
+from tests.helpers import processes_using, run_jobtui
 
 INVENTORY = """\
 all:
-  vars: {jobtui_dir: "ROOT"}
   children:
     web:
       hosts:
-        web01: {ansible_connection: local}
-        web02: {ansible_connection: local}
+        web01: {ansible_connection: local, jobtui_dir: "ROOT/web01"}
+        web02: {ansible_connection: local, jobtui_dir: "ROOT/web02"}
 """
 
 
@@ -108,3 +112,111 @@ def test_json_running_events_carry_started_and_the_summary_the_tail_of_failures(
     runs = {r["job"]: r for r in lines[-1]["runs"]}
     assert runs["bad"]["tail"] == "broke at step 3"
     assert runs["ok"]["tail"] is None  # a success's output is not a problem
+
+
+def _launch(tmp_path: Path, shell: str, poll: str) -> list[str]:
+    """Run a job on both hosts headless; its runs' jids."""
+    (tmp_path / "jobs.yml").write_text(
+        f"jobs:\n  - name: work\n    hosts: web\n    shell: {shell}\n    poll: {poll}\n"
+        "    timeout: 60\n"
+    )
+    proc = run_jobtui(
+        "run",
+        "jobs.yml",
+        "-i",
+        "inv.yml",
+        "--headless",
+        "--json",
+        "--state-dir",
+        "st",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return [r["jid"] for r in _json_lines(proc.stdout)[-1]["runs"]]
+
+
+def _job_dirs(tmp_path: Path) -> set[str]:
+    return {p.name for p in (tmp_path / "jt").glob("*/jobs/*")}
+
+
+def test_cleanup_finished_without_a_terminal_or_yes_is_refused(tmp_path: Path, inv: Path) -> None:
+    jids = _launch(tmp_path, "'true'", "0.2")
+    proc = run_jobtui("cleanup", "-i", "inv.yml", "--finished", "--state-dir", "st", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "--yes" in proc.stderr and "Traceback" not in proc.stderr
+    assert set(jids) <= _job_dirs(tmp_path)
+    done = run_jobtui(
+        "cleanup", "-i", "inv.yml", "--finished", "--yes", "--state-dir", "st", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert not set(jids) & _job_dirs(tmp_path)
+
+
+def _on_a_terminal(args: list[str], answer: bytes, cwd: Path) -> tuple[int, str]:
+    """Run jobtui with a pty as its terminal, answer its question; (exit code, output)."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: jobtui, its stdin and stderr the pty
+        os.chdir(cwd)
+        os.execv(sys.executable, [sys.executable, "-m", "jobtui", *args])
+    out = b""
+    try:
+        while b"[y/N]" not in out:
+            ready, _, _ = select.select([fd], [], [], 60)
+            assert ready, out
+            out += os.read(fd, 4096)
+        os.write(fd, answer)
+        with contextlib.suppress(OSError):  # EIO: the child closed the pty
+            while chunk := os.read(fd, 4096):
+                out += chunk
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+
+
+def test_cleanup_finished_on_a_terminal_asks_and_no_keeps_everything(
+    tmp_path: Path, inv: Path
+) -> None:
+    jids = _launch(tmp_path, "'true'", "0.2")
+    args = ["cleanup", "-i", "inv.yml", "--finished", "--state-dir", "st"]
+    code, out = _on_a_terminal(args, b"n\n", tmp_path)
+    assert "Remove 2 finished runs' job directories on 2 hosts? [y/N]" in out
+    assert "web01: 1 (1 succeeded)" in out
+    assert code == 1 and "nothing removed" in out
+    assert set(jids) <= _job_dirs(tmp_path)
+    code, out = _on_a_terminal(args, b"y\n", tmp_path)
+    assert code == 0, out
+    assert not set(jids) & _job_dirs(tmp_path)
+
+
+def test_dry_run_cancel_and_cleanup_touch_nothing(tmp_path: Path, inv: Path) -> None:
+    jids = _launch(tmp_path, "sleep 30", "0")
+    try:
+        for command, extra in (("cancel", ()), ("cleanup", ("--force",))):
+            proc = run_jobtui(
+                command,
+                "-i",
+                "inv.yml",
+                "--job",
+                "work",
+                *extra,
+                "--dry-run",
+                "--state-dir",
+                "st",
+                cwd=tmp_path,
+            )
+            assert proc.returncode == 0, proc.stderr
+            assert proc.stdout.count("would be cancelled (dry run)") == 2
+        status = run_jobtui("status", "-i", "inv.yml", "--json", cwd=tmp_path)
+        runs = json.loads(status.stdout)["runs"]
+        assert sorted(r["jid"] for r in runs) == sorted(jids)
+        assert {r["state"] for r in runs} == {"running"}
+        assert processes_using(tmp_path / "jt")  # the jobs' processes are alive
+    finally:
+        run_jobtui("cancel", "-i", "inv.yml", "--job", "work", cwd=tmp_path)
+    finished = run_jobtui(
+        "cleanup", "-i", "inv.yml", "--finished", "--dry-run", "--state-dir", "st", cwd=tmp_path
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.count("would be removed (dry run)") == 2
+    assert set(jids) <= _job_dirs(tmp_path)

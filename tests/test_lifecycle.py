@@ -113,7 +113,7 @@ def test_cleanup_refuses_running_runs_removes_finished_ones_and_force_cancels_fi
     assert refused.returncode == 1 and "refused" in refused.stderr
     assert (jobs_dir / slow).is_dir()
 
-    done = jobtui("cleanup", "-i", str(fleet_inventory), "--finished", state=state)
+    done = jobtui("cleanup", "-i", str(fleet_inventory), "--finished", "--yes", state=state)
     assert done.returncode == 0, done.stderr
     assert not (jobs_dir / quick).exists() and (jobs_dir / slow).is_dir()
 

@@ -172,7 +172,7 @@ def test_garbage_in_job_files_makes_only_those_runs_unreadable_for_status_cancel
     assert f"{jids['host1']} " in cancel.stdout and f"{jids['host2']} " in cancel.stdout
     assert cancel.stdout.count(": cancelled") == 2, cancel.stdout
 
-    cleanup = jobtui("cleanup", "-i", str(fleet_inventory), "--finished", state=state)
+    cleanup = jobtui("cleanup", "-i", str(fleet_inventory), "--finished", "--yes", state=state)
     no_traceback(cleanup)
     assert cleanup.returncode == 0, cleanup.stderr
     for jid in [jids["host1"], jids["host2"], *PLANTED]:
@@ -395,7 +395,7 @@ def test_status_cancel_and_cleanup_close_every_transport_they_open(
     hosts = list(load_inventory(str(fleet_inventory)).hosts.values())
     assert lifecycle.status(hosts, status_args()) == 0
     assert lifecycle.act_on("cancel", hosts, status_args(), ["planted-closing"]) == 0
-    assert lifecycle.act_on("cleanup", hosts, status_args(finished=True), None) == 0
+    assert lifecycle.act_on("cleanup", hosts, status_args(finished=True, yes=True), None) == 0
     capsys.readouterr()
     assert len(opened) == 9
     assert all(t.sessions_opened == 1 for t in opened)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from jobtui import batches_cmd, become_cmd, defaults, lifecycle, logs_cmd
+from jobtui import batches_cmd, become_cmd, confirm, defaults, lifecycle, logs_cmd
 from jobtui.batches_cmd import (
     attach_command,
     demo_state_dir,
@@ -166,12 +166,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     cancel = sub.add_parser("cancel", help="TERM, grace, KILL to runs' process groups")
     _selection(cancel, "")
+    confirm.add_options(cancel, sweep=False)
     _common(cancel, inventory=True)
     become_cmd.add_options(cancel, discover=True)
 
     cleanup = sub.add_parser("cleanup", help="remove finished runs' job directories")
     _selection(cleanup, "finished")
     cleanup.add_argument("--force", action="store_true", help="cancel running runs first")
+    confirm.add_options(cleanup, sweep=True)
     _common(cleanup, inventory=True)
     become_cmd.add_options(cleanup, discover=True)
 
@@ -477,7 +479,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "logs":
             return logs_cmd.logs(hosts, args)
         return lifecycle.act_on(args.command, hosts, args, jids)
-    except (ConfigError, UsageError, StoreError, become_cmd.NoPassword, logs_cmd.BadJid) as e:
+    except (
+        ConfigError,
+        UsageError,
+        StoreError,
+        become_cmd.NoPassword,
+        logs_cmd.BadJid,
+        confirm.NotConfirmed,
+    ) as e:
         print(f"jobtui: error: {one_line(str(e))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:  # at a passphrase prompt, or loading: nothing launched

@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
-from jobtui import become_cmd
+from jobtui import become_cmd, confirm
 from jobtui.batches_cmd import UnknownBatch, resolve_batch, status_command
 from jobtui.config import Inventory, select_hosts
 from jobtui.config.errors import did_you_mean
@@ -201,7 +201,9 @@ def render_status(runs: list[RunView]) -> str:
 def act_on(
     command: str, hosts: list[Host], args: argparse.Namespace, jids: list[str] | None
 ) -> int:
-    """Cancel or clean up the selected runs. Exit 1 if any could not be done."""
+    """Cancel or clean up the selected runs. Exit 1 if any could not be done, or the
+    operator said no (`confirm`: what asks, and `--dry-run`)."""
+    confirm.check_can_ask(args)
     with _transports(hosts, args) as transports:
         return _act_on(command, transports, args, jids)
 
@@ -230,6 +232,17 @@ def _act_on(
             print(f"{_label(v)}: running, refused (cancel it first, or --force)", file=sys.stderr)
         problems += len(running)
         chosen = [v for v in chosen if v.state is not RunState.RUNNING]
+    if getattr(args, "dry_run", False):
+        if command == "cancel" or args.force:
+            confirm.would(
+                "cancelled", [_label(v) for v in (chosen if command == "cancel" else running)]
+            )
+        if command == "cleanup":
+            confirm.would("removed", [_label(v) for v in chosen])
+        return 1 if problems else 0
+    if confirm.asks(args) and chosen and not confirm.confirm(chosen):
+        print("nothing removed", file=sys.stderr)
+        return 1
     if command == "cancel" or args.force:
         targets = running if command == "cleanup" else chosen
         outcomes = act(transports, _by_host(targets), "cancel", args.forks)
