@@ -8,7 +8,7 @@ import dataclasses
 
 import pytest
 
-from jobtui.events import BatchFinished, RunView
+from jobtui.events import BatchFinished, BatchStarted, RunView
 from jobtui.model import Action, RunKey, RunState
 from jobtui.ui.ansible_jobs import AnsibleJobs
 from jobtui.ui.app import OperatorApp
@@ -26,7 +26,7 @@ from jobtui.ui.source import ReplaySource
 from jobtui.ui.widgets.summary import StatusLine
 from jobtui.ui.widths import column_widths, widen
 from tests.test_ui_ansible import JID, fake_host
-from tests.uitools import record_toasts, sync, table
+from tests.uitools import line_of, record_toasts, sync, table
 
 
 def test_the_end_of_the_batch_counts_in_the_headers_words() -> None:
@@ -116,3 +116,44 @@ def test_an_80_column_table_shows_whole_item_names_before_spare_elapsed_cells() 
     assert widths["item"] >= len("orders_db")
     assert widths["job"] >= len("rotate-logs")
     assert widths["elapsed"] == len("1m10s/1m")
+
+
+def _backups(batches: int) -> list[RunView]:
+    """What watch finds on db01: one `backup` run per batch (no item index of its
+    own), batches a day apart."""
+    return [
+        RunView(RunKey.discovered(f"jid{n:05d}abcdef", "db01"), "backup", "db01", "",
+                f"jid{n:05d}abcdef", RunState.SUCCEEDED, 1, rc=0, timeout=3600,
+                batch=f"202611{20 + n:02d}-0300{n:02d}-a1b2c3")
+        for n in range(batches)
+    ]  # fmt: skip
+
+
+@sync
+async def test_watch_shows_which_batch_each_run_is_of_where_there_is_room() -> None:
+    runs = _backups(7)
+    app = sample_app([BatchStarted("", runs)], read_only=True)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(app, pilot)
+        lines = [line_of(table(app), v.key) for v in runs]
+        assert all(v.batch in line for v, line in zip(runs, lines, strict=True))
+        assert "Batch" in table(app).render_line(0).text
+        assert table(app).shown_keys() == [v.key for v in runs]  # oldest batch first
+
+
+@sync
+async def test_watch_at_80_columns_drops_the_batch_column_first() -> None:
+    runs = _backups(2)
+    app = sample_app([BatchStarted("", runs)], read_only=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert table(app).widths["batch"] == 0
+        assert "Batch" not in table(app).render_line(0).text
+
+
+@sync
+async def test_the_operator_console_has_no_batch_column() -> None:
+    app = sample_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        assert table(app).widths["batch"] == 0

@@ -12,7 +12,6 @@ from jobtui.text import duration, limit
 from jobtui.ui.board import Board
 from jobtui.ui.render import (
     COLUMN,
-    COLUMNS,
     cell_pieces,
     counts_text,
     elapsed_text,
@@ -24,6 +23,7 @@ from jobtui.ui.render import (
     state_text,
 )
 from jobtui.ui.source import EventBuffer
+from jobtui.ui.widgets.run_lines import table_width
 from jobtui.ui.widths import column_widths
 
 NOW = 1_800_000_000.0
@@ -149,7 +149,7 @@ def test_job_messages_in_the_table_are_inert() -> None:
 
 def test_column_widths_fit_an_80_column_table() -> None:
     widths = column_widths(79, {"host": 12, "job": 11, "item": 30})
-    assert sum(widths.values()) + 2 * len(COLUMNS) <= 79
+    assert table_width(widths) <= 79
 
 
 def test_column_widths_give_the_rest_to_progress_when_wide() -> None:

@@ -330,6 +330,8 @@ class Column:
     """The label right-justified (even if the cells are not)."""
     sort: str | None = None
     """The sort mode a click on the label picks (None: not sortable)."""
+    optional: bool = False
+    """Not drawn (0 wide) when no run has a value for it, or short of room."""
     keep: bool = False
     """Sized by content, but cut last (a cut state or time says less than a cut name);
     sized to `max_width` while no run was measured."""
@@ -344,6 +346,10 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "job", "Job", lambda v, now, w, marked: job_pieces(v, w),
         value=job_value, min_width=6, max_width=24, sort="job", core=job_core,
+    ),
+    Column(
+        "batch", "Batch", lambda v, now, w, marked: [(truncate(v.batch, w), "grey70")],
+        value=lambda v: v.batch, min_width=14, max_width=22, optional=True,
     ),
     Column(
         "item", "Item", lambda v, now, w, marked: [(truncate(v.item, w), "italic")],
@@ -383,11 +389,12 @@ def cell_pieces(
 
 def sort_key(view: RunView, mode: str) -> tuple[object, ...]:
     """Order of the run table for a sort mode: host, job, state, elapsed or progress."""
-    # The jid breaks ties: discovered runs (watch) all have item index 0, and the
-    # table's order must not change from one session to the next.
-    natural = (view.host, view.job, view.key[2], view.jid or "")
+    # The batch (oldest first: its id starts with its time) and the jid break ties:
+    # discovered runs (watch) all have item index 0, and the table's order must not
+    # change from one session to the next.
+    natural = (view.host, view.job, view.key[2], view.batch, view.jid or "")
     if mode == "job":
-        return (view.job, view.key[2], view.host, view.jid or "")
+        return (view.job, view.key[2], view.host, view.batch, view.jid or "")
     if mode == "state":
         return (STATE_ORDER[view.state], *natural)
     if mode == "elapsed":

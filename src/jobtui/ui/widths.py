@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 
 from jobtui.events import RunView
-from jobtui.ui.render import COLUMNS, EXTRA_MIN, Column
+from jobtui.ui.render import COLUMN, COLUMNS, EXTRA_MIN, Column
 
 CHANGING = frozenset({"state"})
 """The columns sized by content whose value changes with the run (not only when it
@@ -47,8 +47,23 @@ def column_widths(total: int, longest: Mapping[str, int], padding: int = 1) -> d
     then the longest of the others shrink, down to their minimums. A column that
     would then show less than `EXTRA_MIN` cells of what its value adds to its core
     (the host's ` as root`) is sized to the core: those cells go to the others.
+    An `optional` column (the batch) is 0 wide (not drawn) when no run has a value
+    for it, or when showing it would narrow another column but the fill one.
     """
-    widths = _fit(total, longest, padding)
+    hidden = {c.key for c in COLUMNS if c.optional and not longest.get(c.key)}
+    widths = _cores(total, longest, padding, hidden)
+    optional = {c.key for c in COLUMNS if c.optional} - hidden
+    if optional:
+        without = _cores(total, longest, padding, hidden | optional)
+        if any(widths[k] < without[k] for k in without if k not in optional and not COLUMN[k].fill):
+            return without
+    return widths
+
+
+def _cores(
+    total: int, longest: Mapping[str, int], padding: int, hidden: set[str]
+) -> dict[str, int]:
+    widths = _fit(total, longest, padding, hidden)
     for c in COLUMNS:
         if c.core is None:
             continue
@@ -56,15 +71,16 @@ def column_widths(total: int, longest: Mapping[str, int], padding: int = 1) -> d
         core = longest.get(core_key(c), full)
         if full > core and widths[c.key] - c.reserve < core + EXTRA_MIN:
             longest = {**longest, c.key: core}
-            widths = _fit(total, longest, padding)
+            widths = _fit(total, longest, padding, hidden)
     return widths
 
 
-def _fit(total: int, longest: Mapping[str, int], padding: int) -> dict[str, int]:
-    fixed = [c for c in COLUMNS if c.width]
-    sized = [c for c in COLUMNS if c.value is not None]
-    fills = [c for c in COLUMNS if c.fill]
-    free = total - 2 * padding * len(COLUMNS) - sum(c.width for c in fixed)
+def _fit(total: int, longest: Mapping[str, int], padding: int, hidden: set[str]) -> dict[str, int]:
+    shown = [c for c in COLUMNS if c.key not in hidden]
+    fixed = [c for c in shown if c.width]
+    sized = [c for c in shown if c.value is not None]
+    fills = [c for c in shown if c.fill]
+    free = total - 2 * padding * len(shown) - sum(c.width for c in fixed)
     widths = {
         c.key: min(
             c.max_width,
@@ -84,4 +100,4 @@ def _fit(total: int, longest: Mapping[str, int], padding: int) -> dict[str, int]
         widths[widest.key] -= 1
         over -= 1
     widths |= {c.key: c.width for c in fixed}
-    return {c.key: widths[c.key] for c in COLUMNS}
+    return {c.key: widths.get(c.key, 0) for c in COLUMNS}

@@ -25,7 +25,7 @@ Cell = tuple[str, list[Piece], int, bool]
 
 def table_width(widths: Mapping[str, int]) -> int:
     """Cells a row takes: the columns and their padding."""
-    return sum(widths.values()) + 2 * len(PAD) * len(COLUMNS)
+    return sum(w + 2 * len(PAD) for w in widths.values() if w)
 
 
 class Look:
@@ -59,6 +59,8 @@ def paint(look: Look, cells: list[Cell], width: int) -> Strip:
     append, style_of = segments.append, look.style
     used = 0
     for column, pieces, cell_width, right in cells:
+        if not cell_width:
+            continue  # a column not shown (`Column.optional`)
         pad_style = style_of(column, "")
         text, style = PAD, pad_style
         for part, definition in fit(pieces, cell_width, right):

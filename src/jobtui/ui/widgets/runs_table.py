@@ -387,6 +387,8 @@ class RunsTable(ScrollView, can_focus=True):
     def _column_at(self, x: int) -> str | None:
         x += self.scroll_offset.x
         for column in COLUMNS:
+            if not self.widths[column.key]:
+                continue  # not shown
             x -= self.widths[column.key] + 2 * len(PAD)
             if x < 0:
                 return column.key
