@@ -8,7 +8,7 @@ import dataclasses
 
 import pytest
 
-from jobtui.events import BatchFinished, BatchStarted, RunView
+from jobtui.events import BatchFinished, BatchStarted, Event, HostChanged, RunView
 from jobtui.model import Action, RunKey, RunState
 from jobtui.ui.ansible_jobs import AnsibleJobs
 from jobtui.ui.app import OperatorApp
@@ -22,10 +22,11 @@ from jobtui.ui.sample import (
     sample_runs,
     settle,
 )
+from jobtui.ui.screens.detail import DetailScreen
 from jobtui.ui.source import ReplaySource
 from jobtui.ui.widgets.summary import StatusLine
 from jobtui.ui.widths import column_widths, widen
-from tests.test_ui_ansible import JID, fake_host
+from tests.test_ui_ansible import JID, fake_host, plain
 from tests.uitools import line_of, record_toasts, sync, table
 
 
@@ -157,3 +158,35 @@ async def test_the_operator_console_has_no_batch_column() -> None:
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(app, pilot)
         assert table(app).widths["batch"] == 0
+
+
+LONG_REASON = (
+    "cannot connect to 10.0.0.7:22 through bastion.example.com: channel 3: open failed:"
+    " connect failed: No route to host (ProxyJump bastion.example.com, tried 3 times)"
+)
+
+
+@sync
+async def test_enter_on_an_unreachable_host_in_watch_says_its_whole_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = sample_app([HostChanged("db09", False, LONG_REASON)], read_only=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        toasts = record_toasts(app, monkeypatch)
+        app.main.host_summary.focus()
+        await pilot.press("enter")
+        assert toasts == [f"db09 is unreachable: {LONG_REASON}"]
+
+
+@sync
+async def test_the_detail_of_a_run_says_why_its_host_is_unreachable_in_full() -> None:
+    runs = _backups(1)
+    events: list[Event] = [BatchStarted("", runs), HostChanged("db01", False, LONG_REASON)]
+    app = sample_app(events, read_only=True)
+    async with app.run_test(size=(80, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")
+        assert isinstance(app.screen, DetailScreen)
+        text = plain(app.screen.parts["detail-fields"].content)
+        assert "unreachable: " + LONG_REASON in " ".join(text.split())

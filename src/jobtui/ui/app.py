@@ -201,7 +201,7 @@ class ConsoleApp(App[int]):
     # -- navigation --------------------------------------------------------------
 
     def open_detail(self, key: RunKey) -> None:
-        self.push_screen(DetailScreen(self.board.runs[key], self.clock))
+        self.push_screen(DetailScreen(self.board.runs[key], self.clock, self.board.hosts))
 
     def action_help(self) -> None:
         """The help overlay, from the bindings active where it was opened (so a
@@ -299,7 +299,8 @@ class OperatorApp(ConsoleApp, inherit_bindings=False):  # not the read-only c, x
     def open_detail(self, key: RunKey) -> None:
         # Output tails cost the host a process per poll: only for the run in view.
         self._actions.show_output([] if self.board.runs[key].ansible else [key])
-        self.push_screen(DetailScreen(self.board.runs[key], self.clock), self._detail_closed)
+        detail = DetailScreen(self.board.runs[key], self.clock, self.board.hosts)
+        self.push_screen(detail, self._detail_closed)
 
     def _detail_closed(self, _result: None) -> None:
         self._actions.show_output([])

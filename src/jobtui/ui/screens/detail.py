@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import ClassVar
 
 from rich.console import Group
@@ -17,6 +17,7 @@ from textual.widgets import Footer, Static
 from jobtui.events import RunView
 from jobtui.model import RunKey, RunState
 from jobtui.text import duration, iso, one_line
+from jobtui.ui.board import HostInfo
 from jobtui.ui.keys import Scope, bindings
 from jobtui.ui.render import (
     ANSIBLE_STYLE,
@@ -68,8 +69,9 @@ def title_text(view: RunView) -> Text:
     return text
 
 
-def fields(view: RunView, now: float, width: int = 40) -> Table:
-    """The run's fields as a two-column grid (label, value)."""
+def fields(view: RunView, now: float, width: int = 40, host_reason: str = "") -> Table:
+    """The run's fields as a two-column grid (label, value); `host_reason`: why its
+    host cannot be reached, in full (the host summary cuts it)."""
     grid = Table.grid(padding=(0, 1))
     grid.add_column(style="grey62", no_wrap=True)
     grid.add_column(overflow="fold")
@@ -95,6 +97,8 @@ def fields(view: RunView, now: float, width: int = 40) -> Table:
         grid.add_row("eta", Text(f"~{duration(view.eta)} left, at the rate so far", style="grey70"))
     if view.reason:
         grid.add_row("reason", output_text(view.reason, "orange_red1"))
+    if host_reason and host_reason != view.reason:
+        grid.add_row("host", output_text(f"unreachable: {host_reason}", "orange_red1"))
     if view.cleaned:
         removed = "job file" if view.ansible else "job directory"
         grid.add_row("cleaned", Text(f"{removed} removed from the host", style="grey62"))
@@ -110,10 +114,17 @@ class DetailScreen(Screen[None]):
         """Back to the list (dismiss, so the app hears the detail closed)."""
         self.dismiss(None)
 
-    def __init__(self, view: RunView, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        view: RunView,
+        clock: Callable[[], float],
+        hosts: Mapping[str, HostInfo] | None = None,
+    ) -> None:
         super().__init__()
         self.view = view
         self.clock = clock
+        self.hosts = hosts or {}
+        """The board's hosts (read live): why the run's host cannot be reached."""
         self._ready = False
         # Held, not queried: the clock's tick may fire while the app tears down.
         self.parts = {name: Static(id=name) for name in _PARTS}
@@ -170,6 +181,8 @@ class DetailScreen(Screen[None]):
         if not self._ready:
             return
         width = max(20, self.size.width - 14)
+        host = self.hosts.get(self.view.host)
+        reason = (host.reason or "no reason given") if host and host.reachable is False else ""
         self.parts["detail-fields"].update(
-            Group(fields(self.view, self.clock(), width=min(width, 60)))
+            Group(fields(self.view, self.clock(), width=min(width, 60), host_reason=reason))
         )

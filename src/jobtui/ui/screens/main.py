@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from jobtui.model import RunKey
+from jobtui.text import one_line
 from jobtui.ui.board import ANSIBLE_JOBS, Board, Changes
 from jobtui.ui.keys import Scope, bindings
 from jobtui.ui.order import sort_arrow
@@ -189,7 +190,15 @@ class MainScreen(Screen[None]):
 
     @on(DataTable.RowSelected, "#hosts")
     def _host_selected(self, event: DataTable.RowSelected) -> None:
-        self._filter_by(f"host:{event.row_key.value}")
+        """Its runs only; and why it cannot be reached, in full (the row cuts it)."""
+        name = str(event.row_key.value)
+        info = self.board.hosts.get(name)
+        if info is not None and info.reachable is False:
+            reason = one_line(info.reason or "no reason given")
+            self.notify(
+                f"{name} is unreachable: {reason}", severity="warning", timeout=20, markup=False
+            )
+        self._filter_by(f"host:{name}")
 
     @on(DataTable.RowSelected, "#jobs")
     def _job_selected(self, event: DataTable.RowSelected) -> None:
