@@ -7,13 +7,16 @@ import json
 import os
 import pty
 import select
+import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.helpers import processes_using, run_jobtui
+from tests.sshfleet import SshFleet, ssh_client_path
 
 INVENTORY = """\
 all:
@@ -220,3 +223,85 @@ def test_dry_run_cancel_and_cleanup_touch_nothing(tmp_path: Path, inv: Path) -> 
     assert finished.returncode == 0, finished.stderr
     assert finished.stdout.count("would be removed (dry run)") == 2
     assert set(jids) <= _job_dirs(tmp_path)
+
+
+def _interrupted_on_a_terminal(
+    args: list[str], cwd: Path, after: bytes, delay: float
+) -> tuple[int, str]:
+    """Run jobtui on a pty, and `delay` s after it printed `after` press Ctrl-C (SIGINT
+    to its process group, as a terminal does); (exit code, everything it printed)."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(cwd)
+        os.execv(sys.executable, [sys.executable, "-m", "jobtui", *args])
+    out = b""
+    try:
+        while after not in out:
+            ready, _, _ = select.select([fd], [], [], 60)
+            assert ready, out
+            out += os.read(fd, 4096)
+        time.sleep(delay)
+        os.killpg(pid, signal.SIGINT)
+        with contextlib.suppress(OSError):  # EIO: the child closed the pty
+            while select.select([fd], [], [], 30)[0] and (chunk := os.read(fd, 4096)):
+                out += chunk
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+
+
+@pytest.mark.ssh
+@pytest.mark.parametrize(("after", "delay"), [(b": running", 0.0), (b": running", 0.5)])
+def test_ctrl_c_in_headless_mode_over_ssh_prints_no_traceback(
+    fleet_inventory: Path, tmp_path: Path, after: bytes, delay: float
+) -> None:
+    (tmp_path / "jobs.yml").write_text(
+        "jobs:\n  - name: nap\n    hosts: all\n    shell: sleep 30\n    poll: 0.3\n"
+        "    timeout: 60\n"
+    )
+    args = ["jobs.yml", "-i", str(fleet_inventory), "--state-dir", "st"]
+    try:
+        code, out = _interrupted_on_a_terminal(["run", *args, "--headless"], tmp_path, after, delay)
+        assert code == 130, out
+        assert "interrupted; the jobs of batch" in out
+        assert "Traceback" not in out and "Error" not in out, out
+    finally:
+        run_jobtui("cancel", "-i", str(fleet_inventory), "--job", "nap", cwd=tmp_path)
+
+
+@pytest.mark.ssh
+@pytest.mark.parametrize("delay", [0.0, 0.1, 0.5])
+def test_ctrl_c_in_headless_mode_through_a_proxy_command_prints_no_traceback(
+    ssh_fleet: SshFleet, fleet_jobtui_dirs: dict[str, Path], tmp_path: Path, delay: float
+) -> None:
+    """The terminal's SIGINT reaches the ProxyCommands too (they are in jobtui's process
+    group): their connections end under the engine's feet."""
+    ssh = ssh_client_path()
+    assert ssh is not None
+    bastion = ssh_fleet.hosts[0]
+    proxy = (
+        f"-o ProxyCommand='{ssh} -F /dev/null -i {ssh_fleet.user_key_path} -o IdentitiesOnly=yes"
+        f" -o UserKnownHostsFile={ssh_fleet.known_hosts_path} -o StrictHostKeyChecking=yes"
+        f" -o BatchMode=yes -o LogLevel=ERROR -p {bastion.port} -l {ssh_fleet.user}"
+        f" -W %h:%p {bastion.address}'"
+    )
+    inventory = ssh_fleet.write_inventory(
+        tmp_path / "inventory.yml",
+        host_vars={
+            name: {"jobtui_dir": str(path), "ansible_ssh_common_args": proxy}
+            for name, path in fleet_jobtui_dirs.items()
+        },
+    )
+    (tmp_path / "jobs.yml").write_text(
+        "jobs:\n  - name: nap\n    hosts: all\n    shell: sleep 30\n    poll: 0.3\n"
+        "    timeout: 60\n"
+    )
+    args = ["run", "jobs.yml", "-i", str(inventory), "--state-dir", "st", "--headless"]
+    try:
+        code, out = _interrupted_on_a_terminal(args, tmp_path, b": running", delay)
+        assert code == 130, out
+        assert "interrupted; the jobs of batch" in out
+        assert "Traceback" not in out and "Error" not in out, out
+    finally:
+        run_jobtui("cancel", "-i", str(inventory), "--job", "nap", cwd=tmp_path)

@@ -29,10 +29,11 @@ from jobtui.batches_cmd import (
 )
 from jobtui.config import ConfigError, Inventory, load_inventory, load_jobs
 from jobtui.config.ansiblecfg import find_config, load_configured, read_config
-from jobtui.defaults import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from jobtui.defaults import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from jobtui.engine import Engine
-from jobtui.events import BatchFinished, Event, exit_code
+from jobtui.events import BatchFinished, Event
 from jobtui.fleet import DiscoveryPoller, keyring_for, transports_for
+from jobtui.headless import follow as follow_headless
 from jobtui.inventory_cmd import (
     connection_text,
     dumps,
@@ -302,9 +303,16 @@ def follow(
         listing = None if is_demo(args) else status_command(source.get("inventory", "").split())
         report = HumanReporter(attach=attach_command(batch, args), status=listing)
 
+    # After a Ctrl-C, what the engine still says is its own shutdown (the terminal's
+    # SIGINT also ended the hosts' ProxyCommands: "unreachable", EOFError): recorded,
+    # not reported, but for --json's last line, the summary.
+    stopping = threading.Event()
+
     def on_event(ev: Event) -> None:
         record(ev)
-        if report is not None:
+        if report is not None and (
+            not stopping.is_set() or (args.json and isinstance(ev, BatchFinished))
+        ):
             report(ev)
 
     hosts = {r.spec.host.name: r.spec.host for r in runs}
@@ -327,7 +335,7 @@ def follow(
     )
     try:
         if headless:
-            return _headless(engine, batch, attach_command(batch, args))
+            return follow_headless(engine, batch, attach_command(batch, args), stopping)
         from jobtui.ui.app import make_app  # the core never imports Textual
 
         code = make_app(engine, batch=batch, title=title, bell=not args.no_bell).run()
@@ -337,41 +345,6 @@ def follow(
     finally:
         for t in transports.values():
             t.close()
-
-
-def _headless(engine: Engine, batch: str, again: str) -> int:
-    result: list[BatchFinished] = []
-    failed: list[StoreError] = []
-
-    def follow_batch() -> None:
-        try:
-            result.append(engine.run())
-        except StoreError as e:  # the store could not be written: stop following
-            failed.append(e)
-
-    worker = threading.Thread(target=follow_batch, name="jobtui-engine")
-    worker.start()
-    try:
-        while worker.is_alive():
-            worker.join(0.2)
-    except KeyboardInterrupt:
-        print(
-            f"\njobtui: interrupted; the jobs of batch {batch} go on on their hosts "
-            f"(follow them again with: {one_line(again)})",
-            file=sys.stderr,
-        )
-        engine.stop()
-        worker.join()
-        return EXIT_INTERRUPTED
-    if failed:
-        print(
-            f"jobtui: error: {failed[0]}\njobtui: stopped following batch {batch}: the jobs"
-            " already launched go on on their hosts, and none is launched before its jid is"
-            f" stored; once the store can be written again: {one_line(again)}",
-            file=sys.stderr,
-        )
-        return EXIT_FAILED
-    return exit_code(result[0].runs) if result else EXIT_INTERRUPTED
 
 
 def watch(hosts: list[Host], args: argparse.Namespace) -> int:
