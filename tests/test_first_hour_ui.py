@@ -8,7 +8,7 @@ import dataclasses
 
 import pytest
 
-from jobtui.events import BatchFinished, BatchStarted, Event, HostChanged, RunView
+from jobtui.events import BatchFinished, BatchStarted, Event, HostChanged, RunChanged, RunView
 from jobtui.model import Action, RunKey, RunState
 from jobtui.ui.ansible_jobs import AnsibleJobs
 from jobtui.ui.app import OperatorApp
@@ -16,6 +16,7 @@ from jobtui.ui.order import RunOrder
 from jobtui.ui.render import finished_counts, sort_key
 from jobtui.ui.sample import (
     SAMPLE_BATCH,
+    SAMPLE_NOW,
     RecordingSink,
     sample_app,
     sample_events,
@@ -190,3 +191,61 @@ async def test_the_detail_of_a_run_says_why_its_host_is_unreachable_in_full() ->
         assert isinstance(app.screen, DetailScreen)
         text = plain(app.screen.parts["detail-fields"].content)
         assert "unreachable: " + LONG_REASON in " ".join(text.split())
+
+
+def _fire_and_forget(n: int, started: float | None) -> list[RunView]:
+    return [
+        RunView(RunKey("backup", f"db{i:02d}", 0), "backup", f"db{i:02d}", "users_db",
+                f"jid{i:05d}abcdef", RunState.RUNNING, 1, started=started, timeout=3600)
+        for i in range(n)
+    ]  # fmt: skip
+
+
+@sync
+async def test_runs_left_running_when_the_batch_ends_are_said_to_be_not_followed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    runs = _fire_and_forget(3, started=None)
+    app = sample_app([BatchStarted(SAMPLE_BATCH, runs)])
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(app, pilot)
+        toasts = record_toasts(app, monkeypatch)
+        app.buffer.push(BatchFinished(SAMPLE_BATCH, runs, {"running": 3}))
+        app.flush_events()
+        await pilot.pause()
+        header = str(app.query_one(StatusLine).content)
+        assert "3 not followed" in header and "jobtui attach" in header
+        assert any(f"jobtui attach {SAMPLE_BATCH}" in t and "jobtui status" in t for t in toasts)
+        assert "not followed" in line_of(table(app), runs[0].key)
+
+
+@sync
+async def test_the_elapsed_time_of_a_run_not_followed_keeps_counting_from_its_start() -> None:
+    now = [SAMPLE_NOW]
+    runs = _fire_and_forget(1, started=SAMPLE_NOW - 30)
+    app = sample_app([BatchStarted(SAMPLE_BATCH, runs)], clock=lambda: now[0])
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(app, pilot)
+        app.buffer.push(BatchFinished(SAMPLE_BATCH, runs, {"running": 1}))
+        app.flush_events()
+        await pilot.pause()
+        assert "30s/1h" in line_of(table(app), runs[0].key)
+        now[0] += 60
+        app.main.tick()
+        await pilot.pause()
+        assert "1m30s/1h" in line_of(table(app), runs[0].key)
+
+
+@sync
+async def test_a_run_followed_again_after_the_end_is_no_longer_not_followed() -> None:
+    runs = _fire_and_forget(2, started=None)
+    app = sample_app([BatchStarted(SAMPLE_BATCH, runs)])
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(app, pilot)
+        app.buffer.push(BatchFinished(SAMPLE_BATCH, runs, {"running": 2}))
+        app.flush_events()
+        app.buffer.push(RunChanged(runs[0], RunState.RUNNING))  # a cancel watches it
+        app.flush_events()
+        await pilot.pause()
+        assert app.board.unfollowed == {runs[1].key}
+        assert "1 not followed" in str(app.query_one(StatusLine).content)

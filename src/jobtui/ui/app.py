@@ -188,6 +188,10 @@ class ConsoleApp(App[int]):
                 timeout=15,
                 markup=False,
             )
+            if hint := self.board.not_followed_hint():
+                self.notify(
+                    hint, title="Not followed", severity="warning", timeout=30, markup=False
+                )
         if self.ring_bell and (alerts or changes.finished is not None):
             self.bell()
 

@@ -12,7 +12,7 @@ and are no part of the batch: they never keep it active nor change its exit code
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from jobtui import defaults
 from jobtui.events import (
@@ -27,6 +27,8 @@ from jobtui.events import (
 )
 from jobtui.model import RunKey, RunState
 
+NOT_FOLLOWED = "not followed: the batch is over for this console (poll: 0)"
+"""The message of a run still running when its batch ended (`Board.unfollowed`)."""
 ANSIBLE_JOBS = "ansible:"
 """The key of Ansible's jobs' counts in `Board.jobs` (no job name has a `:`)."""
 
@@ -71,6 +73,9 @@ class Board:
         """The runs' counts by state (Ansible's jobs are in `jobs[ANSIBLE_JOBS]`)."""
         self.settled = False
         """The source said the batch ended, and nothing restarted since."""
+        self.unfollowed: set[RunKey] = set()
+        """Runs still running when the batch ended (`poll: 0`): nobody polls them, so
+        their view is the last one (its message says so) until one is followed again."""
 
     def apply(self, events: list[Event]) -> Changes:
         changes = Changes()
@@ -81,6 +86,7 @@ class Board:
                     changes.alerts.append(view)
                 if event.previous.finished and not view.state.finished:
                     self.settled = False
+                self.unfollowed.discard(view.key)  # followed again (after an action)
                 self._put(view, changes)
             elif isinstance(event, BatchStarted):
                 self.batch = event.batch or self.batch
@@ -99,6 +105,7 @@ class Board:
                 if not event.interrupted:
                     self.settled = True
                     changes.finished = event
+                    self._leave_unfinished(changes)
         return changes
 
     def _put(self, view: RunView, changes: Changes) -> None:
@@ -120,6 +127,26 @@ class Board:
         changes.runs.add(view.key)
         changes.hosts.add(view.host)
         changes.jobs.add(ANSIBLE_JOBS if view.ansible else view.job)
+
+    def _leave_unfinished(self, changes: Changes) -> None:
+        """The batch ended with runs still running: say on each that nobody follows it."""
+        self.unfollowed = {
+            k for k, v in self.runs.items() if not v.ansible and not v.state.finished
+        }
+        for key in self.unfollowed:
+            self._put(replace(self.runs[key], message=NOT_FOLLOWED), changes)
+
+    def not_followed_hint(self) -> str:
+        """What to tell of the runs nobody follows any more ("" when there are none)."""
+        n = len(self.unfollowed)
+        if not n:
+            return ""
+        runs = f"{n} run{'s' if n != 1 else ''}"
+        return (
+            f"stopped following {runs} still running (poll: 0): they go on on their hosts;"
+            f" `jobtui attach {self.batch or 'BATCH'}` follows them again, `jobtui status`"
+            " lists them"
+        )
 
     def _count(self, view: RunView, n: int) -> None:
         self.hosts.setdefault(view.host, HostInfo()).counts[view.state] += n

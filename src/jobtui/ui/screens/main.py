@@ -115,7 +115,8 @@ class MainScreen(Screen[None]):
         """What the status line shows: most updates (progress) change none of it."""
         board = self.board
         theirs = dict(board.jobs.get(ANSIBLE_JOBS, ()))
-        return board.batch, board.settled, len(board.runs), dict(board.totals), theirs
+        totals = dict(board.totals)
+        return board.batch, board.settled, len(board.unfollowed), len(board.runs), totals, theirs
 
     def tick(self) -> None:
         self.table.tick()

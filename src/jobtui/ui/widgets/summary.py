@@ -142,7 +142,10 @@ class StatusLine(Static):
                 counts = counts_text(self.board.totals)
             counts.append_text(ansible)
         text.append_text(counts)
-        if self.board.settled:
+        if self.board.settled and self.board.unfollowed:
+            n = len(self.board.unfollowed)
+            text.append(f"  (batch over: {n} not followed; jobtui attach)", style="italic yellow3")
+        elif self.board.settled:
             text.append("  (batch over)", style="italic grey70")
         elif self.board.totals[RunState.RUNNING]:
             text.append("  following…", style="italic grey70")
