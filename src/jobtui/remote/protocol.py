@@ -183,26 +183,26 @@ def cancel_script(
     grace: int = defaults.GRACE,
     async_dir: str | None = None,
 ) -> bytes:
-    ours, theirs = split_jids(jids)
-    text = _prelude(jobtui_dir, token)
-    if ours:
-        text += f"jt_cancel {int(grace)} {' '.join(q(j) for j in ours)}\n"
-    if theirs and async_dir is not None:
-        text += (
-            f"jt_adir {q(async_dir)}\njt_acancel {int(grace)} {' '.join(q(j) for j in theirs)}\n"
-        )
-    return text.encode()
+    g = int(grace)
+    return _jid_calls(jobtui_dir, jids, token, async_dir, f"jt_cancel {g}", f"jt_acancel {g}")
 
 
 def cleanup_script(
     jobtui_dir: str, jids: list[str], token: str, async_dir: str | None = None
 ) -> bytes:
-    ours, theirs = split_jids(jids)
+    return _jid_calls(jobtui_dir, jids, token, async_dir, "jt_cleanup", "jt_acleanup")
+
+
+def _jid_calls(
+    jobtui_dir: str, jids: list[str], token: str, async_dir: str | None, ours: str, theirs: str
+) -> bytes:
+    """`ours JID...` for jobtui's jids, `theirs JID...` in the async dir for Ansible's."""
+    mine, ansible = split_jids(jids)
     text = _prelude(jobtui_dir, token)
-    if ours:
-        text += f"jt_cleanup {' '.join(q(j) for j in ours)}\n"
-    if theirs and async_dir is not None:
-        text += f"jt_adir {q(async_dir)}\njt_acleanup {' '.join(q(j) for j in theirs)}\n"
+    if mine:
+        text += f"{ours} {' '.join(q(j) for j in mine)}\n"
+    if ansible and async_dir is not None:
+        text += f"jt_adir {q(async_dir)}\n{theirs} {' '.join(q(j) for j in ansible)}\n"
     return text.encode()
 
 
