@@ -94,6 +94,9 @@ class RunState(Enum):
     """The process is gone and no return code was written (reboot, kill -9)."""
     UNREACHABLE = "unreachable"
     """The host cannot be reached right now; the job may still be running there."""
+    SKIPPED = "skipped"
+    """Never launched, on purpose: `max_fail_percentage` was passed, or the operator
+    called it off. Final; it makes the batch fail (exit 1): work was left undone."""
 
     @property
     def finished(self) -> bool:
@@ -121,7 +124,14 @@ class RunState(Enum):
 
 
 _FINISHED = frozenset(
-    {RunState.SUCCEEDED, RunState.FAILED, RunState.TIMED_OUT, RunState.CANCELLED, RunState.LOST}
+    {
+        RunState.SUCCEEDED,
+        RunState.FAILED,
+        RunState.TIMED_OUT,
+        RunState.CANCELLED,
+        RunState.LOST,
+        RunState.SKIPPED,
+    }
 )
 _RETRYABLE = frozenset({RunState.FAILED, RunState.TIMED_OUT, RunState.LOST})
 _ALERTING = _RETRYABLE
@@ -402,6 +412,16 @@ class JobSpec:
     """Run through sudo (None: as the host's `ansible_become` says)."""
     become_user: str | None = None
     become_method: str | None = None
+    per_host: int | None = None
+    """At most this many runs of this job at once on one host (None: no limit)."""
+    throttle: int | None = None
+    """At most this many runs of this job at once in the batch (Ansible's keyword)."""
+    max_fail_percentage: float | None = None
+    """Once more than this share (0-100) of the job's runs ended failed, timed out or
+    lost, its runs not launched yet are skipped (None: never)."""
+    fetch: str | None = None
+    """A local directory (absolute) where each run's stdout/stderr is copied when it
+    ends, before any cleanup."""
     location: Location | None = field(default=None, compare=False, hash=False)
     """Where the job's entry starts."""
     key_locations: dict[str, Location] = field(default_factory=dict, compare=False, hash=False)

@@ -8,6 +8,7 @@ undefined variables can only be found per host, by the planner.
 from __future__ import annotations
 
 import math
+import os
 import re
 from typing import Any
 
@@ -21,7 +22,7 @@ from jobtui.model import BECOME_METHODS, USER_RE, CleanupPolicy, JobSpec, Locati
 JOB_KEYS = (
     "name", "hosts", "shell", "command", "loop", "timeout", "async", "poll", "progress",
     "retries", "retry_delay", "cleanup", "env", "chdir", "become", "become_user",
-    "become_method",
+    "become_method", "per_host", "throttle", "max_fail_percentage", "fetch",
 )  # fmt: skip
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MAX_TIMEOUT = 30 * 86400
@@ -31,6 +32,8 @@ MAX_SECONDS = 86400
 MIN_POLL = 0.1
 """The shortest poll other than 0: shorter is a busy loop over SSH."""
 MAX_RETRIES = 1000
+MAX_LIMIT = 100_000
+"""`per_host` and `throttle` are at most this (more is no limit at all)."""
 ANSIBLE_BECOME_METHODS = (
     "su", "doas", "pbrun", "pfexec", "dzdo", "ksu", "runas", "machinectl", "sesu", "enable",
 )  # fmt: skip
@@ -68,7 +71,7 @@ def load_jobs(path: str) -> list[JobSpec]:
     specs: list[JobSpec] = []
     seen: dict[str, Location] = {}
     for index, entry in enumerate(entries):
-        spec = _job(entry, entries.item_loc[index], index)
+        spec = _job(entry, entries.item_loc[index], index, os.path.dirname(path))
         if spec.name in seen:
             assert isinstance(entry, YMap)
             raise ConfigError(
@@ -142,7 +145,7 @@ class _Job:
         return float(value)
 
 
-def _job(entry: Any, location: Location, index: int) -> JobSpec:
+def _job(entry: Any, location: Location, index: int, base: str) -> JobSpec:
     if not isinstance(entry, YMap):
         raise ConfigError(
             f"job #{index + 1} must be a mapping, got {describe(to_plain(entry))}",
@@ -206,6 +209,10 @@ def _job(entry: Any, location: Location, index: int) -> JobSpec:
         become=job.boolean("become"),
         become_user=_become_user(job),
         become_method=_become_method(job),
+        per_host=_limit(job, "per_host", "runs of this job at once on one host"),
+        throttle=_limit(job, "throttle", "runs of this job at once in the batch"),
+        max_fail_percentage=_percentage(job, "max_fail_percentage"),
+        fetch=_fetch(job, base),
         location=entry.location,
         key_locations=dict(entry.value_loc),
     )
@@ -238,6 +245,42 @@ def _loop(job: _Job) -> tuple[Any, ...] | None:
                 where,
             )
     return tuple(to_plain(item) for item in items)
+
+
+def _limit(job: _Job, key: str, unit: str) -> int | None:
+    if key not in job.node:
+        return None
+    return job.integer(key, 1, 1, MAX_LIMIT, unit)
+
+
+def _percentage(job: _Job, key: str) -> float | None:
+    """A share of runs, 0 to 100 (0: stop at the first failure), as Ansible takes it."""
+    if key not in job.node:
+        return None
+    value = job.node[key]
+    if (
+        not isinstance(value, int | float)
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or not 0 <= value <= 100
+    ):
+        raise job.fail(
+            key,
+            "a percentage from 0 to 100",
+            f"for example {key}: 20 (0 stops at the first failure)",
+        )
+    return float(value)
+
+
+def _fetch(job: _Job, base: str) -> str | None:
+    """A local directory; `~` is expanded, a relative one is taken from the job file's
+    directory (as Ansible takes paths from the playbook's)."""
+    value = job.text("fetch")
+    if value is None:
+        return None
+    if "\0" in value or "{" in value:
+        raise job.fail("fetch", "a directory path", "fetch is not templated: write a directory")
+    return os.path.abspath(os.path.join(base, os.path.expanduser(value)))
 
 
 def _become_user(job: _Job) -> str | None:
