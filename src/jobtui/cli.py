@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from jobtui import batches_cmd, become_cmd, confirm, defaults, lifecycle, logs_cmd
+from jobtui import batches_cmd, become_cmd, confirm, defaults, fetch, lifecycle, logs_cmd
 from jobtui.batches_cmd import (
     attach_command,
     demo_state_dir,
@@ -108,6 +108,15 @@ def _output(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-bell", action="store_true", help="console: no terminal bell on alerts")
 
 
+def _fetch(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--fetch",
+        metavar="DIR",
+        help="copy each run's stdout/stderr to DIR/<batch>/<host>/ when it ends, before any"
+        " cleanup (every job; wins over the jobs' fetch:)",
+    )
+
+
 def _selection(p: argparse.ArgumentParser, extra: str) -> None:
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--jid", nargs="+", metavar="JID", help="these runs")
@@ -126,11 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="the bundled demo: local connection, no SSH needed")
     _output(demo)
+    _fetch(demo)
     _common(demo)
 
     run = sub.add_parser("run", help="launch the jobs of JOBS on INVENTORY and follow them")
     run.add_argument("jobs", metavar="JOBS.yml")
     _output(run)
+    _fetch(run)
     _common(run, inventory=True)
     become_cmd.add_options(run, discover=False)
 
@@ -427,6 +438,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 source = {"jobs": args.jobs, "inventory": " ".join(args.inventory or [])}
             else:
                 plan, source = demo_plan(args), {"jobs": "demo"}
+            if args.fetch:
+                plan = fetch.with_dir(plan, args.fetch)
             keyring = keyring_for(plan.hosts())  # before the batch: a Ctrl-C launches nothing
             becomes = [Run(spec) for spec in plan.runs if spec.become is not None]
             become = become_cmd.for_runs(becomes, args)  # -K asks before the batch too
@@ -442,6 +455,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return show_inventory(args)
         if args.command == "batches":
             return batches_cmd.batches(args)
+        if args.command == "logs":  # the store may know the jid: no inventory needed
+            return logs_cmd.logs(
+                args,
+                lambda: lifecycle.select(
+                    load_routed(args.inventory, args.ssh_config)[0], args.limit
+                ),
+            )
         jids = _jids(args)
         inventory, _ = load_routed(args.inventory, args.ssh_config)
         hosts = lifecycle.select(inventory, args.limit)
@@ -449,8 +469,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return lifecycle.status(hosts, args)
         if args.command == "watch":
             return watch(hosts, args)
-        if args.command == "logs":
-            return logs_cmd.logs(hosts, args)
         return lifecycle.act_on(args.command, hosts, args, jids)
     except (
         ConfigError,

@@ -23,7 +23,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobtui import actions, defaults, events
+from jobtui import actions, defaults, events, fetch
 from jobtui.model import Action, NoticeLevel, Outcome, RunKey, RunSpec, RunState, new_jid
 from jobtui.remote.parse import (
     HostStatus,
@@ -59,6 +59,7 @@ class _Host:
     reachable: bool | None = None
     cancel: list[str] = field(default_factory=list)
     cleanup: list[str] = field(default_factory=list)
+    fetch: list[fetch.Want] = field(default_factory=list)
     poll_again: bool = False
 
 
@@ -71,6 +72,8 @@ class _Task:
     poll: list[str] = field(default_factory=list)
     full: set[str] = field(default_factory=set)
     """Polled jids whose output tails are wanted too."""
+    fetch: list[fetch.Want] = field(default_factory=list)
+    """Ended runs' outputs to copy (`fetch:`), each then cleaned up if it asks to be."""
     cleanup: list[str] = field(default_factory=list)
 
 
@@ -81,6 +84,9 @@ class _Result:
     status: HostStatus | None = None
     polled: list[str] = field(default_factory=list)
     cleaned: dict[str, Outcome] = field(default_factory=dict)
+    fetching: list[fetch.Want] = field(default_factory=list)
+    fetched: dict[str, str] = field(default_factory=dict)
+    """jid -> "" (copied) or why its copy failed."""
     error: str = ""
     maybe_delivered: bool = False
     """The failed request may have reached the host before the failure."""
@@ -159,6 +165,7 @@ class Engine:
         """Hosts whose clock was said to be off."""
         self._plans: dict[str, _HostPlan] = {}
         """Per host, what its runs want (see `_plan`); dropped whenever they change."""
+        self._fetcher = fetch.Fetcher(batch, [r.spec for r in self.runs])
 
     # -- listeners and requests (any thread) ------------------------------------------
 
@@ -312,6 +319,8 @@ class Engine:
                     task = tasks.setdefault(name, _Task())
                     task.poll = [r.jid for r in followed]
                     task.full = {r.jid for r in followed if self._wants_output(r)}
+            if h.fetch:
+                tasks.setdefault(name, _Task()).fetch, h.fetch = h.fetch, []
             if h.cleanup:
                 tasks.setdefault(name, _Task()).cleanup, h.cleanup = h.cleanup, []
         return tasks
@@ -325,7 +334,7 @@ class Engine:
 
     def _host_round_trip(self, name: str, task: _Task) -> _Result:
         t = self.hosts[name].transport
-        res = _Result(name)
+        res = _Result(name, fetching=task.fetch)
         poll = list(task.poll)
         try:
             if task.launch:
@@ -345,8 +354,13 @@ class Engine:
             if poll:
                 res.status = t.status(poll, task.full | {r.jid for r in task.launch})
                 res.polled = poll
-            if task.cleanup:
-                res.cleaned = t.cleanup(task.cleanup)
+            cleanup = list(task.cleanup)
+            for want in task.fetch:  # before any cleanup, which only a copy lets go
+                res.fetched[want.jid] = fetch.copy(t, want)
+                if want.cleanup and not res.fetched[want.jid]:
+                    cleanup.append(want.jid)
+            if cleanup:
+                res.cleaned = t.cleanup(cleanup)
         except TransportError as e:
             res.error = str(e)
             res.maybe_delivered = e.maybe_delivered
@@ -368,6 +382,8 @@ class Engine:
                 st = res.status.runs.get(jid) if res.status is not None else None
                 r._show(started=st.started if st and st.started else time.time())
             self._ended_or_changed(r)
+        for warning in fetch.failures(res.fetching, res.fetched, res.error):
+            self.on_event(warning)
         if res.error:
             self._host_down(h, res, now)
             return
@@ -414,11 +430,14 @@ class Engine:
             self._emit(r)
 
     def _ended_or_changed(self, r: Run) -> None:
-        """After a transition: tell what changed; an end may ask for a cleanup."""
+        """After a transition: tell what changed; an end may ask for a copy, a cleanup."""
         self._plans.pop(r.spec.host.name, None)
-        cleanup = self.hosts[r.spec.host.name].cleanup
-        if r.wants_cleanup() and r.jid not in cleanup:
-            cleanup.append(r.jid)
+        h = self.hosts[r.spec.host.name]
+        want = self._fetcher.want(r)
+        if want is not None:  # its cleanup, if due, follows the copy
+            h.fetch.append(want)
+        elif r.wants_cleanup() and r.jid not in h.cleanup and not self._fetcher.held(r.jid):
+            h.cleanup.append(r.jid)
         self._emit(r)
 
     def _emit(self, r: Run) -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from jobtui.events import BatchFinished, Event, RunChanged, RunView
-from jobtui.model import RunSpec, RunState, become_of
+from jobtui.model import RunKey, RunSpec, RunState, become_of
 from jobtui.runs import Run
 from jobtui.storecodec import host_dict, host_from, job_dict, job_from
 
@@ -106,6 +106,19 @@ class BatchSummary:
     runs: int
     counts: dict[str, int]  # runs by the last state seen, in `RunState` order
     follower: str | None  # who follows it now (pid, host, command, since), or None
+
+
+@dataclasses.dataclass(frozen=True)
+class JidRecord:
+    """Where the store knows a jid from (`jobtui logs`)."""
+
+    batch: str
+    key: RunKey
+    attempt: int
+    state: RunState
+    """The last state seen of that attempt."""
+    sent: bool
+    """Its launch was sent (else it was never launched)."""
 
 
 _BATCH_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -445,6 +458,20 @@ class Store:
                     if b is not None:
                         found.setdefault(host, set()).add(b.user)
         return found
+
+    def find_jid(self, jid: str) -> JidRecord | None:
+        """The run of any batch that has (or had, as an earlier attempt) this jid."""
+        with self._guard("read"):
+            row = self.db.execute(
+                "SELECT batch, job, host, idx, attempt, state, 1 FROM attempts WHERE jid=?"
+                " UNION ALL SELECT batch, job, host, idx, attempt, state, sent FROM runs"
+                " WHERE jid=? LIMIT 1",
+                (jid, jid),
+            ).fetchone()
+        if row is None:
+            return None
+        batch, job, host, idx, attempt, state, sent = row
+        return JidRecord(batch, RunKey(job, host, idx), attempt, RunState(state), bool(sent))
 
     def load_runs(self, batch: str) -> list[Run]:
         """The batch's runs as the engine needs them to carry on where it stopped."""
