@@ -181,6 +181,12 @@ def test_follow_of_a_run_already_ended_says_how_it_ended(
     assert (bad.returncode, bad.stdout) == (1, b"oops\n")
     plain = jobtui("logs", runs["bad"], state=state)  # without -f: printed, exit 0
     assert (plain.returncode, plain.stdout) == (0, b"oops\n")
+    # Another console's run (not in this store): found on the inventory's hosts.
+    other, inv = tmp_path / "other-state", str(fleet_inventory)
+    found = jobtui("logs", runs["bad"], "-f", "-i", inv, state=other)
+    assert (found.returncode, found.stdout) == (1, b"oops\n")
+    found = jobtui("logs", runs["ok"], "-f", "-i", inv, state=other)
+    assert (found.returncode, found.stdout) == (0, b"fine\n")
 
 
 HOSTILE = b"title\x1b]0;pwned\x07 \x1b[31mred\x1b[0m caf\xc3\xa9 \xff end\n"
