@@ -44,7 +44,9 @@ def write_jobs(path: Path, body: str) -> str:
 
 def launch(jobs: str, inventory: Path, state: Path) -> dict[str, Any]:
     """Run the batch headless to its end (or its launch, `poll: 0`): its JSON summary."""
-    proc = jobtui("run", jobs, "-i", str(inventory), "--headless", "--json", state=state)
+    proc = jobtui(
+        "run", jobs, "-i", str(inventory), "--headless", "--json", state=state, timeout=300
+    )
     assert proc.returncode in (0, 1), proc.stderr
     return dict(json.loads(proc.stdout.splitlines()[-1]))
 
@@ -55,8 +57,8 @@ def jids(summary: dict[str, Any]) -> dict[tuple[str, str], str]:
 
 def peak_rss_kb(argv: list[str], out: Path) -> tuple[int, int]:
     """Run `argv` with stdout to `out`; its exit code and its own peak RSS (KiB)."""
-    with out.open("wb") as f:
-        proc = subprocess.Popen(argv, stdout=f, stderr=subprocess.DEVNULL)
+    with out.open("wb") as f, out.with_suffix(".stderr").open("wb") as err:
+        proc = subprocess.Popen(argv, stdout=f, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     return proc.returncode, usage.ru_maxrss
@@ -85,9 +87,10 @@ def test_a_20_mb_stdout_comes_back_byte_for_byte_in_bounded_memory(
     # No -i: the store knows the jid, and its host.
     base = [*JOBTUI, "logs", "--state-dir", str(state)]
     code, small_rss = peak_rss_kb([*base, runs["small"]], tmp_path / "small.out")
-    assert code == 0 and (tmp_path / "small.out").read_bytes() == b"x"
+    assert code == 0, (tmp_path / "small.stderr").read_text()
+    assert (tmp_path / "small.out").read_bytes() == b"x"
     code, big_rss = peak_rss_kb([*base, runs["big"]], tmp_path / "big.out")
-    assert code == 0
+    assert code == 0, (tmp_path / "big.stderr").read_text()
     assert (tmp_path / "big.out").read_bytes() == (tmp_path / "big.bin").read_bytes()
     assert big_rss < RSS_LIMIT_KB, f"peak RSS {big_rss} KiB"
     assert big_rss - small_rss < GROWTH_LIMIT_KB, f"{small_rss} KiB, then {big_rss} KiB"
@@ -96,7 +99,7 @@ def test_a_20_mb_stdout_comes_back_byte_for_byte_in_bounded_memory(
     head = subprocess.run(
         ["sh", "-c", f"{line} | head -c 100 | wc -c"], capture_output=True, timeout=120
     )
-    assert head.stdout.strip() == b"100" and head.stderr == b""
+    assert (head.stdout.strip(), head.stderr) == (b"100", b"")
 
 
 def follow_job(tmp_path: Path, rc: int) -> str:
