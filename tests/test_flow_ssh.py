@@ -177,7 +177,7 @@ def test_a_run_counts_when_its_last_attempt_fails_not_its_retried_ones(
     seen = f"{tmp_path}/seen-{{{{ item }}}}"
     once = f"test -e {seen} || {{ touch {seen}; exit 1; }}"
     jobs = failing_jobs(
-        tmp_path, "max_fail_percentage: 0", "retries: 1", "retry_delay: 0", shell=once, items=4
+        tmp_path, "max_fail_percentage: 0", "retries: 1", "retry_delay: 1", shell=once, items=4
     )
     state = str(tmp_path / "state")
     code, lines, _ = run_json(capsys, str(jobs), "-i", str(fleet_inventory), "--state-dir", state)
