@@ -279,7 +279,9 @@ class Engine:
                 continue
             if plan.followed:
                 due.append(max(h.next_poll, h.backoff_until))
-            elif plan.to_launch:
+            elif plan.to_launch and h.backoff_until > now:
+                # Else its runs wait for a place (`--forks`, `per_host`, `throttle`):
+                # a place frees when a round trip comes back, and that wakes the loop.
                 due.append(h.backoff_until)
         wake = min(due, default=now + 1.0)
         return max(0.005, min(1.0, wake - now))
