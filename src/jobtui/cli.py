@@ -369,11 +369,11 @@ def follow(
         print(recap(batch, [r.view for r in runs], attach_command(batch, args)), flush=True)
         return EXIT_INTERRUPTED if code is None else code
     finally:
-        if notifier is not None:
-            notifier.report = _warn_stderr  # the console is gone
-            notifier.close()
         for t in transports.values():
             t.close()
+        if notifier is not None:  # last: it may wait for a slow command (bounded)
+            notifier.report = _warn_stderr  # the console is gone
+            notifier.close()
 
 
 def _warn_stderr(text: str) -> None:
