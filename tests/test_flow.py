@@ -86,4 +86,6 @@ def test_the_store_gives_back_whether_an_attempt_s_launch_went_out(tmp_path: Pat
         store.record("b1", rs[2].view)
         loaded = store.load_runs("b1")
     assert [r.sent_before for r in loaded] == [False, True, False]
+    loaded[1].next_attempt("jid-second-1")  # a new attempt: its launch is not out
+    assert not loaded[1].sent_before
     assert loaded[2].state is RunState.SKIPPED and not loaded[2].due_to_launch

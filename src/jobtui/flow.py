@@ -108,8 +108,8 @@ class Turn:
         self.hosts[(r.spec.job.name, r.spec.host.name)] += 1
 
     def admit(self, r: Run) -> str:
-        """ "" if `r` may be launched now (then it is counted in flight), else the
-        reason it waits: `waiting: per_host 1`, `waiting: throttle 10`."""
+        """Why `r` waits (`waiting: per_host 1`, `waiting: throttle 10`), or "" when it
+        may be launched now (it is then counted in flight)."""
         job = self._limited.get(r.spec.job.name)
         if job is None:
             return ""

@@ -301,7 +301,7 @@ class Run:
         """Start the next attempt afresh, under a new jid."""
         attempt = self.view.attempt + 1
         self.view = Run(self.spec, jid, RunState.PENDING, attempt).view
-        self.phase, self.launched = Phase.QUEUED, False
+        self.phase, self.launched, self.sent_before = Phase.QUEUED, False, False
         self.retry_at = self.first_sent = self.first_progress = self.seen = None
 
     def cancel_retry(self) -> None:
