@@ -18,7 +18,17 @@ from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from jobtui import batches_cmd, become_cmd, confirm, defaults, fetch, lifecycle, logs_cmd
+from jobtui import (
+    batches_cmd,
+    become_cmd,
+    confirm,
+    defaults,
+    fetch,
+    flow,
+    lifecycle,
+    logs_cmd,
+    notify,
+)
 from jobtui.batches_cmd import (
     attach_command,
     demo_state_dir,
@@ -29,9 +39,10 @@ from jobtui.batches_cmd import (
 )
 from jobtui.config import ConfigError, Inventory, load_inventory, load_jobs
 from jobtui.config.ansiblecfg import find_config, load_configured, read_config
+from jobtui.config.jobs import load_job_file
 from jobtui.defaults import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from jobtui.engine import Engine
-from jobtui.events import BatchFinished, Event
+from jobtui.events import BatchFinished, Event, Notice
 from jobtui.fleet import DiscoveryPoller, keyring_for, transports_for
 from jobtui.headless import follow as follow_headless
 from jobtui.inventory_cmd import (
@@ -41,7 +52,7 @@ from jobtui.inventory_cmd import (
     inventory_host,
     inventory_list,
 )
-from jobtui.model import Host, InvalidJid, attempt_jid, check_any_jid
+from jobtui.model import Host, InvalidJid, NoticeLevel, attempt_jid, check_any_jid
 from jobtui.plan import Plan, build_plan, check_secrets, format_plan
 from jobtui.report import HumanReporter, JsonReporter, recap
 from jobtui.runs import Run
@@ -144,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     _fetch(run)
     _common(run, inventory=True)
     become_cmd.add_options(run, discover=False)
+    flow.add_option(run)
+    notify.add_option(run, jobs=True)
 
     check = sub.add_parser("check", help="validate and print the plan; launch nothing")
     check.add_argument("jobs", metavar="JOBS.yml")
@@ -157,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     _output(attach)
     _common(attach)
     become_cmd.add_options(attach, discover=False)
+    notify.add_option(attach, jobs=False)
 
     watch_p = sub.add_parser("watch", help="read-only console: every job on the hosts, live")
     watch_p.add_argument(
@@ -218,6 +232,11 @@ def load_plan(
     plan = build_plan(jobs, inventory, limit)
     check_secrets(plan.runs, os.environ)
     return plan
+
+
+def notify_of(jobs_path: str) -> str | None:
+    """The job file's top-level `notify:` (the file was loaded and checked already)."""
+    return load_job_file(jobs_path).notify
 
 
 def routed(
@@ -296,10 +315,12 @@ def follow(
     keyring: KeyRing | None,
     notices: Sequence[str] = (),
     become: BecomeSetup | None = None,
+    notify_cmd: str | None = None,
 ) -> int:
     """Launch what is pending and follow every run to the end: in the console, or
     headless (asked for, or when stdout is not a terminal). The store is this
-    console's: it follows the batch (`Store.follow`)."""
+    console's: it follows the batch (`Store.follow`). `notify_cmd`: the `--notify`
+    command (`notify.Notifier`)."""
     headless = args.headless
     if not headless and not sys.stdout.isatty():
         print("jobtui: stdout is not a terminal: running headless", file=sys.stderr)
@@ -318,6 +339,16 @@ def follow(
     # SIGINT also ended the hosts' ProxyCommands: "unreachable", EOFError): recorded,
     # not reported, but for --json's last line, the summary.
     stopping = threading.Event()
+    notifier = None
+    if notify_cmd:
+        by_key = {r.spec.key: r for r in runs}
+        notifier = notify.Notifier(
+            notify_cmd,
+            batch,
+            ended=lambda key: not by_key[key].open,
+            report=_warn_stderr,
+            timeout=args.notify_timeout,
+        )
 
     def on_event(ev: Event) -> None:
         record(ev)
@@ -325,6 +356,8 @@ def follow(
             not stopping.is_set() or (args.json and isinstance(ev, BatchFinished))
         ):
             report(ev)
+        if notifier is not None and (not stopping.is_set() or isinstance(ev, BatchFinished)):
+            notifier(ev)
 
     hosts = {r.spec.host.name: r.spec.host for r in runs}
     transports = {
@@ -349,13 +382,23 @@ def follow(
             return follow_headless(engine, batch, attach_command(batch, args), stopping)
         from jobtui.ui.app import make_app  # the core never imports Textual
 
-        code = make_app(engine, batch=batch, title=title, bell=not args.no_bell).run()
+        app = make_app(engine, batch=batch, title=title, bell=not args.no_bell)
+        if notifier is not None:  # a toast: the app's inbox is thread-safe
+            notifier.report = lambda text: app.buffer.push(Notice(text, NoticeLevel.WARNING))
+        code = app.run()
         # Leaving the console leaves a recap on the terminal, as Ansible's PLAY RECAP.
         print(recap(batch, [r.view for r in runs], attach_command(batch, args)), flush=True)
         return EXIT_INTERRUPTED if code is None else code
     finally:
         for t in transports.values():
             t.close()
+        if notifier is not None:  # last: it may wait for a slow command (bounded)
+            notifier.report = _warn_stderr  # the console is gone
+            notifier.close()
+
+
+def _warn_stderr(text: str) -> None:
+    print(f"jobtui: warning: {one_line(text)}", file=sys.stderr, flush=True)
 
 
 def watch(hosts: list[Host], args: argparse.Namespace) -> int:
@@ -390,7 +433,9 @@ def attach(args: argparse.Namespace) -> int:
             known = become_cmd.inventory_passwords(source)
         become = become_cmd.for_runs(runs, args, known=known)
         title = f"jobtui attach {batch}"
-        return follow(store, batch, runs, args, source, title, keyring, become=become)
+        return follow(
+            store, batch, runs, args, source, title, keyring, become=become, notify_cmd=args.notify
+        )
 
 
 def _jids(args: argparse.Namespace) -> list[str] | None:
@@ -424,6 +469,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if getattr(args, "forks", 1) < 1:
             raise UsageError("--forks must be at least 1")
+        if not 0 < getattr(args, "notify_timeout", 1) <= 3600:  # nan and inf too
+            raise UsageError("--notify-timeout must be a number of seconds, above 0, at most 3600")
         if args.command == "check":
             plan = load_plan(args.jobs, load_routed(args.inventory, args.ssh_config)[0], args.limit)
             print(format_plan(plan))
@@ -432,10 +479,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         if args.command in ("run", "demo"):
             notices: tuple[str, ...] = ()
+            command = None
             if args.command == "run":
                 inventory, notices = load_routed(args.inventory, args.ssh_config)
                 plan = load_plan(args.jobs, inventory, args.limit)
                 source = {"jobs": args.jobs, "inventory": " ".join(args.inventory or [])}
+                if args.max_fail_percentage is not None:
+                    specs = flow.with_max_fail_percentage(plan.runs, args.max_fail_percentage)
+                    plan = dataclasses.replace(plan, runs=specs)
+                # The command line's wins; `--notify ''` turns the job file's off.
+                command = args.notify if args.notify is not None else notify_of(args.jobs)
             else:
                 plan, source = demo_plan(args), {"jobs": "demo"}
             if args.fetch:
@@ -448,7 +501,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if become is not None:  # the batch's jids are its runs' owners
                     become = become_cmd.for_runs(runs, args, password=become.password)
                 title = f"jobtui {args.command}"
-                return follow(store, batch, runs, args, source, title, keyring, notices, become)
+                return follow(
+                    store, batch, runs, args, source, title, keyring, notices, become, command
+                )
         if args.command == "attach":
             return attach(args)
         if args.command == "inventory":

@@ -30,6 +30,8 @@ KNOWN_HOSTS = "~/.ssh/known_hosts"
 """Where host keys are checked (`jobtui_known_hosts`)."""
 WATCH_INTERVAL = 2.0
 """Seconds between looks of `jobtui watch` (`--interval`)."""
+NOTIFY_TIMEOUT = 30.0
+"""Seconds a `--notify` command may take for one event before it is killed."""
 
 # -- the engine's patience ---------------------------------------------------------------
 LAUNCH_ATTEMPTS = 3

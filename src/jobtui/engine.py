@@ -23,7 +23,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobtui import actions, defaults, events, fetch
+from jobtui import actions, defaults, events, fetch, flow
 from jobtui.model import Action, NoticeLevel, Outcome, RunKey, RunSpec, RunState, new_jid
 from jobtui.remote.parse import (
     HostStatus,
@@ -166,6 +166,8 @@ class Engine:
         self._plans: dict[str, _HostPlan] = {}
         """Per host, what its runs want (see `_plan`); dropped whenever they change."""
         self._fetcher = fetch.Fetcher(batch, [r.spec for r in self.runs])
+        self._flow = flow.Flow(self.runs)
+        """The jobs' own limits: `per_host`, `throttle`, `max_fail_percentage`."""
 
     # -- listeners and requests (any thread) ------------------------------------------
 
@@ -284,7 +286,9 @@ class Engine:
                 continue
             if plan.followed:
                 due.append(max(h.next_poll, h.backoff_until))
-            elif plan.to_launch:
+            elif plan.to_launch and h.backoff_until > now:
+                # Else its runs wait for a place (`--forks`, `per_host`, `throttle`):
+                # a place frees when a round trip comes back, and that wakes the loop.
                 due.append(h.backoff_until)
         wake = min(due, default=now + 1.0)
         return max(0.005, min(1.0, wake - now))
@@ -296,15 +300,23 @@ class Engine:
         # are out, so a steady poll cycle costs nothing per run here.
         self._to_launch = [r for r in self._to_launch if r.open and not r.launched]
         slots = 0
+        gate: flow.Turn | None = None
         if self._to_launch:
             slots = self.forks - sum(1 for r in self.runs if r.in_flight)
+            skipped, gate = self._flow.turn()
+            for r in skipped:
+                self._ended_or_changed(r)
         for r in self._to_launch:
             h = self.hosts[r.spec.host.name]
             if not r.due_to_launch or h.busy or h.backoff_until > now:
                 continue
+            if r.spec.job.poll > 0 and slots <= 0:
+                continue
+            if gate is not None and (waiting := gate.admit(r)):
+                r.wait(waiting)  # said once: the view changes only when the reason does
+                self._emit(r)
+                continue
             if r.spec.job.poll > 0:
-                if slots <= 0:
-                    continue
                 slots -= 1
             tasks.setdefault(r.spec.host.name, _Task()).launch.append(r)
         for name, h in self.hosts.items():

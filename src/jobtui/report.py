@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from jobtui import events
-from jobtui.model import RunState
+from jobtui.flow import is_waiting
+from jobtui.model import RunKey, RunState
 from jobtui.text import json_line, one_line, sanitize
 
 
@@ -93,11 +94,17 @@ class HumanReporter:
             )
         else:
             self._say(f"batch {batch} done: {counts}")
+        skipped: Counter[tuple[str, str]] = Counter()
         for v in ev.runs:
-            if v.state.failed:
+            if v.state is RunState.SKIPPED:  # one line per job and reason, not per run
+                skipped[(v.job, v.reason)] += 1
+            elif v.state.failed:
                 tail = (v.stderr_tail or v.tail).strip().splitlines()[-3:]
                 detail = "".join(f"\n      | {sanitize(line)}" for line in tail)
                 print(f"  {self._describe(v)}{detail}", file=self.stream, flush=True)
+        for (job, reason), n in skipped.items():
+            said = f": {one_line(reason)}" if reason else ""
+            print(f"  {one_line(job)}: {n} skipped{said}", file=self.stream, flush=True)
 
 
 class JsonReporter:
@@ -106,6 +113,8 @@ class JsonReporter:
     def __init__(self, stream: TextIO | None = None, batch_fields: dict[str, Any] | None = None):
         self.stream = stream or sys.stdout
         self.batch_fields = batch_fields or {}
+        self._waits: dict[RunKey, str] = {}
+        """The waiting reason last printed of each pending run (`flow`)."""
 
     def _emit(self, obj: dict[str, Any]) -> None:
         print(json_line(obj), file=self.stream, flush=True)
@@ -127,17 +136,31 @@ class JsonReporter:
                 {"event": "host", "host": ev.host, "reachable": ev.reachable, "reason": ev.reason}
             )
         elif isinstance(ev, events.RunChanged) and ev.run.state is not ev.previous:
-            self._emit({"event": "run", **ev.run.summary()})
+            self._waits.pop(ev.run.key, None)
+            self._emit(run_object(ev.run))
+        elif isinstance(ev, events.RunChanged) and is_waiting(ev.run):
+            # Held back by its job's limit (`waiting: throttle 10`): said when it changes.
+            if self._waits.get(ev.run.key) != ev.run.reason:
+                self._waits[ev.run.key] = ev.run.reason
+                self._emit(run_object(ev.run))
         elif isinstance(ev, events.BatchFinished):
-            self._emit(
-                {
-                    "event": "summary",
-                    "batch": ev.batch,
-                    "interrupted": ev.interrupted,
-                    "runs": [summary_fields(v) for v in ev.runs],
-                    "counts": ev.counts,
-                }
-            )
+            self._emit(summary_object(ev))
+
+
+def run_object(v: events.RunView) -> dict[str, Any]:
+    """A run's `--json` line (and what `--notify` gets on its stdin for it)."""
+    return {"event": "run", **v.summary()}
+
+
+def summary_object(ev: events.BatchFinished) -> dict[str, Any]:
+    """The `--json` summary, its last line (and `--notify`'s last event)."""
+    return {
+        "event": "summary",
+        "batch": ev.batch,
+        "interrupted": ev.interrupted,
+        "runs": [summary_fields(v) for v in ev.runs],
+        "counts": ev.counts,
+    }
 
 
 def summary_fields(v: events.RunView) -> dict[str, Any]:

@@ -89,6 +89,9 @@ class Run:
         """When progress was first seen, and its value (for the ETA)."""
         self.seen: RemoteStatus | None = None
         """The host's last report, while nothing else has changed the run since."""
+        self.sent_before = False
+        """Restored from the store (attach): a launch of this attempt went out before
+        the console stopped, so it may be on its host although nothing confirmed it."""
 
     def _show(self, **changes: Any) -> None:
         """Change what consumers see: a new view, if anything differs."""
@@ -298,7 +301,7 @@ class Run:
         """Start the next attempt afresh, under a new jid."""
         attempt = self.view.attempt + 1
         self.view = Run(self.spec, jid, RunState.PENDING, attempt).view
-        self.phase, self.launched = Phase.QUEUED, False
+        self.phase, self.launched, self.sent_before = Phase.QUEUED, False, False
         self.retry_at = self.first_sent = self.first_progress = self.seen = None
 
     def cancel_retry(self) -> None:
@@ -310,6 +313,15 @@ class Run:
         """The operator cancels a run that is not (known to be) on its host."""
         self.phase, self.retry_at = Phase.CLOSED, None
         self._show(state=RunState.CANCELLED, reason=reason)
+
+    def wait(self, reason: str) -> None:
+        """It is held back (`flow`: `waiting: per_host 1`): said, while it stays queued."""
+        self._show(reason=reason)
+
+    def skip(self, reason: str) -> None:
+        """It is never launched, on purpose (`max_fail_percentage` passed): it ends."""
+        self.phase, self.retry_at = Phase.CLOSED, None
+        self._show(state=RunState.SKIPPED, reason=reason)
 
     def on_cleaned(self) -> None:
         self._show(cleaned=True)
@@ -327,17 +339,20 @@ class Run:
         finished: float | None = None,
         progress: float | None = None,
         reason: str = "",
+        sent: bool = False,
     ) -> Run:
         """A run of a batch being attached again, from what the store remembers.
 
         Pending or unreachable: maybe never confirmed, so (re)launched with the same
         jid: the host starts it only if it never got it, and answers `exists`
         otherwise. Nothing is started twice, nothing is forgotten. Attaching means
-        following: `poll: 0` runs too (polled every second).
+        following: `poll: 0` runs too (polled every second). `sent`: a launch of
+        this attempt went out (`sent_before`).
         """
         r = cls(spec, jid, RunState.PENDING if state is RunState.UNREACHABLE else state, attempt)
         r._show(rc=rc, started=started, finished=finished, progress=progress, reason=reason)
         r.launched = r.watched = state is RunState.RUNNING or state.finished
+        r.sent_before = sent and not r.launched
         if state.finished:
             r.phase = Phase.CLOSED
             if state.retryable and attempt <= spec.job.retries:

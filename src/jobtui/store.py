@@ -480,13 +480,16 @@ class Store:
         jobs = {n: job_from(d) for n, d in info["jobs"].items()}
         with self._guard("read"):
             rows = self.db.execute(
-                "SELECT job, host, idx, item, script, env, chdir, jid, attempt, state, sent,"
+                # `sent`: this attempt's own launch went out (its jid has an attempt row;
+                # the column says so of any attempt).
+                "SELECT job, host, idx, item, script, env, chdir, jid, attempt, state,"
+                " EXISTS (SELECT 1 FROM attempts a WHERE a.batch=runs.batch AND a.jid=runs.jid),"
                 " rc, started, finished, progress, reason FROM runs WHERE batch=?"
                 " ORDER BY rowid",
                 (batch,),
             ).fetchall()
         runs = []
-        for job, host, idx, item, script, env, chdir, jid, attempt, state, _sent, *rest in rows:
+        for job, host, idx, item, script, env, chdir, jid, attempt, state, sent, *rest in rows:
             spec = RunSpec(
                 job=jobs[job],
                 host=hosts[host],
@@ -509,6 +512,7 @@ class Store:
                     finished=finished,
                     progress=progress,
                     reason=reason,
+                    sent=bool(sent),
                 )
             )
         return runs

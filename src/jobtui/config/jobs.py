@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from jobtui import defaults
@@ -40,8 +41,30 @@ ANSIBLE_BECOME_METHODS = (
 """Ansible's other become plugins: known, and refused as not supported yet."""
 
 
+TOP_KEYS = ("jobs", "notify")
+
+
+@dataclass(frozen=True)
+class JobFile:
+    """A job file: its jobs, and what its top level says of the whole batch."""
+
+    jobs: list[JobSpec]
+    notify: str | None = None
+    """A shell command run on the console's machine for each run that did not succeed,
+    then for the summary (`--notify` wins over it)."""
+
+
 def load_jobs(path: str) -> list[JobSpec]:
-    """Load and validate a job file.
+    """Load and validate a job file's jobs (`load_job_file` for the rest).
+
+    Raises:
+        ConfigError: with the file, line and column of the first problem.
+    """
+    return load_job_file(path).jobs
+
+
+def load_job_file(path: str) -> JobFile:
+    """Load and validate a job file: its `jobs:` and its top-level `notify:`.
 
     Raises:
         ConfigError: with the file, line and column of the first problem.
@@ -52,11 +75,12 @@ def load_jobs(path: str) -> list[JobSpec]:
             "a job file must be a YAML mapping", Location(path, 1, 1), "start it with 'jobs:'"
         )
     for key in data:
-        if key != "jobs":
+        if key not in TOP_KEYS:
             raise ConfigError(
                 f"unknown top-level key '{key}'",
                 data.key_loc[key],
-                did_you_mean(key, ["jobs"]) or "a job file has one top-level key: jobs",
+                did_you_mean(key, TOP_KEYS)
+                or "a job file's top-level keys are jobs (a list) and notify (a command)",
             )
     if "jobs" not in data:
         raise ConfigError("no 'jobs:' list in the job file", data.location)
@@ -81,7 +105,22 @@ def load_jobs(path: str) -> list[JobSpec]:
             )
         seen[spec.name] = entry.value_loc["name"]
         specs.append(spec)
-    return specs
+    return JobFile(specs, _notify(data))
+
+
+def _notify(data: YMap) -> str | None:
+    """The top-level `notify:`: a shell command (run by /bin/sh on this machine)."""
+    if "notify" not in data:
+        return None
+    value = data["notify"]
+    if not isinstance(value, str) or not value.strip() or "\0" in value:
+        raise ConfigError(
+            f"'notify' must be a shell command, got {describe(to_plain(value))}",
+            data.value_loc["notify"],
+            "for example notify: 'mail -s \"jobtui $JOBTUI_EVENT\" ops@example.com'"
+            " (the event's JSON is on its stdin)",
+        )
+    return value
 
 
 class _Job:
@@ -191,6 +230,7 @@ def _job(entry: Any, location: Location, index: int, base: str) -> JobSpec:
     if progress is not None:
         check_progress(progress, entry.value_loc["progress"], label)
     env, secret_env = _env(job)
+    poll = job.seconds("poll", defaults.POLL, MIN_POLL)
     return JobSpec(
         name=name,
         hosts=hosts,
@@ -198,7 +238,7 @@ def _job(entry: Any, location: Location, index: int, base: str) -> JobSpec:
         command=command,
         loop=_loop(job),
         timeout=job.integer(timeout_key, defaults.TIMEOUT, 1, MAX_TIMEOUT, "30 days"),
-        poll=job.seconds("poll", defaults.POLL, MIN_POLL),
+        poll=poll,
         progress=progress,
         retries=job.integer("retries", 0, 0, MAX_RETRIES, "relaunches of one run"),
         retry_delay=job.seconds("retry_delay", defaults.RETRY_DELAY),
@@ -209,8 +249,8 @@ def _job(entry: Any, location: Location, index: int, base: str) -> JobSpec:
         become=job.boolean("become"),
         become_user=_become_user(job),
         become_method=_become_method(job),
-        per_host=_limit(job, "per_host", "runs of this job at once on one host"),
-        throttle=_limit(job, "throttle", "runs of this job at once in the batch"),
+        per_host=_limit(job, "per_host", "runs of this job at once on one host", poll),
+        throttle=_limit(job, "throttle", "runs of this job at once in the batch", poll),
         max_fail_percentage=_percentage(job, "max_fail_percentage"),
         fetch=_fetch(job, base),
         location=entry.location,
@@ -247,10 +287,26 @@ def _loop(job: _Job) -> tuple[Any, ...] | None:
     return tuple(to_plain(item) for item in items)
 
 
-def _limit(job: _Job, key: str, unit: str) -> int | None:
+def _limit(job: _Job, key: str, unit: str, poll: float) -> int | None:
+    """`per_host` or `throttle`: a positive count; refused with `poll: 0`, whose runs
+    are launched and left (their end is never seen, so no limit could hold them)."""
     if key not in job.node:
         return None
-    return job.integer(key, 1, 1, MAX_LIMIT, unit)
+    value = job.node[key]
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_LIMIT:
+        raise job.fail(
+            key,
+            f"a positive integer, at most {MAX_LIMIT} ({unit})",
+            f"for example {key}: {1 if key == 'per_host' else 10}; leave it out for no limit",
+        )
+    if poll == 0:
+        raise ConfigError(
+            f"'{key}' in {job.label} cannot hold runs launched with 'poll: 0'",
+            job.node.key_loc[key],
+            "poll: 0 launches and leaves: their end is never seen; set poll: N (seconds)"
+            f" to follow them, or remove '{key}'",
+        )
+    return value
 
 
 def _percentage(job: _Job, key: str) -> float | None:

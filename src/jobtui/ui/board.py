@@ -25,6 +25,7 @@ from jobtui.events import (
     RunView,
     exit_code,
 )
+from jobtui.flow import is_waiting
 from jobtui.model import RunKey, RunState
 
 NOT_FOLLOWED = "not followed: the batch is over for this console (poll: 0)"
@@ -73,6 +74,8 @@ class Board:
         """The runs' counts by state (Ansible's jobs are in `jobs[ANSIBLE_JOBS]`)."""
         self.settled = False
         """The source said the batch ended, and nothing restarted since."""
+        self.waiting: Counter[str] = Counter()
+        """Per job, its pending runs held back by its `per_host` or `throttle` (`flow`)."""
         self.unfollowed: set[RunKey] = set()
         """Runs still running when the batch ended (`poll: 0`): nobody polls them, so
         their view is the last one (its message says so) until one is followed again."""
@@ -123,6 +126,9 @@ class Board:
             if old.state is not view.state or old.host != view.host or old.job != view.job:
                 self._count(old, -1)
                 self._count(view, +1)
+            elif view.state is RunState.PENDING and not view.ansible:
+                # Still pending, its reason changed: held back by its job's limit or not.
+                self.waiting[view.job] += is_waiting(view) - is_waiting(old)
         self.runs[view.key] = view
         changes.runs.add(view.key)
         changes.hosts.add(view.host)
@@ -155,6 +161,8 @@ class Board:
             return
         self.jobs.setdefault(view.job, Counter())[view.state] += n
         self.totals[view.state] += n
+        if is_waiting(view):
+            self.waiting[view.job] += n
 
     def batch_runs(self) -> list[RunView]:
         """The runs, without Ansible's jobs."""

@@ -116,7 +116,8 @@ class MainScreen(Screen[None]):
         board = self.board
         theirs = dict(board.jobs.get(ANSIBLE_JOBS, ()))
         totals = dict(board.totals)
-        return board.batch, board.settled, len(board.unfollowed), len(board.runs), totals, theirs
+        shown = board.batch, board.settled, len(board.unfollowed), len(board.runs), totals, theirs
+        return (*shown, sum(board.waiting.values()))  # runs held back (per_host, throttle)
 
     def tick(self) -> None:
         self.table.tick()

@@ -89,6 +89,8 @@ class JobSummary(_Summary):
     def apply(self, jobs: Iterable[str]) -> None:
         for name in sorted(jobs):
             counts = counts_text(self.board.jobs.get(name, {}))
+            if waiting := self.board.waiting.get(name):  # held back by per_host/throttle
+                counts.append(f" ({waiting} waiting)", "grey62")
             if self._shown.get(name) == ("", counts.plain):
                 continue
             self._shown[name] = ("", counts.plain)
@@ -142,6 +144,8 @@ class StatusLine(Static):
                 counts = counts_text(self.board.totals)
             counts.append_text(ansible)
         text.append_text(counts)
+        if waiting := sum(self.board.waiting.values()):
+            text.append(f" ({waiting} waiting)", "grey62")
         if self.board.settled and self.board.unfollowed:
             n = len(self.board.unfollowed)
             text.append(f"  (batch over: {n} not followed; jobtui attach)", style="italic yellow3")
