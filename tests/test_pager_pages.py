@@ -164,7 +164,7 @@ def test_search_reads_in_bounded_blocks_and_stops_when_cancelled() -> None:
     assert out.reads - reads == 53
 
 
-def test_n_and_shift_n_go_from_match_to_match_and_say_when_there_is_no_more() -> None:
+def test_n_and_shift_n_go_from_match_to_match_round_the_ends() -> None:
     data = numbered(100_000, 5)
     store, _ = store_of(data)
     pager = Pager(store, height=10)
@@ -177,11 +177,15 @@ def test_n_and_shift_n_go_from_match_to_match_and_say_when_there_is_no_more() ->
     assert pager.match == (data.index(b"line 50001") + 3, 6)
     assert pager.search(b"e 5000", forward=False)
     assert pager.match == (data.index(b"line 50000") + 3, 6)
-    assert not pager.search(b"e 5000", forward=False)
-    assert pager.message == "no match above"
+    assert pager.search(b"e 5000", forward=False)  # round the start, to the last one
+    assert pager.match == (data.index(b"line 50009") + 3, 6)
+    assert pager.message == "search wrapped to the end"
     pager.end()
-    assert not pager.search(b"e 0000", forward=True)
-    assert pager.message == "no match below"
+    assert pager.search(b"e 00000")
+    assert pager.screen().lines[0].data == b"line 00000"
+    assert pager.message == "search wrapped to the top"
+    assert not pager.search(b"no such line")
+    assert pager.message == "no match"
 
 
 def test_a_growing_output_is_followed_at_the_end_and_not_elsewhere() -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from jobtui.events import RunView
 from jobtui.remote import ansible
@@ -40,6 +40,7 @@ Reader = Callable[[int, int], Chunk | None]
 size (`Chunk.total`) and whether the run has ended (None: the output is gone)."""
 
 
+@runtime_checkable
 class OutputSource(Protocol):
     """What a console's source offers its pager: any byte range of a run's output."""
 
@@ -335,7 +336,8 @@ class Pager:
         self, pattern: bytes, forward: bool = True, cancelled: Callable[[], bool] = lambda: False
     ) -> bool:
         """The next match (`forward`) or the previous one, from the current match or
-        else the screen's top; its line brought to the top unless it is on screen."""
+        else the screen's top, round the end if need be; its line brought to the top
+        unless it is on screen."""
         if pattern != self.pattern:
             self.pattern, self.match = pattern, None
         if self.match is not None:
@@ -343,15 +345,18 @@ class Pager:
         else:
             start = self.top
         at = find(self.store, pattern, start, forward, cancelled)
+        wrapped = ""
+        if at is None and not cancelled():  # round the end, as vim does
+            at = find(self.store, pattern, 0 if forward else self.store.size, forward, cancelled)
+            wrapped = "search wrapped to the top" if forward else "search wrapped to the end"
         if at is None:
-            where = "below" if forward else "above"
-            self.message = "search cancelled" if cancelled() else f"no match {where}"
+            self.message = "search cancelled" if cancelled() else "no match"
             return False
         self.match = (at, len(pattern))
         shown = lines_at(self.store, self.top, self.height, self.fold)
         if not shown or not shown[0].offset <= at <= shown[-1].offset + len(shown[-1].data):
             self.goto(at)
-        self.message = ""
+        self.message = wrapped
         return True
 
     def _settle(self) -> None:
