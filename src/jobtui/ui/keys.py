@@ -203,7 +203,7 @@ ACTIONS: tuple[KeyAction, ...] = (
     # The other screens.
     KeyAction("jobtui.back", "escape", "close", "Back", Scope.DETAIL),
     KeyAction("jobtui.back2", "backspace", "close", "Back", Scope.DETAIL, show=False),
-    KeyAction("jobtui.whole_output", "o", "whole_output", "Whole output", Scope.DETAIL),
+    KeyAction("jobtui.whole_output", "o", "whole_output", "Output", Scope.DETAIL),
     # The whole-output pager (as less: / n N g G q).
     KeyAction("jobtui.pager.close", "escape,q", "close", "Back", Scope.PAGER),
     KeyAction("jobtui.pager.search", "slash", "search", "Search", Scope.PAGER),
