@@ -16,6 +16,7 @@ from jobtui.transport.base import Chunk
 from jobtui.ui.app import ConsoleApp
 from jobtui.ui.sample import sample_app, settle
 from jobtui.ui.screens.detail import DetailScreen
+from jobtui.ui.screens.help import HelpScreen
 from jobtui.ui.screens.pager import OutputView, PagerScreen
 from jobtui.ui.source import ReplaySource
 from tests.uitools import put_cursor, sync
@@ -223,3 +224,17 @@ def test_snapshot_of_the_pager(snap_compare: Any, size: tuple[int, int]) -> None
         await idle(screen, pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=opened)
+
+
+@sync
+async def test_the_help_overlay_lists_the_pager_s_keys() -> None:
+    app = app_with(b"x\n")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_pager(app, pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        listed = {d: k for _, keys in app.screen.sections for k, d in keys}
+        assert listed["Search"] == "/"
+        assert listed["Next"] == "n" and listed["Previous"] == "N"
+        assert listed["Other stream"] == "e"
+        assert "g" in listed["Top"] and "G" in listed["End"]
