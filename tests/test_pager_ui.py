@@ -238,3 +238,17 @@ async def test_the_help_overlay_lists_the_pager_s_keys() -> None:
         assert listed["Next"] == "n" and listed["Previous"] == "N"
         assert listed["Other stream"] == "e"
         assert "g" in listed["Top"] and "G" in listed["End"]
+
+
+@sync
+async def test_an_output_gone_from_its_host_is_said_and_not_asked_for_again() -> None:
+    app = app_with(b"")
+    async with app.run_test(size=(80, 24)) as pilot:
+        source = app.source
+        assert isinstance(source, Counted)
+        source.outputs.clear()  # cleaned up
+        screen = await open_pager(app, pilot)
+        assert "no longer on its host" in str(screen.status.render())
+        assert screen.status.has_class("-error")
+        screen._poll()
+        assert not screen._busy and not screen._ops

@@ -279,9 +279,8 @@ class Pager:
     fold: int = FOLD
 
     def open(self) -> None:
-        """Learn the stream's size."""
+        """Learn the stream's size (no bytes read: then `end` or `home`)."""
         self.store.refresh()
-        self._settle()
 
     def down(self, n: int = 1) -> None:
         for _ in range(n):

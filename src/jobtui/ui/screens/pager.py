@@ -26,7 +26,6 @@ from textual.screen import Screen
 from textual.scroll_view import ScrollView
 from textual.scrollbar import ScrollTo
 from textual.strip import Strip
-from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
 from jobtui.events import RunView
@@ -221,10 +220,12 @@ class PagerScreen(Screen[None]):
     class Said(Message):
         """A word for the status line: a failure, or what the worker is at."""
 
-        def __init__(self, text: str, error: bool = False) -> None:
+        def __init__(self, text: str, error: bool = False, final: bool = False) -> None:
             super().__init__()
             self.text = text
             self.error = error
+            self.final = final
+            """Nothing more to read: the output is gone from its host."""
 
     class Idle(Message):
         """The worker has applied its moves."""
@@ -256,7 +257,7 @@ class PagerScreen(Screen[None]):
         self._pagers: dict[str, Pager] = {}
         """Per stream; touched only by the worker (one at a time)."""
         self._cancel = threading.Event()
-        self._timer: Timer | None = None
+        self._gone = False
 
     def compose(self) -> ComposeResult:
         yield self.title_bar
@@ -268,7 +269,7 @@ class PagerScreen(Screen[None]):
     def on_mount(self) -> None:
         self._title()
         self.output.focus()
-        self._timer = self.set_interval(self.poll, self._poll)
+        self.set_interval(self.poll, self._poll)
 
     def on_unmount(self) -> None:
         self._cancel.set()
@@ -300,7 +301,9 @@ class PagerScreen(Screen[None]):
         self._apply(ops, self.stream)
 
     def _poll(self) -> None:
-        if self.page is not None and not self.page.done and not self._busy:
+        """A running run's output grows; a host that did not answer is asked again."""
+        ended = self.page is not None and self.page.done
+        if not (ended or self._gone or self._busy):
             self._move(("grow",))
 
     @work(thread=True, exit_on_error=False, group="pager", name="pager")
@@ -313,7 +316,9 @@ class PagerScreen(Screen[None]):
                     stream = op[1]
                 self._do(self._pager(stream), op)
             self.post_message(self.Shown(self._pager(stream).screen()))
-        except (TransportError, OutputGone) as e:
+        except OutputGone as e:
+            self.post_message(self.Said(str(e), error=True, final=True))
+        except TransportError as e:  # asked again at the next look
             self.post_message(self.Said(str(e), error=True))
         except Exception as e:  # a bug: said on screen rather than lost in a log
             self.post_message(self.Said(f"{type(e).__name__}: {e}", error=True))
@@ -366,6 +371,7 @@ class PagerScreen(Screen[None]):
         self._status(page)
 
     def on_pager_screen_said(self, message: Said) -> None:
+        self._gone = self._gone or message.final
         self.status.set_class(message.error, "-error")
         self.status.update(Text(message.text))
 
