@@ -18,7 +18,7 @@ from jobtui.ui.app import ConsoleApp, make_app
 from jobtui.ui.screens.detail import DetailScreen
 from jobtui.ui.screens.pager import PagerScreen
 from tests.test_pager_ui import idle, shown
-from tests.uitools import put_cursor, sync
+from tests.uitools import sync
 
 LINES = 500_000
 """`seq 500000`: 3.4 MB of output."""
@@ -42,7 +42,7 @@ async def test_the_pager_shows_the_last_line_of_a_multi_mb_output_on_an_ssh_host
               - name: big
                 hosts: host1
                 shell: seq {LINES}; printf 'done at the end\\n' >&2
-                timeout: 60
+                timeout: 240
                 poll: 0.5
             """
         )
@@ -55,10 +55,10 @@ async def test_the_pager_shows_the_last_line_of_a_multi_mb_output_on_an_ssh_host
         async with app.run_test(size=(100, 30)) as pilot:
             await until(pilot, lambda: app.main.table.row_count == 1)
             (key,) = app.board.runs
-            await until(pilot, lambda: app.board.runs[key].state is RunState.SUCCEEDED)
-            put_cursor(app, key)
-            await pilot.press("enter")
-            assert isinstance(app.screen, DetailScreen)
+            await until(pilot, lambda: app.board.runs[key].state.finished)
+            assert app.board.runs[key].state is RunState.SUCCEEDED
+            app.open_detail(key)  # as enter on its row
+            await until(pilot, lambda: isinstance(app.screen, DetailScreen))
             await pilot.press("o")
             screen = app.screen
             assert isinstance(screen, PagerScreen)
@@ -96,7 +96,7 @@ async def test_the_pager_follows_a_running_output_read_between_the_engines_polls
               - name: growing
                 hosts: host2
                 shell: seq 200000; until [ -e {go_on} ]; do sleep 0.1; done; echo tail-line
-                timeout: 60
+                timeout: 240
                 poll: 0.2
             """
         )
@@ -109,9 +109,11 @@ async def test_the_pager_follows_a_running_output_read_between_the_engines_polls
         async with app.run_test(size=(80, 24)) as pilot:
             await until(pilot, lambda: app.main.table.row_count == 1)
             (key,) = app.board.runs
-            await until(pilot, lambda: app.board.runs[key].state is RunState.RUNNING)
-            put_cursor(app, key)
-            await pilot.press("enter", "o")
+            await until(pilot, lambda: app.board.runs[key].state is not RunState.PENDING)
+            assert app.board.runs[key].state is RunState.RUNNING
+            app.open_detail(key)
+            await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+            await pilot.press("o")
             screen = app.screen
             assert isinstance(screen, PagerScreen)
             await until(pilot, lambda: shown(screen)[-1] == "200000")  # at the end: it follows
@@ -119,7 +121,8 @@ async def test_the_pager_follows_a_running_output_read_between_the_engines_polls
             go_on.touch()
             await until(pilot, lambda: shown(screen)[-1] == "tail-line")
             await until(pilot, lambda: screen.page is not None and screen.page.done)
-            await until(pilot, lambda: app.board.runs[key].state is RunState.SUCCEEDED)
+            await until(pilot, lambda: app.board.runs[key].state.finished)
+            assert app.board.runs[key].state is RunState.SUCCEEDED
             app.leave(0)
     finally:
         go_on.touch()  # the job ends even if the test failed
