@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from jobtui import defaults
 from jobtui.events import BatchStarted, Event, HostChanged, RunChanged, RunView
 from jobtui.model import Host, Outcome, RemoteStatus, RunKey, RunState
+from jobtui.pages import read_view
 from jobtui.transport import Transport, TransportError, make_transports
+from jobtui.transport.base import Chunk
 
 if TYPE_CHECKING:
     from jobtui.transport.become import BecomeSetup
@@ -181,6 +183,11 @@ class DiscoveryPoller:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def read_output(self, view: RunView, stream: str, offset: int, size: int) -> Chunk | None:
+        """The pager's reads (a read-only console: they only read)."""
+        t = next((t for t in self.transports if t.host.name == view.host), None)
+        return read_view(t, view, stream, offset, size) if t is not None else None
 
     def run(self, emit: Callable[[Event], None]) -> None:
         seen: dict[str, RunView] = {}

@@ -432,7 +432,8 @@ jt_watch() {
 }
 
 # jt_read JID STREAM OFFSET SIZE: SIZE bytes of a run's stdout or stderr from
-# OFFSET (`jobtui logs`), raw, in a `read JID done|running|empty` record.
+# OFFSET (`jobtui logs`), raw, in a `read JID done|running|empty [BYTES]` record
+# (BYTES: the file's size before the read, for the console's pager).
 jt_read() {
     jt_valid "$1" || return 0
     d=$JT_JOBS/$1
@@ -447,6 +448,6 @@ jt_read() {
         jt_rec read "$1" "$how"
         return 0
     fi
-    jt_rec read "$1" "$how"
+    jt_rec read "$1" "$how" "$(ls -ln -- "$f" 2>/dev/null | awk '{ print $5 }')"
     tail -c +"$(($3 + 1))" -- "$f" 2>/dev/null | head -c "$4"
 }

@@ -261,16 +261,20 @@ class Chunk:
 
     data: bytes
     done: bool
+    total: int | None = None
+    """The stream's whole size when it was read, if the host said (it only grows)."""
 
 
 def parse_chunk(out: bytes, token: str, jid: str) -> Chunk | None:
     records = parse.split_records(out, token)
     parse.parse_hello(records)
     for r in records:
-        if r.kind == "read" and r.args[:1] == [jid] and len(r.args) == 2:
+        if r.kind == "read" and r.args[:1] == [jid] and len(r.args) in (2, 3):
             if r.args[1] == "missing":
                 return None
-            return Chunk(r.body, r.args[1] == "done")
+            size = r.args[2] if len(r.args) == 3 else ""
+            total = int(size) if size.isascii() and size.isdigit() and len(size) <= 18 else None
+            return Chunk(r.body, r.args[1] == "done", total)
     raise parse.ProtocolError("no answer to the read")
 
 

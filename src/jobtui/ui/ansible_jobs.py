@@ -29,8 +29,10 @@ from jobtui import defaults
 from jobtui.events import Event, HostChanged, Notice, RunChanged, RunView
 from jobtui.fleet import on_hosts, view_of
 from jobtui.model import Action, NoticeLevel, Outcome, RunKey, RunState
+from jobtui.pages import read_view
 from jobtui.text import one_line
 from jobtui.transport import Transport, TransportError
+from jobtui.transport.base import Chunk
 from jobtui.ui.render import STATE_LOOK
 
 RETRY_REFUSED = "Ansible's jobs cannot be retried from jobtui: run the playbook again"
@@ -96,6 +98,11 @@ class AnsibleJobs:
 
     def show_output(self, keys: Iterable[RunKey]) -> None:
         """Nothing to do: a finished job's output comes with every read."""
+
+    def read_output(self, view: RunView, stream: str, offset: int, size: int) -> Chunk | None:
+        """The pager's reads of one of Ansible's jobs: its result's output."""
+        t = self.transports.get(view.host)
+        return read_view(t, view, stream, offset, size) if view.ansible and t else None
 
     def observe(self, event: Event) -> None:
         """The engine's events (a listener on its loop thread): which hosts it reaches."""

@@ -28,6 +28,10 @@ class Scope(Enum):
     DETAIL = "detail"
     HELP = "help"
     CONFIRM = "confirm"
+    PAGER = "pager"
+    """The whole-output pager's screen."""
+    PAGER_VIEW = "pager_view"
+    """The pager's lines (they hold the focus): its moves."""
 
 
 @dataclass(frozen=True)
@@ -199,6 +203,19 @@ ACTIONS: tuple[KeyAction, ...] = (
     # The other screens.
     KeyAction("jobtui.back", "escape", "close", "Back", Scope.DETAIL),
     KeyAction("jobtui.back2", "backspace", "close", "Back", Scope.DETAIL, show=False),
+    KeyAction("jobtui.whole_output", "o", "whole_output", "Output", Scope.DETAIL),
+    # The whole-output pager (as less: / n N g G q).
+    KeyAction("jobtui.pager.close", "escape,q", "close", "Back", Scope.PAGER),
+    KeyAction("jobtui.pager.search", "slash", "search", "Search", Scope.PAGER),
+    KeyAction("jobtui.pager.next", "n", "next_match", "Next", Scope.PAGER),
+    KeyAction("jobtui.pager.previous", "N", "previous_match", "Previous", Scope.PAGER),
+    KeyAction("jobtui.pager.stream", "e", "toggle_stream", "Other stream", Scope.PAGER),
+    KeyAction("jobtui.pager.top", "home,g", "top", "Top", Scope.PAGER_VIEW),
+    KeyAction("jobtui.pager.end", "end,G", "bottom", "End", Scope.PAGER_VIEW),
+    KeyAction(None, "up,k", "line_up", "Line up", Scope.PAGER_VIEW, show=False),
+    KeyAction(None, "down,j", "line_down", "Line down", Scope.PAGER_VIEW, show=False),
+    KeyAction(None, "pageup,b", "page_up", "Page up", Scope.PAGER_VIEW, show=False),
+    KeyAction(None, "pagedown,space", "page_down", "Page down", Scope.PAGER_VIEW, show=False),
     KeyAction("jobtui.help.close", "escape,question_mark,q", "app.pop_screen", "Close", Scope.HELP),
     KeyAction("jobtui.confirm.yes", "y", "answer(True)", "Yes", Scope.CONFIRM),
     KeyAction("jobtui.confirm.no", "n,escape", "answer(False)", "No", Scope.CONFIRM),

@@ -13,11 +13,13 @@ batch of changes. No Textual import here.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from jobtui.events import Event, Notice, RunChanged
+from jobtui.events import Event, Notice, RunChanged, RunView
 from jobtui.model import NoticeLevel, RunKey
+from jobtui.pages import read_view
+from jobtui.transport.base import Chunk
 
 if TYPE_CHECKING:
     from jobtui.engine import Engine
@@ -58,6 +60,15 @@ class EngineSource:
     def stop(self) -> None:
         self._engine.stop()
 
+    def read_output(self, view: RunView, stream: str, offset: int, size: int) -> Chunk | None:
+        """The pager's reads of a batch run, through its host's transport (from the
+        pager's worker thread: the transport serialises it with the engine's round
+        trips, one lock per shell)."""
+        host = self._engine.hosts.get(view.host)
+        if view.ansible or host is None:
+            return None  # Ansible's jobs are `AnsibleJobs`'
+        return read_view(host.transport, view, stream, offset, size)
+
 
 class MergedSource:
     """Several sources as one: the first runs on the caller's thread, each other on a
@@ -88,6 +99,15 @@ class MergedSource:
         for source in (self.first, *self.others):
             source.stop()
 
+    def read_output(self, view: RunView, stream: str, offset: int, size: int) -> Chunk | None:
+        """The first source's answer that is not None (each reads only its own runs)."""
+        for source in (self.first, *self.others):
+            read = getattr(source, "read_output", None)
+            got: Chunk | None = read(view, stream, offset, size) if read is not None else None
+            if got is not None:
+                return got
+        return None
+
 
 def _run(source: EventSource, emit: Callable[[Event], None]) -> None:
     """A second source's thread: should it fail, the operator is told why (the first
@@ -102,8 +122,14 @@ def _run(source: EventSource, emit: Callable[[Event], None]) -> None:
 class ReplaySource:
     """A fixed list of events, then nothing until stopped (tests, screenshots)."""
 
-    def __init__(self, events: Sequence[Event]) -> None:
+    def __init__(
+        self,
+        events: Sequence[Event],
+        outputs: Mapping[tuple[RunKey, str], bytes] | None = None,
+    ) -> None:
         self.events = list(events)
+        self.outputs = dict(outputs or {})
+        """(run, "stdout"|"stderr") -> its whole output, for the pager."""
         self._stopped = threading.Event()
 
     def run(self, emit: Callable[[Event], None]) -> None:
@@ -112,6 +138,12 @@ class ReplaySource:
 
     def stop(self) -> None:
         self._stopped.set()
+
+    def read_output(self, view: RunView, stream: str, offset: int, size: int) -> Chunk | None:
+        data = self.outputs.get((view.key, stream))
+        if data is None:
+            return None
+        return Chunk(data[offset : offset + size], view.state.finished, len(data))
 
 
 class EventBuffer:

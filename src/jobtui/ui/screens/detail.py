@@ -16,6 +16,7 @@ from textual.widgets import Footer, Static
 
 from jobtui.events import RunView
 from jobtui.model import RunKey, RunState
+from jobtui.pages import OutputSource
 from jobtui.text import duration, iso, one_line
 from jobtui.ui.board import HostInfo
 from jobtui.ui.keys import Scope, bindings
@@ -28,6 +29,7 @@ from jobtui.ui.render import (
     progress_text,
     state_text,
 )
+from jobtui.ui.screens.pager import PagerScreen
 
 _PARTS = ("detail-title", "detail-fields", "detail-command", "stdout", "stderr")
 
@@ -113,6 +115,16 @@ class DetailScreen(Screen[None]):
     def action_close(self) -> None:
         """Back to the list (dismiss, so the app hears the detail closed)."""
         self.dismiss(None)
+
+    def action_whole_output(self) -> None:
+        """`o`: the run's whole output in a pager, read from its host as it is scrolled."""
+        source = getattr(self.app, "source", None)
+        if not isinstance(source, OutputSource):
+            self.notify("this console cannot read outputs", severity="warning")
+        elif not self.view.jid:
+            self.notify("not started: no output yet", severity="warning")
+        else:
+            self.app.push_screen(PagerScreen(self.view, source))
 
     def __init__(
         self,
