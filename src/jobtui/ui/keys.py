@@ -27,6 +27,7 @@ class Scope(Enum):
     TABLE = "table"
     DETAIL = "detail"
     HELP = "help"
+    PROBLEMS = "problems"
     CONFIRM = "confirm"
 
 
@@ -113,6 +114,16 @@ ACTIONS: tuple[KeyAction, ...] = (
         palette_help="the same order the other way round (▲/▼ beside the sort)",
     ),
     KeyAction("jobtui.escape", "escape", "escape", "Clear filter", Scope.MAIN, show=False),
+    KeyAction(
+        "jobtui.problems",
+        "p",
+        "problems",
+        "Problems",
+        Scope.MAIN,
+        show=False,
+        palette="Show problems",
+        palette_help="the runs that did not succeed, grouped by their error",
+    ),
     # The run table.
     KeyAction("jobtui.details", "enter", "select_cursor", "Details", Scope.TABLE, show=False),
     KeyAction(None, "up", "cursor_up", "Cursor up", Scope.TABLE, show=False),
@@ -200,6 +211,11 @@ ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("jobtui.back", "escape", "close", "Back", Scope.DETAIL),
     KeyAction("jobtui.back2", "backspace", "close", "Back", Scope.DETAIL, show=False),
     KeyAction("jobtui.help.close", "escape,question_mark,q", "app.pop_screen", "Close", Scope.HELP),
+    # Before the table's own enter, so that the footer names it.
+    KeyAction(
+        "jobtui.problems.runs", "enter", "choose", "Show its runs", Scope.PROBLEMS, priority=True
+    ),
+    KeyAction("jobtui.problems.close", "escape,p", "close", "Back", Scope.PROBLEMS),
     KeyAction("jobtui.confirm.yes", "y", "answer(True)", "Yes", Scope.CONFIRM),
     KeyAction("jobtui.confirm.no", "n,escape", "answer(False)", "No", Scope.CONFIRM),
 )
