@@ -12,6 +12,7 @@ from jobtui.events import RunView
 from jobtui.model import RunKey, RunState
 from jobtui.problems import MAX_ERROR, NO_OUTPUT, error_of, group, hosts_text, mask
 from jobtui.report import problems_lines
+from jobtui.ui.order import RunOrder
 
 EXAMPLES = [
     ("connection to 10.0.0.7 failed", "connection to <ip> failed"),
@@ -210,3 +211,16 @@ def test_the_human_summary_lists_each_problem_with_a_few_of_its_hosts() -> None:
         "   1 unreachable: no route\\x1b[2J",
         "     db",
     ]
+
+
+def test_the_run_order_shows_only_the_runs_it_is_given_as_they_change() -> None:
+    runs = {v.key: v for v in (view("a"), view("b"), view("c"))}
+    order = RunOrder(runs)
+    order.only = frozenset({RunKey("backup", "c", 0), RunKey("backup", "a", 0)})
+    order.rebuild()
+    assert order.keys == [RunKey("backup", "a", 0), RunKey("backup", "c", 0)]
+    runs[RunKey("backup", "b", 0)] = view("b", RunState.TIMED_OUT)
+    assert not order.apply([RunKey("backup", "b", 0)]).moved
+    order.only = None
+    order.rebuild()
+    assert len(order) == 3

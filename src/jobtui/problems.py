@@ -32,38 +32,55 @@ supervisor gone, the operator) is the cause, whatever the job printed last."""
 NO_OUTPUT = "(no output)"
 """The error of a run that printed nothing and was given no reason."""
 
-_MASKS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern, re.IGNORECASE), placeholder)
-    for pattern, placeholder in (
-        # Whole things first, so that their parts (a UUID's hex, a URL's path, a
-        # date's numbers) are not masked one by one.
-        (r"\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+", "<url>"),
-        (r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", "<uuid>"),
+_DIGITS = "0123456789"
+_MASKS: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), placeholder, needs)
+    for pattern, placeholder, needs in (
+        # In this order, so that whole things (a URL, a UUID, a date) are masked
+        # before their parts (a path, hex, numbers) could be. `needs`: characters of
+        # which the message must hold one for the pattern to be tried at all (a
+        # pass costs about as much as any other: most messages need few of them).
+        (r"\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+", "<url>", "/"),
+        (r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", "<uuid>", "-"),
         (
             r"\b\d{4}-\d{2}-\d{2}(?:[t ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?"
             r"(?:z|[+-]\d{2}:?\d{2})?)?(?![\w:])",
             "<time>",
+            "-",
         ),
-        (r"(?<![\w:.])\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?![\w:])", "<time>"),
-        (r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?(?!\w|\.\d)", "<ip>"),
+        (r"(?<![\w:.])\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?![\w:])", "<time>", ":"),
+        (r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?(?!\w|\.\d)", "<ip>", "."),
         (
             r"(?<![\w:])(?=[0-9a-f:]*\d)(?:(?:[0-9a-f]{1,4}:){2,7}[0-9a-f]{1,4}"
             r"|(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?::(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?)"
             r"(?![\w:])|(?<![\w:])::(?![\w:])",
             "<ip>",
+            ":",
         ),
-        (r"(?<![\w<>])(?:~|\.{1,2})?(?:/[\w.@%+=,~-]+)+/?|(?<![\w<>])/(?![\w/])", "<path>"),
-        (r"\b0x[0-9a-f]+\b|\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{6,}\b", "<hex>"),
-        (r"(?<![\w.])\d+(?:\.\d+)?(?:ms|us|µs|ns|[smhd])(?:\d+(?:ms|[smh]))*\b", "<dur>"),
+        (
+            r"(?<![\w<>/])(?:~|\.{1,2})?(?:/+[\w.@%+=,~-]+)+/*|(?<![\w<>/])/+(?![\w<])",
+            "<path>",
+            "/",
+        ),
+        (
+            r"\b0x[0-9a-f]+\b|\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{6,}\b",
+            "<hex>",
+            _DIGITS,
+        ),
+        (
+            r"(?<![\w.])\d+(?:\.\d+)?(?:ms|us|µs|ns|[smhd])(?:\d+(?:ms|[smh]))*\b",
+            "<dur>",
+            _DIGITS,
+        ),
         # A number, unless it is part of a word between letters (`e2fsck`): `db01`
         # and `host12` are a host's number, `port 22` a port's.
-        (r"(?<![a-z])\d+(?:[.,]\d+)*|\d+(?:[.,]\d+)*(?![a-z])", "<n>"),
+        (r"(?<![a-z])\d+(?:[.,]\d+)*|\d+(?:[.,]\d+)*(?![a-z])", "<n>", _DIGITS),
     )
 )
 _SPACES = re.compile(r"\s+")
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=32768)  # at most ~10 MB: errors are cut to MAX_ERROR characters
 def mask(message: str) -> str:
     """The message with what varies between hosts replaced by placeholders: `<ip>`
     (IPv4, with its port, and IPv6), `<uuid>`, `<hex>` (ids of 6+ hex digits with a
@@ -72,9 +89,15 @@ def mask(message: str) -> str:
     become one space. Words stay as they are: two messages that differ in a word
     never mask the same. Masking a masked message changes nothing.
     """
-    text = _SPACES.sub(" ", message).strip()
-    for pattern, placeholder in _MASKS:
-        text = pattern.sub(placeholder, text)
+    text, before = _SPACES.sub(" ", message).strip(), ""
+    # Until nothing changes: a placeholder can make what follows it look masked
+    # (`T0::` is `T<n>::`, whose `::` stands alone now). Each pass that changes the
+    # text takes digits, `:`, `/` or `-` out of it (placeholders hold none): it ends.
+    while text != before:
+        before = text
+        for pattern, placeholder, needs in _MASKS:
+            if any(c in text for c in needs):
+                text = pattern.sub(placeholder, text)
     return text
 
 
