@@ -85,6 +85,10 @@ async def test_the_cursors_problem_is_the_one_chosen() -> None:
         await pilot.press("down", "enter")
         await pilot.pause()
         assert table(app).shown_keys() == [RunKey("backup", "db03", i) for i in range(3)]
+        await pilot.press("p", "down", "down", "enter")  # another one, straight away
+        await pilot.pause()
+        assert table(app).shown_keys() == [RunKey("rotate-logs", "web02", 0)]
+        assert "problem: 1 run" in str(app.main.info.render())
 
 
 @sync

@@ -155,7 +155,8 @@ class MainScreen(Screen[None]):
         if table.marks:
             text.append(f" · {len(table.marks)} marked", style="bold magenta")
         if table.only is not None:
-            text.append(f" · problem: {len(table.only)} runs", style="bold orange1")
+            runs = "1 run" if len(table.only) == 1 else f"{len(table.only)} runs"
+            text.append(f" · problem: {runs}", style="bold orange1")
         return text
 
     # -- user actions --------------------------------------------------------------
