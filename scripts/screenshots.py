@@ -67,6 +67,7 @@ from jobtui.ui.sample import (
     sample_ansible_jobs,
     sample_app,
     sample_events,
+    sample_problem_events,
     sample_runs,
     settle,
 )
@@ -397,6 +398,8 @@ async def main() -> int:
         shots.append(await shoot(ansible_app(), "ansible", size, []))
         # The failed Ansible job on web02 (systemctl restart app, rc 4).
         shots.append(await shoot(ansible_app(), "ansible-detail", size, [*["down"] * 16, "enter"]))
+        # The problems view of the sample with `sync` failing on six more hosts.
+        shots.append(await shoot(sample_app(sample_problem_events()), "problems", size, ["p"]))
     try:
         to_pngs(shots, *converter())
     except Missing as e:

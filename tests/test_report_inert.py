@@ -66,8 +66,8 @@ def test_human_reporter_prints_every_name_inert_and_on_its_line() -> None:
     report(Notice(EVIL))
     report(RunChanged(view(), RunState.RUNNING))
     report(BatchFinished(EVIL, [view()], {"failed": 1}))
-    # 5 events, the summary's run and its last stderr line.
-    assert_one_line_each(out.getvalue(), 7)
+    # 5 events, the summary's run and its last stderr line, its problem (3 lines).
+    assert_one_line_each(out.getvalue(), 10)
     assert all(line.startswith(("[", "  ")) for line in out.getvalue().splitlines())
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 from textual.pilot import Pilot
 
-from jobtui.ui.sample import sample_app, settle
+from jobtui.ui.sample import sample_app, sample_problem_events, settle
 
 pytest.importorskip("pytest_textual_snapshot")
 
@@ -43,3 +43,9 @@ def test_help_overlay(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
 def test_read_only_main_screen(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
     app = sample_app(read_only=True)
     assert snap_compare(app, terminal_size=size, run_before=settled)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_problems_view(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    app = sample_app(sample_problem_events())
+    assert snap_compare(app, terminal_size=size, run_before=settled, press=["p"])

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from jobtui import events
+from jobtui import events, problems
 from jobtui.flow import is_waiting
 from jobtui.model import RunKey, RunState
 from jobtui.text import json_line, one_line, sanitize
@@ -105,6 +105,12 @@ class HumanReporter:
         for (job, reason), n in skipped.items():
             said = f": {one_line(reason)}" if reason else ""
             print(f"  {one_line(job)}: {n} skipped{said}", file=self.stream, flush=True)
+        found = problems.group(ev.runs)
+        if found:
+            total = sum(len(p.runs) for p in found)
+            self._say(f"problems: {_count(total, 'run')}, {_count(len(found), 'cause')}")
+        for line in problems_lines(found):
+            print(line, file=self.stream, flush=True)
 
 
 class JsonReporter:
@@ -160,7 +166,34 @@ def summary_object(ev: events.BatchFinished) -> dict[str, Any]:
         "interrupted": ev.interrupted,
         "runs": [summary_fields(v) for v in ev.runs],
         "counts": ev.counts,
+        "problems": [p.summary() for p in problems.group(ev.runs)],
     }
+
+
+PROBLEM_HOSTS = 8
+"""Hosts a problem names in the human summary before `and N more`."""
+
+
+def problems_lines(found: Sequence[problems.Problem]) -> list[str]:
+    """The end of the human summary, under its `problems: 40 runs, 2 causes`: the runs
+    that did not succeed grouped by cause, the biggest group first, each with its
+    hosts (the first `PROBLEM_HOSTS`)::
+
+          38 failed rc=1: connection to <ip> failed
+             host01, host02, host03, host04, host05, host06, host07, host08 and 30 more
+           2 unreachable: connection refused
+             db03, db04
+    """
+    if not found:
+        return []
+    width = len(str(len(found[0].runs)))
+    lines = []
+    for p in found:
+        count = str(len(p.runs)).rjust(width)
+        lines.append(f"  {count} {problems.outcome_text(p)}: {one_line(p.error)}")
+        hosts = problems.hosts_text([one_line(h) for h in p.hosts], PROBLEM_HOSTS)
+        lines.append(f"  {' ' * width} {hosts}")
+    return lines
 
 
 def summary_fields(v: events.RunView) -> dict[str, Any]:

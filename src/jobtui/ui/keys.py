@@ -27,6 +27,7 @@ class Scope(Enum):
     TABLE = "table"
     DETAIL = "detail"
     HELP = "help"
+    PROBLEMS = "problems"
     CONFIRM = "confirm"
     PAGER = "pager"
     """The whole-output pager's screen."""
@@ -117,6 +118,16 @@ ACTIONS: tuple[KeyAction, ...] = (
         palette_help="the same order the other way round (▲/▼ beside the sort)",
     ),
     KeyAction("jobtui.escape", "escape", "escape", "Clear filter", Scope.MAIN, show=False),
+    KeyAction(
+        "jobtui.problems",
+        "p",
+        "problems",
+        "Problems",
+        Scope.MAIN,
+        show=False,
+        palette="Show problems",
+        palette_help="the runs that did not succeed, grouped by their error",
+    ),
     # The run table.
     KeyAction("jobtui.details", "enter", "select_cursor", "Details", Scope.TABLE, show=False),
     KeyAction(None, "up", "cursor_up", "Cursor up", Scope.TABLE, show=False),
@@ -217,6 +228,11 @@ ACTIONS: tuple[KeyAction, ...] = (
     KeyAction(None, "pageup,b", "page_up", "Page up", Scope.PAGER_VIEW, show=False),
     KeyAction(None, "pagedown,space", "page_down", "Page down", Scope.PAGER_VIEW, show=False),
     KeyAction("jobtui.help.close", "escape,question_mark,q", "app.pop_screen", "Close", Scope.HELP),
+    # Before the table's own enter, so that the footer names it.
+    KeyAction(
+        "jobtui.problems.runs", "enter", "choose", "Show its runs", Scope.PROBLEMS, priority=True
+    ),
+    KeyAction("jobtui.problems.close", "escape,p", "close", "Back", Scope.PROBLEMS),
     KeyAction("jobtui.confirm.yes", "y", "answer(True)", "Yes", Scope.CONFIRM),
     KeyAction("jobtui.confirm.no", "n,escape", "answer(False)", "No", Scope.CONFIRM),
 )

@@ -253,6 +253,8 @@ class RunOrder:
         self.batch = ""
         """The batch of the runs whose view names none (the console's own), for `batch:`."""
         self._filter = Filter()
+        self.only: frozenset[RunKey] | None = None
+        """Show these runs only (a problem's, `ui.screens.problems`), None: every run."""
         self.reverse = False
         """The sort mode's order turned around (`S`)."""
         self._sort_keys: dict[RunKey, tuple[object, ...] | Reversed] = {}
@@ -291,6 +293,8 @@ class RunOrder:
         """Whether the run passes the filter and the finished runs' switch."""
         if self.hide_finished and view.state.finished:
             return False
+        if self.only is not None and view.key not in self.only:
+            return False
         if not self._filter:
             return True
         verdict = self._matched.get(view.key)
@@ -308,7 +312,7 @@ class RunOrder:
         """Take these changed (or new) runs into account."""
         runs, sort_keys, mode = self.runs, self._sort_keys, self.sort_mode
         dynamic = mode in DYNAMIC_SORTS
-        filtering = self.hide_finished or bool(self._filter)
+        filtering = self.hide_finished or bool(self._filter) or self.only is not None
         leave: set[RunKey] = set()
         enter: set[RunKey] = set()
         shown: list[RunKey] = []

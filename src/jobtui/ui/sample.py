@@ -118,6 +118,34 @@ def sample_runs() -> list[RunView]:
     return runs
 
 
+def sample_failures() -> list[RunView]:
+    """A `sync` job on six more hosts for the problems view: five fail with the same
+    error, each naming another address (one problem once masked), one with another."""
+    runs = [
+        _run(
+            "sync", f"app{n:02d}", 0, "", RunState.FAILED, ago=400, took=31 + n, rc=12,
+            attempt=1, timeout=600, tail="syncing /srv/data\n",
+            stderr_tail=f"rsync: connection to 10.0.3.{n * 7} timed out after {30 + n}s\n",
+        )
+        for n in range(1, 6)
+    ]  # fmt: skip
+    runs.append(
+        _run(
+            "sync", "app06", 0, "", RunState.FAILED, ago=400, took=12, rc=11, attempt=1,
+            timeout=600, stderr_tail="rsync: write failed on /srv/data/x.db: No space left\n",
+        )
+    )  # fmt: skip
+    return runs
+
+
+def sample_problem_events() -> list[Event]:
+    """The sample batch with `sample_failures` in it (the problems view's screenshot)."""
+    events: list[Event] = [BatchStarted(SAMPLE_BATCH, sample_runs() + sample_failures())]
+    events += sample_events()[1:]
+    events += [HostChanged(f"app{n:02d}", True) for n in range(1, 7)]
+    return events
+
+
 def sample_events() -> list[Event]:
     """BatchStarted with the sample runs, and the hosts' reachability."""
     events: list[Event] = [BatchStarted(SAMPLE_BATCH, sample_runs())]

@@ -19,6 +19,7 @@ from jobtui.ui.board import ANSIBLE_JOBS, Board, Changes
 from jobtui.ui.keys import Scope, bindings
 from jobtui.ui.order import sort_arrow
 from jobtui.ui.render import COLUMN
+from jobtui.ui.screens.problems import ProblemsScreen
 from jobtui.ui.widgets.runs_table import RunsTable
 from jobtui.ui.widgets.summary import HostSummary, JobSummary, StatusLine
 
@@ -31,6 +32,7 @@ INFO_SETTINGS = (
     "sort_mode",
     "sort_reverse",
     "marks",
+    "only",
 )
 """The table's settings the info label shows (it follows them as they change)."""
 FILTER_ROOM = 24
@@ -65,6 +67,8 @@ class MainScreen(Screen[None]):
         self.host_summary = HostSummary(board, id="hosts")
         self.job_summary = JobSummary(board, id="jobs")
         self.info = Static(id="info")
+        self.problems: ProblemsScreen | None = None
+        """The problems view, while it is open (it follows the changes)."""
         self._info_shown: Text | None = None
         self._status_shown: tuple[object, ...] = ()
         self.filter_box = Input(
@@ -110,6 +114,8 @@ class MainScreen(Screen[None]):
             self._status_shown = status
             self.status.refresh_counts()
         self._refresh_info()  # the number of runs shown, or in all
+        if self.problems is not None and changes.runs:
+            self.problems.refresh_problems()
 
     def _status_inputs(self) -> tuple[object, ...]:
         """What the status line shows: most updates (progress) change none of it."""
@@ -149,6 +155,9 @@ class MainScreen(Screen[None]):
             text.append(" · finished hidden", style="yellow3")
         if table.marks:
             text.append(f" · {len(table.marks)} marked", style="bold magenta")
+        if table.only is not None:
+            runs = "1 run" if len(table.only) == 1 else f"{len(table.only)} runs"
+            text.append(f" · problem: {runs}", style="bold orange1")
         return text
 
     # -- user actions --------------------------------------------------------------
@@ -171,6 +180,20 @@ class MainScreen(Screen[None]):
             self.table.focus()
         elif box.value:
             box.value = ""
+        elif self.table.only is not None:
+            self.table.only = None
+
+    def action_problems(self) -> None:
+        """The problems view; the one chosen there becomes the table's runs."""
+        if self.problems is None:
+            self.problems = ProblemsScreen(self.board)
+            self.app.push_screen(self.problems, self._problem_chosen)
+
+    def _problem_chosen(self, keys: frozenset[RunKey] | None) -> None:
+        self.problems = None
+        if keys is not None:
+            self.table.only = keys
+            self.table.focus()
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:

@@ -98,6 +98,8 @@ class RunsTable(ScrollView, can_focus=True):
     """The sort mode's order turned around (`S`)."""
     marks: var[frozenset[RunKey]] = var(frozenset(), init=False)
     """The marked runs (replaced, never changed in place, so watchers see it)."""
+    only: var[frozenset[RunKey] | None] = var(None, init=False)
+    """Show these runs only (a problem's runs), None: every run the filter lets through."""
 
     class Selected(Message):
         """Enter, or a click on the cursor's row: the operator wants this run."""
@@ -203,6 +205,10 @@ class RunsTable(ScrollView, can_focus=True):
 
     def watch_run_filter(self, run_filter: Filter) -> None:
         self.order.filter = run_filter
+        self.rebuild()
+
+    def watch_only(self, only: frozenset[RunKey] | None) -> None:
+        self.order.only = only
         self.rebuild()
 
     def watch_hide_finished(self, hide: bool) -> None:
