@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from jobtui import defaults
 from jobtui.events import BatchStarted, Event, HostChanged, RunChanged, RunView
 from jobtui.model import Host, Outcome, RemoteStatus, RunKey, RunState
+from jobtui.plan import display_group
 from jobtui.transport import Transport, TransportError, make_transports
 
 if TYPE_CHECKING:
@@ -112,6 +113,7 @@ def view_of(host: Host, st: RemoteStatus, now: float, skew: float = 0.0) -> RunV
         user=st.user,
         ansible=st.ansible,
         reason=st.reason,
+        group=display_group("all", host.groups),  # no job pattern here: its first group
         now=now,
         skew=skew,  # elapsed times in the host's clock
     )
