@@ -77,6 +77,8 @@ class HostGroups:
         """Each host's counts as last added to its group's."""
         self.runs_of: dict[str, dict[RunKey, None]] = {}
         """Each host's runs (the board never drops one)."""
+        self._unsorted: set[str] = set()
+        """Groups that took hosts in this `apply` (sorted once, at its end)."""
 
     def groups(self) -> list[str]:
         """The groups, by name (`NO_GROUP` first, `NO_RUNS` last)."""
@@ -109,6 +111,7 @@ class HostGroups:
         """
         moved = False
         changed: set[str] = set()
+        self._unsorted = set()
         for key in runs:
             view = self.board.runs.get(key)
             if view is None:
@@ -131,6 +134,8 @@ class HostGroups:
                 self._place(host, NO_RUNS, changed)
                 moved = True
             self._recount(host, changed)
+        for group in self._unsorted & set(self._groups):  # once per apply, not per host
+            self._groups[group].hosts.sort(key=natural_key)
         return changed, moved
 
     def _place(self, host: str, group: str, changed: set[str]) -> None:
@@ -140,7 +145,7 @@ class HostGroups:
         self.group_of[host] = group
         members = self._groups.setdefault(group, _Group()).hosts
         members.append(host)
-        members.sort(key=natural_key)
+        self._unsorted.add(group)
         changed.add(group)
         self._recount(host, changed)
 

@@ -30,15 +30,11 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from jobtui.model import RunState
-from jobtui.text import one_line
 from jobtui.ui.board import Board, Changes
-from jobtui.ui.hostgroups import HostGroups, group_label
+from jobtui.ui.grid_text import cell_look, group_text, host_text
+from jobtui.ui.hostgroups import HostGroups
 from jobtui.ui.keys import Scope, bindings
-from jobtui.ui.render import STATE_LOOK, STATE_ORDER, counts_text, truncate
 
-NO_STATE = ("·", "grey42")
-"""The look of a host with no run."""
 HEADER = -1
 """`Line.start` of a group's header line."""
 INFO_LINES = 1
@@ -49,14 +45,6 @@ Line = tuple[str, int, int]
 for the group's header) and the number of cells on it."""
 Spot = tuple[int, int]
 """A place in the grid: line, and column (in cells; 0 on a header)."""
-
-
-def cell_look(state: RunState | None) -> tuple[str, str]:
-    """A cell's glyph and Rich style for the host's worst state."""
-    if state is None:
-        return NO_STATE
-    look = STATE_LOOK[state]
-    return look.symbol, look.style
 
 
 def grid_lines(groups: list[tuple[str, int]], per_line: int) -> list[Line]:
@@ -213,7 +201,7 @@ class HostGrid(ScrollView, can_focus=True):
                     self._refresh_spot(spot)
             info = info or about == host
         for group in changed:
-            if self._headers.get(group) != self._header_text(group).plain:
+            if self._headers.get(group) != group_text(self.groups, group).plain:
                 line = self._line_of_group.get(group)
                 if line is not None:
                     self._refresh_line(line)
@@ -436,45 +424,12 @@ class HostGrid(ScrollView, can_focus=True):
         spot = self._hover or self.cursor
         return self.host_at(spot) or self.group_at(spot)
 
-    def _header_text(self, group: str) -> Text:
-        hosts = len(self.groups.hosts(group))
-        text = Text(no_wrap=True)
-        text.append(f"{truncate(group_label(group), 24)} ", "bold")
-        text.append(f"{hosts} ", "grey62")
-        text.append_text(counts_text(self.groups.counts(group)))
-        return text
-
-    def _info_text(self) -> Text:
+    def _info(self) -> Text:
         spot = self._hover or self.cursor
         host, group = self.host_at(spot), self.group_at(spot)
-        text = Text(no_wrap=True)
         if group is not None:
-            n = len(self.groups.hosts(group))
-            text.append(f" {truncate(group_label(group), 30)}", "bold")
-            text.append(f" {n} host{'s' if n != 1 else ''} ", "grey70")
-            text.append_text(counts_text(self.groups.counts(group)))
-            return text
-        if host is None:
-            text.append(" no hosts yet", "grey62")
-            return text
-        glyph, style = self._looks.get(host, NO_STATE)
-        text.append(f" {glyph} ", style)
-        text.append(truncate(host, 30), "bold")
-        info = self.board.hosts.get(host)
-        if info is not None and info.reachable is False:
-            text.append(" unreachable: " + truncate(info.reason or "no reason given", 60), style)
-        runs = sorted(
-            (self.board.runs[k] for k in self.groups.runs_of.get(host, ())),
-            key=lambda v: (STATE_ORDER[v.state], v.job, v.key[2]),
-        )
-        for view in runs:
-            look = STATE_LOOK[view.state]
-            item = f"[{one_line(view.item)}]" if view.item else ""
-            text.append(f"  {look.symbol} ", look.style)
-            text.append(truncate(view.job, 24) + truncate(item, 24))
-        if not runs:
-            text.append("  no runs", "grey62")
-        return text
+            return group_text(self.groups, group, info=True)
+        return host_text(self.groups, host)
 
     def _text_strip(self, text: Text, component: str) -> Strip:
         """A line of text over the widget's style and a component's."""
@@ -501,13 +456,13 @@ class HostGrid(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if y < INFO_LINES:
-            return self._text_strip(self._info_text(), "host-grid--info")
+            return self._text_strip(self._info(), "host-grid--info")
         line = self.scroll_offset.y + y - INFO_LINES
         if line >= len(self.lines):
             return Strip.blank(width, self.rich_style)
         group, start, count = self.lines[line]
         if start == HEADER:
-            text = self._header_text(group)
+            text = group_text(self.groups, group)
             self._headers[group] = text.plain
             if self.cursor == (line, 0):
                 return self._text_strip(text, "host-grid--selected")
