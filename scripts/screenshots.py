@@ -400,6 +400,9 @@ async def main() -> int:
         shots.append(await shoot(ansible_app(), "ansible-detail", size, [*["down"] * 16, "enter"]))
         # The problems view of the sample with `sync` failing on six more hosts.
         shots.append(await shoot(sample_app(sample_problem_events()), "problems", size, ["p"]))
+        # The host grid: 200 hosts at 80x24, 500 at 160x48 (the most that must fit).
+        fleet = sample_events(200 if size == (80, 24) else 500)
+        shots.append(await shoot(sample_app(fleet), "grid", size, []))
     try:
         to_pngs(shots, *converter())
     except Missing as e:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 from textual.pilot import Pilot
 
-from jobtui.ui.sample import sample_app, sample_problem_events, settle
+from jobtui.ui.sample import sample_app, sample_events, sample_problem_events, settle
 
 pytest.importorskip("pytest_textual_snapshot")
 
@@ -49,3 +49,10 @@ def test_read_only_main_screen(snap_compare: SnapCompare, size: tuple[int, int])
 def test_problems_view(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
     app = sample_app(sample_problem_events())
     assert snap_compare(app, terminal_size=size, run_before=settled, press=["p"])
+
+
+@pytest.mark.parametrize(("size", "hosts"), [((80, 24), 200), ((160, 48), 500)])
+def test_host_grid(snap_compare: SnapCompare, size: tuple[int, int], hosts: int) -> None:
+    """The most hosts each size must show at a glance (the grid, by group)."""
+    app = sample_app(sample_events(hosts))
+    assert snap_compare(app, terminal_size=size, run_before=settled)

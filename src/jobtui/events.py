@@ -48,6 +48,9 @@ class RunView:
     """Who it runs as on its host when that is not the login user (become): `root`."""
     ansible: bool = False
     """One of Ansible's own async jobs, found on its host (watch, status)."""
+    group: str = ""
+    """The inventory group the console shows its host under (`plan.display_group`:
+    the first group the job's pattern selected it through); "" when not known."""
     skew: float = field(default=0.0, compare=False)
     """The host's clock minus the console's, where it is off (else 0): `started` and
     `finished` are the host's times, so a running run's elapsed time is measured

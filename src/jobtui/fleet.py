@@ -19,6 +19,7 @@ from jobtui import defaults
 from jobtui.events import BatchStarted, Event, HostChanged, RunChanged, RunView
 from jobtui.model import Host, Outcome, RemoteStatus, RunKey, RunState
 from jobtui.pages import read_view
+from jobtui.plan import display_group
 from jobtui.transport import Transport, TransportError, make_transports
 from jobtui.transport.base import Chunk
 
@@ -114,6 +115,7 @@ def view_of(host: Host, st: RemoteStatus, now: float, skew: float = 0.0) -> RunV
         user=st.user,
         ansible=st.ansible,
         reason=st.reason,
+        group=display_group("all", host.groups),  # no job pattern here: its first group
         now=now,
         skew=skew,  # elapsed times in the host's clock
     )

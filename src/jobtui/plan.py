@@ -6,13 +6,15 @@ launches `Plan.runs`.
 
 from __future__ import annotations
 
+import fnmatch
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from jobtui.config.errors import ConfigError
 from jobtui.config.inventory import Inventory
-from jobtui.config.patterns import select_hosts
+from jobtui.config.patterns import select_hosts, split_pattern
 from jobtui.config.template import render_command, render_plain, render_shell
 from jobtui.model import (
     BECOME_METHODS,
@@ -27,6 +29,8 @@ from jobtui.model import (
 
 MAX_RUNS = 1_000_000
 """Runs one plan may hold: hosts x loop items, over all its jobs."""
+UNGROUPED = "ungrouped"
+"""The display group of a host in no group (Ansible's name for them)."""
 
 
 @dataclass
@@ -42,6 +46,36 @@ class Plan:
         """The hosts that have at least one run, in inventory order."""
         used = {run.host.name for run in self.runs}
         return [host for name, host in self.inventory.hosts.items() if name in used]
+
+
+@functools.lru_cache(maxsize=4096)
+def display_group(pattern: str, groups: tuple[str, ...]) -> str:
+    """The one group the console shows a host under (`RunView.group`): the first
+    group the job's host pattern named that holds the host, else its first group.
+
+    A pattern's terms are read in the order written, unions only (what selected the
+    host; `&` and `!` terms only narrow): `dbservers:eu-west` puts a host of both under
+    `dbservers`; a glob term (`db*`) names the host's groups that it matches. A host
+    selected by `all`, by its name or by a regex (`~...`) sits under its first group
+    by name (Ansible's `group_names` order), a host in none under `ungrouped`.
+    Only the pattern and the host's groups are read, both kept by the store, so a
+    console that attaches finds the same groups; watch mode, which knows no job
+    pattern, puts each host under its first group.
+
+    Args:
+        pattern: the job's `hosts:` (`all` for runs discovered on the hosts).
+        groups: the host's `Host.groups` (sorted, ancestors included, without `all`).
+    """
+    for term in split_pattern(pattern):
+        if term[0] in "!&~" or term in ("all", "*"):
+            continue
+        if term in groups:
+            return term
+        if set("*?[") & set(term):
+            for group in groups:
+                if fnmatch.fnmatchcase(group, term):
+                    return group
+    return groups[0] if groups else UNGROUPED
 
 
 def template_vars(

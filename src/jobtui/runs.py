@@ -25,6 +25,7 @@ from jobtui import defaults
 from jobtui.config.progress import progress_pattern
 from jobtui.events import RunView
 from jobtui.model import CleanupPolicy, RemoteStatus, RunSpec, RunState, item_label, new_jid
+from jobtui.plan import display_group
 from jobtui.remote.parse import LaunchOutcome, LaunchResult, run_progress
 from jobtui.remote.protocol import LaunchRequest
 
@@ -74,6 +75,7 @@ class Run:
             timeout=spec.job.timeout,
             command=spec.script,
             user=spec.become.user if spec.become else "",
+            group=display_group(spec.job.hosts, spec.host.groups),
         )
         self.phase = Phase.QUEUED
         self.launched = False

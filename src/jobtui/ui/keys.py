@@ -25,6 +25,8 @@ class Scope(Enum):
     MAIN = "main"
     """The main screen (its palette entries run as `screen.<action>`)."""
     TABLE = "table"
+    GRID = "grid"
+    """The host grid (`widgets.host_grid`)."""
     DETAIL = "detail"
     HELP = "help"
     PROBLEMS = "problems"
@@ -128,6 +130,16 @@ ACTIONS: tuple[KeyAction, ...] = (
         palette="Show problems",
         palette_help="the runs that did not succeed, grouped by their error",
     ),
+    KeyAction(
+        "jobtui.grid",
+        "g",
+        "toggle_grid",
+        "Grid",
+        Scope.MAIN,
+        show=False,
+        palette="Hosts: grid or list",
+        palette_help="one cell per host by inventory group, or one row per host",
+    ),
     # The run table.
     KeyAction("jobtui.details", "enter", "select_cursor", "Details", Scope.TABLE, show=False),
     KeyAction(None, "up", "cursor_up", "Cursor up", Scope.TABLE, show=False),
@@ -136,6 +148,16 @@ ACTIONS: tuple[KeyAction, ...] = (
     KeyAction(None, "pagedown", "page_down", "Page down", Scope.TABLE, show=False),
     KeyAction(None, "home,ctrl+home", "cursor_top", "Top", Scope.TABLE, show=False),
     KeyAction(None, "end,ctrl+end", "cursor_bottom", "Bottom", Scope.TABLE, show=False),
+    # The host grid.
+    KeyAction("jobtui.grid.select", "enter", "select_cursor", "Filter", Scope.GRID, show=False),
+    KeyAction(None, "up", "cursor_up", "Cursor up", Scope.GRID, show=False),
+    KeyAction(None, "down", "cursor_down", "Cursor down", Scope.GRID, show=False),
+    KeyAction(None, "left", "cursor_left", "Cursor left", Scope.GRID, show=False),
+    KeyAction(None, "right", "cursor_right", "Cursor right", Scope.GRID, show=False),
+    KeyAction(None, "pageup", "page_up", "Page up", Scope.GRID, show=False),
+    KeyAction(None, "pagedown", "page_down", "Page down", Scope.GRID, show=False),
+    KeyAction(None, "home,ctrl+home", "cursor_top", "Top", Scope.GRID, show=False),
+    KeyAction(None, "end,ctrl+end", "cursor_bottom", "Bottom", Scope.GRID, show=False),
     # Every console.
     KeyAction("jobtui.quit", "q", "quit", "Quit", Scope.APP),
     # Ctrl-C quits too (Textual's own only says "press ctrl+q"), as in k9s or htop; a

@@ -24,13 +24,13 @@ from jobtui.ui.render import STATE_LOOK, sort_key
 
 GRAMMAR = """\
 db01                       a word found in the host, user, job, item or state
-host:db01                  in that field: host user job item state batch kind
+host:db01                  in that field: host user job item state batch kind group
 host:db01,db02             a list: any of them
 !db01  host:!db01          not: none of them
 state:failed,timed_out     a state by its name, or the start of one (state:fail)
 host:db state:!succeeded   terms are separated by spaces; every one must hold"""
 """The filter language in a few lines (the README and the help show it)."""
-KEYS = ("host", "user", "job", "item", "state", "batch", "kind")
+KEYS = ("host", "user", "job", "item", "state", "batch", "kind", "group")
 """The fields a term can name (`key:value`)."""
 STATE_NAMES: dict[str, RunState] = {s.value.replace("_", ""): s for s in RunState}
 """Each state by its name without `_`, `-` or spaces (`timedout`), as values are read."""
@@ -88,6 +88,8 @@ def _field(view: RunView, key: str | None, batch: str) -> str:
         return (view.batch or batch).lower()
     if key == "kind":
         return kind(view)
+    if key == "group":
+        return view.group.lower()
     look = STATE_LOOK[view.state]
     fields = [view.host, view.user, view.job, view.item, view.state.value, look.label]
     if view.ansible:  # `ansible` as a word finds Ansible's jobs, as their job cell says
@@ -122,7 +124,7 @@ def parse_filter(text: str) -> Filter:
         filter := term { " " term }          every term must hold
         term   := ["!"] word                 word found in host, user, job, item or state
                 | ["!"] key ":" ["!"] value { "," value }
-        key    := host | user | job | item | state | batch | kind
+        key    := host | user | job | item | state | batch | kind | group
 
     - Case is ignored. A word is a key term only when what comes before its first
       `:` is letters, so `10.0.0.5:22` is a plain word and `item:a:b` looks for `a:b`.
@@ -132,6 +134,8 @@ def parse_filter(text: str) -> Filter:
       batch, else the console's. A plain word looks in host, user, job, item and
       state (its name and its label, `timed_out` and `timed out`), never in the batch;
       for one of Ansible's own async jobs also in `ansible` and its command.
+    - `group` is the inventory group the console shows the run's host under
+      (`RunView.group`; the host grid's headers filter with it).
     - `kind` is `ansible` for Ansible's own async jobs (found in `ansible_async_dir`),
       `jobtui` for jobtui's runs: `kind:ansible`, `kind:!ansible`.
     - `state` takes a state's name: pending, running, succeeded, failed, timed_out,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from jobtui.events import BatchStarted, Event, HostChanged, RunChanged, RunView
 from jobtui.fleet import view_of
 from jobtui.model import LOST_REASON, Host, RemoteStatus, RunKey, RunState
+from jobtui.plan import display_group
 
 if TYPE_CHECKING:
     from textual.pilot import Pilot
@@ -146,8 +147,97 @@ def sample_problem_events() -> list[Event]:
     return events
 
 
-def sample_events() -> list[Event]:
-    """BatchStarted with the sample runs, and the hosts' reachability."""
+FLEET_ROLES = (("dbservers", "db", 0.2), ("webservers", "web", 0.4), ("appservers", "app", 0.25))
+"""The sample fleet's role groups (the rest of the hosts are `cache`): name, host
+name prefix, share of the hosts."""
+FLEET_PATTERN = "dbservers:webservers:appservers:cache"
+"""The host pattern of the sample fleet's job: each host sits under its role."""
+FLEET_ITEMS = ("app", "config")
+
+
+def fleet_hosts(hosts: int) -> list[Host]:
+    """`hosts` hosts in four role groups (`FLEET_ROLES`, then `cache`) and, every
+    other one, in `eu-west` or `us-east` too (a host in several groups)."""
+    out: list[Host] = []
+    left = hosts
+    for group, prefix, share in (*FLEET_ROLES, ("cache", "cache", 1.0)):
+        n = left if group == "cache" else round(hosts * share)
+        n = min(n, left)
+        left -= n
+        for i in range(1, n + 1):
+            region = "eu-west" if i % 2 else "us-east"
+            out.append(
+                Host(f"{prefix}{i:03d}", f"{prefix}{i:03d}", groups=tuple(sorted((group, region))))
+            )
+    return out
+
+
+def fleet_trouble(hosts: int) -> dict[int, RunState]:
+    """Which hosts of a sample fleet (by position) are in trouble, and how: one
+    failed run on the third and the seventh tenth of them, one host unreachable in
+    the middle, a timeout, a lost run and a cancelled one (no skipped one: its glyph
+    `⤼` is not in DejaVu Sans Mono, the screenshots' font)."""
+    s = RunState
+    spots = {
+        hosts * 3 // 10: s.FAILED,
+        hosts * 7 // 10: s.FAILED,
+        hosts // 2: s.UNREACHABLE,
+        hosts // 5: s.TIMED_OUT,
+        hosts * 9 // 10: s.LOST,
+        hosts // 10: s.CANCELLED,
+    }
+    return spots if hosts >= 10 else {}
+
+
+def fleet_runs(hosts: int) -> list[RunView]:
+    """A job `deploy` with two loop items on `hosts` hosts (`fleet_hosts`): most
+    succeeded, some running or pending, the trouble of `fleet_trouble` on its second
+    item; each run's group as the plan gives it (`FLEET_PATTERN`)."""
+    s = RunState
+    trouble = fleet_trouble(hosts)
+    runs: list[RunView] = []
+    for n, host in enumerate(fleet_hosts(hosts)):
+        group = display_group(FLEET_PATTERN, host.groups)
+        for index, item in enumerate(FLEET_ITEMS):
+            spin = zlib.crc32(f"{host.name}/{item}".encode()) % 100
+            state = s.SUCCEEDED if spin < 80 else s.RUNNING if spin < 95 else s.PENDING
+            if index == 1 and n in trouble:
+                state = trouble[n]
+            if index == 0 and trouble.get(n) is s.UNREACHABLE:
+                state = s.UNREACHABLE
+            ago = None if state in (s.PENDING, s.SKIPPED) else 600.0 + spin
+            took = 120.0 + spin if state.finished and ago is not None else None
+            rc = {s.SUCCEEDED: 0, s.FAILED: 2, s.TIMED_OUT: 143, s.CANCELLED: 143}.get(state)
+            runs.append(
+                _run(
+                    "deploy", host.name, index, item, state, ago=ago, took=took, rc=rc,
+                    attempt=1, group=group, timeout=1800,
+                    progress=100.0 if state is s.SUCCEEDED else float(spin) if ago else None,
+                    reason="connection refused (port 22)" if state is s.UNREACHABLE else "",
+                )
+            )  # fmt: skip
+    return runs
+
+
+def fleet_events(hosts: int) -> list[Event]:
+    """BatchStarted with a sample fleet's runs (`fleet_runs`), and the hosts'
+    reachability (one unreachable: `fleet_trouble`)."""
+    runs = fleet_runs(hosts)
+    events: list[Event] = [BatchStarted(SAMPLE_BATCH, runs)]
+    down = {v.host for v in runs if v.state is RunState.UNREACHABLE}
+    for host in dict.fromkeys(v.host for v in runs):
+        if host in down:
+            events.append(HostChanged(host, False, "connection refused (port 22)"))
+        else:
+            events.append(HostChanged(host, True))
+    return events
+
+
+def sample_events(hosts: int | None = None) -> list[Event]:
+    """BatchStarted with the sample runs, and the hosts' reachability (`hosts`: a
+    sample fleet of that many hosts instead, `fleet_events`)."""
+    if hosts is not None:
+        return fleet_events(hosts)
     events: list[Event] = [BatchStarted(SAMPLE_BATCH, sample_runs())]
     for host in ("db01", "db02", "web01", "web02"):
         events.append(HostChanged(host, True))

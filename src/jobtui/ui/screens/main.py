@@ -1,4 +1,5 @@
-"""The main screen: status line, host and job summaries, filter, run table."""
+"""The main screen: status line, host (list or grid), group and job summaries,
+filter, run table."""
 
 from __future__ import annotations
 
@@ -16,12 +17,14 @@ from textual.widgets import DataTable, Footer, Input, Static
 from jobtui.model import RunKey
 from jobtui.text import one_line
 from jobtui.ui.board import ANSIBLE_JOBS, Board, Changes
+from jobtui.ui.hostgroups import NO_GROUP, NO_RUNS, HostGroups, group_filter
 from jobtui.ui.keys import Scope, bindings
 from jobtui.ui.order import sort_arrow
 from jobtui.ui.render import COLUMN
 from jobtui.ui.screens.problems import ProblemsScreen
+from jobtui.ui.widgets.host_grid import HostGrid
 from jobtui.ui.widgets.runs_table import RunsTable
-from jobtui.ui.widgets.summary import HostSummary, JobSummary, StatusLine
+from jobtui.ui.widgets.summary import GroupSummary, HostSummary, JobSummary, StatusLine
 
 WIDE = 140
 """From this width on, the summaries sit in a side panel instead of a top strip."""
@@ -37,6 +40,8 @@ INFO_SETTINGS = (
 """The table's settings the info label shows (it follows them as they change)."""
 FILTER_ROOM = 24
 """Columns a filter error leaves to the filter box, at least (plus the label's padding)."""
+GRID_FROM = 24
+"""From this many hosts on, the hosts show as a grid (until `g` chooses)."""
 
 
 class MainScreen(Screen[None]):
@@ -66,6 +71,12 @@ class MainScreen(Screen[None]):
         self.status = StatusLine(board, title, read_only, id="status")
         self.host_summary = HostSummary(board, id="hosts")
         self.job_summary = JobSummary(board, id="jobs")
+        self.host_groups = HostGroups(board)
+        self.host_grid = HostGrid(board, self.host_groups, id="grid")
+        self.group_summary = GroupSummary(self.host_groups, id="groups")
+        self.grid_chosen: bool | None = None
+        """The operator's choice (`g`) of the grid (True) or the list; None: by the
+        number of hosts (`GRID_FROM`)."""
         self.info = Static(id="info")
         self.problems: ProblemsScreen | None = None
         """The problems view, while it is open (it follows the changes)."""
@@ -81,6 +92,8 @@ class MainScreen(Screen[None]):
         with Horizontal(id="body"):
             with Vertical(id="side"):
                 yield self.host_summary
+                yield self.host_grid
+                yield self.group_summary
                 yield self.job_summary
             with Vertical(id="center"):
                 with Horizontal(id="filterbar"):
@@ -94,10 +107,15 @@ class MainScreen(Screen[None]):
         for setting in INFO_SETTINGS:
             self.watch(self.table, setting, self._refresh_info, init=False)
         self._refresh_info()
+        self._show_hosts()
         self.ready = True
 
     def on_resize(self, event: events.Resize) -> None:
-        self.set_class(event.size.width >= WIDE, "-wide")
+        wide = event.size.width >= WIDE
+        self.set_class(wide, "-wide")
+        if self.host_grid.roomy != wide:
+            self.host_grid.roomy = wide
+            self.host_grid.relayout()
 
     # -- live updates ------------------------------------------------------------
 
@@ -107,6 +125,12 @@ class MainScreen(Screen[None]):
             self.table.apply(changes.runs, added=changes.added)
         if changes.hosts:
             self.host_summary.apply(changes.hosts)
+        if changes.runs or changes.hosts:
+            groups, moved = self.host_groups.apply(changes.runs, changes.hosts)
+            self.host_grid.apply(changes, groups, moved)
+            self.group_summary.apply(groups)
+            if moved:
+                self._show_hosts()
         if changes.jobs:
             self.job_summary.apply(changes.jobs)
         status = self._status_inputs()
@@ -230,7 +254,57 @@ class MainScreen(Screen[None]):
         name = event.row_key.value
         self._filter_by("kind:ansible" if name == ANSIBLE_JOBS else f"job:{name}")
 
-    def _filter_by(self, term: str) -> None:
+    def _filter_by(self, term: str, *, focus_table: bool = True) -> None:
         box = self.filter_box
         box.value = "" if box.value == term else term
-        self.table.focus()
+        if focus_table:
+            self.table.focus()
+
+    # -- the hosts: a list or a grid ------------------------------------------------
+
+    @property
+    def grid_shown(self) -> bool:
+        """The hosts show as a grid: as `g` chose, else from `GRID_FROM` hosts on."""
+        if self.grid_chosen is not None:
+            return self.grid_chosen
+        return len(self.host_groups) >= GRID_FROM
+
+    def action_toggle_grid(self) -> None:
+        self.grid_chosen = not self.grid_shown
+        self._show_hosts()
+        if self.grid_chosen:
+            self.host_grid.focus()
+        elif self.focused is None or self.focused is self.host_grid:
+            self.table.focus()
+
+    def _show_hosts(self) -> None:
+        """The grid or the host list; the group summary beside the list where there
+        are groups to tell apart (the grid's headers say the same)."""
+        grid = self.grid_shown
+        self.set_class(grid, "-grid")
+        self.host_grid.display = grid
+        self.host_summary.display = not grid
+        groups = [g for g in self.host_groups.groups() if g not in (NO_GROUP, NO_RUNS)]
+        self.group_summary.display = not grid and len(groups) > 1
+
+    @on(HostGrid.HostSelected, "#grid")
+    def _grid_host_selected(self, event: HostGrid.HostSelected) -> None:
+        """As a host of the list: its runs only (the grid keeps the focus, to move on)."""
+        info = self.board.hosts.get(event.host)
+        if info is not None and info.reachable is False:
+            reason = one_line(info.reason or "no reason given")
+            self.notify(
+                f"{event.host} is unreachable: {reason}",
+                severity="warning",
+                timeout=20,
+                markup=False,
+            )
+        self._filter_by(f"host:{event.host}", focus_table=False)
+
+    @on(HostGrid.GroupSelected, "#grid")
+    def _grid_group_selected(self, event: HostGrid.GroupSelected) -> None:
+        self._filter_by(group_filter(event.group), focus_table=False)
+
+    @on(DataTable.RowSelected, "#groups")
+    def _group_selected(self, event: DataTable.RowSelected) -> None:
+        self._filter_by(group_filter(str(event.row_key.value)))

@@ -1,4 +1,5 @@
-"""Summaries: counts by state per host and per job, and the status line on top."""
+"""Summaries: counts by state per host, per inventory group and per job, and the
+status line on top."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from textual.widgets import DataTable, Static
 from jobtui.model import RunState
 from jobtui.text import one_line
 from jobtui.ui.board import ANSIBLE_JOBS, Board
+from jobtui.ui.hostgroups import HostGroups, group_label
 from jobtui.ui.render import ANSIBLE_STYLE, counts_text, truncate
 
 
@@ -104,6 +106,46 @@ class JobSummary(_Summary):
                     self.add_row(Text(truncate(name, 24), style="bold"), counts, key=name)
                     if ANSIBLE_JOBS in self.rows:
                         self.sort("job", key=lambda cell: cell.plain == "Ansible")
+
+
+class GroupSummary(_Summary):
+    """One row per inventory group (`HostGroups`): its hosts and their runs' counts
+    by state (in place), in the groups' order."""
+
+    def __init__(self, groups: HostGroups, **kwargs: object) -> None:
+        super().__init__(cursor_type="row", show_cursor=False, **kwargs)  # type: ignore[arg-type]
+        self.groups = groups
+        self._shown = {}
+
+    def on_mount(self) -> None:
+        self.add_column("Group", key="group")
+        self.add_column("Runs", key="counts")
+
+    def apply(self, groups: Iterable[str]) -> None:
+        added = False
+        for name in groups:
+            if name not in self.groups:
+                if name in self.rows:
+                    self.remove_row(name)
+                    del self._shown[name]
+                continue
+            n = len(self.groups.hosts(name))
+            label = Text(truncate(group_label(name), 18), style="bold")
+            label.append(f" {n}", style="grey62")
+            counts = counts_text(self.groups.counts(name))
+            if self._shown.get(name) == (label.plain, counts.plain):
+                continue
+            self._shown[name] = (label.plain, counts.plain)
+            if name in self.rows:
+                self.update_cell(name, "group", label)
+                self.update_cell(name, "counts", counts, update_width=self._wider(counts))
+            else:
+                self._wider(counts)
+                self.add_row(label, counts, key=name)
+                added = True
+        if added:  # in the groups' order (the key function sees cells, not row keys)
+            rank = {self._shown[g][0]: i for i, g in enumerate(self.groups.groups())}
+            self.sort("group", key=lambda cell: rank.get(cell.plain, len(rank)))
 
 
 class StatusLine(Static):
