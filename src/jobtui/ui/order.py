@@ -20,6 +20,7 @@ from typing import NamedTuple
 from jobtui.config.errors import did_you_mean
 from jobtui.events import RunView
 from jobtui.model import RunKey, RunState
+from jobtui.ui.batch_progress import trouble_key
 from jobtui.ui.render import STATE_LOOK, sort_key
 
 GRAMMAR = """\
@@ -194,9 +195,9 @@ def _state(value: str) -> RunState:
     )
 
 
-SORT_MODES = ("host", "job", "state", "elapsed", "progress")
-"""The orders `s` cycles through."""
-DYNAMIC_SORTS = frozenset({"state", "progress", "elapsed"})
+SORT_MODES = ("host", "job", "state", "elapsed", "progress", "trouble")
+"""The orders `s` cycles through (`trouble`: `batch_progress.trouble_key`)."""
+DYNAMIC_SORTS = frozenset({"state", "progress", "elapsed", "trouble"})
 """Sort modes whose order can change when a run changes."""
 MANY = 64
 """From this many runs entering at once, one sort of a mostly sorted list beats
@@ -277,7 +278,8 @@ class RunOrder:
     def place(self, view: RunView) -> tuple[object, ...] | Reversed:
         """The run's place in the order: `sort_key` in the sort mode, turned around
         if `reverse`."""
-        key = sort_key(view, self.sort_mode)
+        mode = self.sort_mode
+        key = trouble_key(view) if mode == "trouble" else sort_key(view, mode)
         return Reversed(key) if self.reverse else key
 
     def __contains__(self, key: object) -> bool:

@@ -61,12 +61,16 @@ class MainScreen(Screen[None]):
         """Composed and mounted: the app may apply changes."""
         # Held, not queried: timers may still fire while the app tears widgets down.
         self.table = RunsTable(board, clock, id="runs")
-        self.status = StatusLine(board, title, read_only, id="status")
+        self.status = StatusLine(board, title, read_only, clock, id="status")
         self.host_summary = HostSummary(board, id="hosts")
         self.job_summary = JobSummary(board, id="jobs")
         self.info = Static(id="info")
         self._info_shown: Text | None = None
-        self._status_shown: tuple[object, ...] = ()
+        self.sort_chosen = False
+        """The operator chose a sort (`s`, `S`, a column's label): the console never
+        changes it on its own from then on."""
+        self.sorted_by_trouble = False
+        """The console switched to the `trouble` sort on its own (it does so once)."""
         self.filter_box = Input(
             placeholder="/ filter: host, job, item or state (host:db01 state:failed)",
             id="filter",
@@ -89,6 +93,7 @@ class MainScreen(Screen[None]):
         self.table.focus()
         for setting in INFO_SETTINGS:
             self.watch(self.table, setting, self._refresh_info, init=False)
+        self.watch(self.table, "sort_mode", self._sort_changed, init=False)
         self._refresh_info()
         self.ready = True
 
@@ -105,21 +110,28 @@ class MainScreen(Screen[None]):
             self.host_summary.apply(changes.hosts)
         if changes.jobs:
             self.job_summary.apply(changes.jobs)
-        status = self._status_inputs()
-        if status != self._status_shown:
-            self._status_shown = status
-            self.status.refresh_counts()
+        self.status.refresh_counts()  # the batch's progress moves with nearly every update
+        if self.status.progress.trouble and not (self.sort_chosen or self.sorted_by_trouble):
+            self._sort_by_trouble()
         self._refresh_info()  # the number of runs shown, or in all
 
-    def _status_inputs(self) -> tuple[object, ...]:
-        """What the status line shows: most updates (progress) change none of it."""
-        board = self.board
-        theirs = dict(board.jobs.get(ANSIBLE_JOBS, ()))
-        totals = dict(board.totals)
-        return board.batch, board.settled, len(board.unfollowed), len(board.runs), totals, theirs
+    def _sort_by_trouble(self) -> None:
+        """The first time a run is in trouble: sort by trouble (once; never over the
+        operator's own choice). A cursor the operator left on the top row stays there,
+        on the first run in trouble; one he moved stays on its run."""
+        self.sorted_by_trouble = True
+        table = self.table
+        at_top = table.cursor_row == 0
+        table.set_sort("trouble")
+        if at_top:
+            table.move_cursor(0)
+
+    def _sort_changed(self, mode: str) -> None:
+        self.host_summary.set_trouble_first(mode == "trouble")
 
     def tick(self) -> None:
         self.table.tick()
+        self.status.refresh_counts()  # elapsed and ETA
 
     def _refresh_info(self) -> None:
         """The label right of the filter box: rows shown, sort, finished, marks; or
@@ -159,10 +171,22 @@ class MainScreen(Screen[None]):
         self.table.toggle_finished()
 
     def action_cycle_sort(self) -> None:
+        self.sort_chosen = True
         self.table.cycle_sort()
 
     def action_reverse_sort(self) -> None:
+        self.sort_chosen = True
         self.table.reverse_sort()
+
+    def action_next_trouble(self) -> None:
+        """The cursor to the next run in trouble (wrapping), or say there is none."""
+        table = self.table
+        if table.next_in_trouble():
+            table.focus()
+            return
+        hidden = self.status.progress.trouble
+        where = f" shown ({hidden} hidden: the filter, or f)" if hidden else ""
+        self.notify(f"no run in trouble{where}", timeout=4, markup=False)
 
     def action_escape(self) -> None:
         box = self.filter_box
@@ -187,6 +211,7 @@ class MainScreen(Screen[None]):
     def _header_selected(self, event: RunsTable.HeaderSelected) -> None:
         mode = COLUMN[event.column].sort
         if mode:
+            self.sort_chosen = True
             self.table.set_sort(mode)
 
     @on(DataTable.RowSelected, "#hosts")
