@@ -56,6 +56,11 @@ TROUBLE_RANK: dict[RunState, int] = {
 """The `trouble` sort's order of the states."""
 _TROUBLE = frozenset(TROUBLE)
 _RUNNING_RANK = TROUBLE_RANK[RunState.RUNNING]
+# By the state's id(): these run for every changed run, and an Enum's __hash__ is
+# Python code (a dict or set lookup by state calls it), id() is not.
+_RANK_OF = {id(state): rank for state, rank in TROUBLE_RANK.items()}
+_IN_TROUBLE = frozenset(id(state) for state in TROUBLE)
+_FINISHED = frozenset(id(state) for state in RunState if state.finished)
 
 
 def in_trouble(state: RunState) -> bool:
@@ -72,7 +77,7 @@ def trouble_key(view: RunView) -> tuple[object, ...]:
     """The run's place in the `trouble` sort: its state's rank (`TROUBLE_RANK`); among
     running runs the least progress first (none reported: before any); then the
     natural order (host, job, item)."""
-    rank = TROUBLE_RANK[view.state]
+    rank = _RANK_OF[id(view.state)]
     if rank == _RUNNING_RANK:
         return (rank, -1.0 if view.progress is None else view.progress, *sort_key(view, "host"))
     return (rank, 0.0, *sort_key(view, "host"))
@@ -126,9 +131,10 @@ def batch_progress(views: Iterable[RunView], now: float) -> BatchProgress:
     progress_sum = 0.0
     first: float | None = None
     last: float | None = None
+    running_state = RunState.RUNNING
     for view in views:
-        state = view.state
-        if state in _TROUBLE:
+        state = id(view.state)
+        if state in _IN_TROUBLE:
             trouble += 1
         if view.ansible:
             continue
@@ -137,13 +143,13 @@ def batch_progress(views: Iterable[RunView], now: float) -> BatchProgress:
             start = view.started - view.skew
             if first is None or start < first:
                 first = start
-        if state.finished:
+        if state in _FINISHED:
             finished += 1
             if view.finished is not None:
                 end = view.finished - view.skew
                 if last is None or end > last:
                     last = end
-        elif state is RunState.RUNNING:
+        elif view.state is running_state:
             running += 1
             if view.progress is not None:
                 reporting += 1

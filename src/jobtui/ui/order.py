@@ -313,6 +313,9 @@ class RunOrder:
         filtering = self.hide_finished or bool(self._filter)
         leave: set[RunKey] = set()
         enter: set[RunKey] = set()
+        moved: dict[RunKey, tuple[object, ...] | Reversed] = {}
+        """The new places of the runs that move (computed once: in the `progress` and
+        `trouble` sorts that is nearly every changed run)."""
         shown: list[RunKey] = []
         for key in keys:
             was_shown = key in sort_keys
@@ -323,22 +326,32 @@ class RunOrder:
             shown.append(key)
             if not was_shown:
                 enter.add(key)
-            elif dynamic and self.place(runs[key]) != sort_keys[key]:
-                leave.add(key)
-                enter.add(key)
+            elif dynamic:
+                place = self.place(runs[key])
+                if place != sort_keys[key]:
+                    leave.add(key)
+                    enter.add(key)
+                    moved[key] = place
         if leave or enter:
-            self._reorder(leave, enter)
+            self._reorder(leave, enter, moved)
         return Update(bool(leave or enter), shown)
 
-    def _reorder(self, leave: set[RunKey], enter: set[RunKey]) -> None:
-        """Take runs out of the order and put runs (back) in at their place."""
+    def _reorder(
+        self,
+        leave: set[RunKey],
+        enter: set[RunKey],
+        moved: Mapping[RunKey, tuple[object, ...] | Reversed] | None = None,
+    ) -> None:
+        """Take runs out of the order and put runs (back) in at their place (`moved`:
+        the places already known)."""
         order, sort_keys, runs = self.keys, self._sort_keys, self.runs
         if leave:
             order = [k for k in order if k not in leave]
             for key in leave - enter:
                 del sort_keys[key]
+        known = moved or {}
         for key in enter:
-            sort_keys[key] = self.place(runs[key])
+            sort_keys[key] = known[key] if key in known else self.place(runs[key])
         if len(enter) > MANY:
             order.extend(enter)
             order.sort(key=sort_keys.__getitem__)

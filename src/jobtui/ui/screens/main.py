@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import ClassVar
 
 from rich.text import Text
@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from jobtui.model import RunKey
 from jobtui.text import one_line
+from jobtui.ui.batch_progress import trouble_count
 from jobtui.ui.board import ANSIBLE_JOBS, Board, Changes
 from jobtui.ui.keys import Scope, bindings
 from jobtui.ui.order import sort_arrow
@@ -66,11 +67,13 @@ class MainScreen(Screen[None]):
         self.job_summary = JobSummary(board, id="jobs")
         self.info = Static(id="info")
         self._info_shown: Text | None = None
+        self._status_shown: tuple[object, ...] = ()
         self.sort_chosen = False
         """The operator chose a sort (`s`, `S`, a column's label): the console never
         changes it on its own from then on."""
         self.sorted_by_trouble = False
         """The console switched to the `trouble` sort on its own (it does so once)."""
+        self._host_counts: dict[str, tuple[object, ...]] = {}
         self.filter_box = Input(
             placeholder="/ filter: host, job, item or state (host:db01 state:failed)",
             id="filter",
@@ -107,13 +110,49 @@ class MainScreen(Screen[None]):
         if changes.runs:
             self.table.apply(changes.runs, added=changes.added)
         if changes.hosts:
-            self.host_summary.apply(changes.hosts)
+            self.host_summary.apply(self._hosts_moved(changes.hosts))
         if changes.jobs:
             self.job_summary.apply(changes.jobs)
-        self.status.refresh_counts()  # the batch's progress moves with nearly every update
-        if self.status.progress.trouble and not (self.sort_chosen or self.sorted_by_trouble):
+        status = self._status_inputs()
+        if status != self._status_shown:
+            self._status_shown = status
+            self.status.refresh_counts()
+        if not (self.sort_chosen or self.sorted_by_trouble) and self._any_trouble():
             self._sort_by_trouble()
         self._refresh_info()  # the number of runs shown, or in all
+
+    def _hosts_moved(self, hosts: Iterable[str]) -> list[str]:
+        """The hosts whose reachability or counts changed: what a host's row shows.
+        Most updates are progress, which no host row shows; at 500 hosts, building
+        every changed host's row only to find it unchanged was most of a flush."""
+        moved = []
+        board, shown = self.board.hosts, self._host_counts
+        for name in hosts:
+            info = board.get(name)
+            if info is None:
+                continue
+            # A host's counts only ever gain states (a count falls to 0, never away),
+            # so the same number of them in the same order are the same states.
+            counts = info.counts
+            now = (info.reachable, info.reason, len(counts), *counts.values())
+            if shown.get(name) != now:
+                shown[name] = now
+                moved.append(name)
+        return moved
+
+    def _status_inputs(self) -> tuple[object, ...]:
+        """What the status line shows but the batch's progress, which it reads again
+        once a second (`tick`): progress moves with nearly every update, and reading
+        it is a pass over every run."""
+        board = self.board
+        theirs = dict(board.jobs.get(ANSIBLE_JOBS, ()))
+        totals = dict(board.totals)
+        return board.batch, board.settled, len(board.unfollowed), len(board.runs), totals, theirs
+
+    def _any_trouble(self) -> bool:
+        """Some run (Ansible's jobs too) is in trouble (from the board's counts)."""
+        theirs = self.board.jobs.get(ANSIBLE_JOBS)
+        return bool(trouble_count(self.board.totals) or (theirs and trouble_count(theirs)))
 
     def _sort_by_trouble(self) -> None:
         """The first time a run is in trouble: sort by trouble (once; never over the
@@ -131,7 +170,7 @@ class MainScreen(Screen[None]):
 
     def tick(self) -> None:
         self.table.tick()
-        self.status.refresh_counts()  # elapsed and ETA
+        self.status.refresh_counts()  # elapsed, ETA and the running runs' progress
 
     def _refresh_info(self) -> None:
         """The label right of the filter box: rows shown, sort, finished, marks; or

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from rich.text import Text
+from textual import events
 from textual.widgets import DataTable, Static
 
 from jobtui.model import RunState
@@ -42,6 +43,18 @@ class _Summary(DataTable[Text]):
             return False
         self._counts_width = counts.cell_len
         return True
+
+    async def _on_idle(self, event: events.Idle) -> None:
+        """Measure new and changed cells now, then draw every row again: DataTable
+        caches a drawn row (the header too) by its count of updates, and measuring
+        columns on idle changes their widths without counting an update, so a header
+        drawn between an update and the idle kept its old widths for good (flaky
+        snapshots at 500 hosts). DataTable's own handler runs after this one and
+        finds nothing left to do."""
+        if self._updated_cells or self._require_update_dimensions:
+            await DataTable._on_idle(self, event)
+            self._update_count += 1
+            self.refresh()
 
     def on_focus(self) -> None:
         self.show_cursor = True
