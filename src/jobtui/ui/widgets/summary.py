@@ -49,12 +49,15 @@ class _Summary(DataTable[Text]):
         caches a drawn row (the header too) by its count of updates, and measuring
         columns on idle changes their widths without counting an update, so a header
         drawn between an update and the idle kept its old widths for good (flaky
-        snapshots at 500 hosts). DataTable's own handler runs after this one and
-        finds nothing left to do."""
+        snapshots at 500 hosts). Only when a width changed: drawing the rows is most
+        of what a change of counts costs. DataTable's own handler runs after this one
+        and finds nothing left to do."""
         if self._updated_cells or self._require_update_dimensions:
+            widths = [c.content_width for c in self.columns.values()]
             await DataTable._on_idle(self, event)
-            self._update_count += 1
-            self.refresh()
+            if widths != [c.content_width for c in self.columns.values()]:
+                self._update_count += 1
+                self.refresh()
 
     def on_focus(self) -> None:
         self.show_cursor = True
