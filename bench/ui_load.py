@@ -25,8 +25,19 @@ applied updates and how long they took, and the bytes the console wrote.
     .venv/bin/python bench/ui_load.py --quick         # 1,000 rows, 8 s
     .venv/bin/python bench/ui_load.py --rows 2000 --seconds 10
     .venv/bin/python bench/ui_load.py --profile       # + cProfile of the UI thread
+    .venv/bin/python bench/ui_load.py --hosts 500     # the fleet: 500 hosts x 4 items
 
-Target (issue 5): key handling p95 < 100 ms with 5,000 live rows.
+With ``--hosts N`` (issue 18) the runs are ``jobtui.ui.fleet_sample``'s fleet of N
+hosts x ``--items`` (4): one host unreachable, four runs in trouble spread over the
+fleet, every other run running; so the console opens trouble first, its header
+computes the batch's progress and ETA on every update, and its host panel holds N
+hosts. Each second every running run changes, and one more of them fails (the trouble
+order, the header's count and the host panel move). The cursor stays on its run when
+the order changes, so a key's frame is the first one after the cursor's handler ran
+and the cursor is on another run (counted by handler calls, not by rows).
+
+Target (issue 5): key handling p95 < 100 ms with 5,000 live rows; (issue 18) the
+same with 500 hosts x 4 runs.
 
 Before 2026-11-29 this benchmark pressed keys with Textual's test ``Pilot``, whose
 ``press`` waits until the process looks idle (``wait_for_idle``: up to 1 s, twice);
@@ -61,6 +72,8 @@ from _common import REPO, header, percentile
 
 from jobtui.events import BatchStarted, Event, RunChanged, RunView
 from jobtui.model import RunState
+from jobtui.ui.batch_progress import in_trouble
+from jobtui.ui.fleet_sample import fleet_runs
 
 BATCH = "20261129-000000-uiload"
 ITEMS_PER_HOST = 50
@@ -95,12 +108,37 @@ def make_runs(rows: int, now: float) -> list[RunView]:
     return runs
 
 
-class LoadSource:
-    """BatchStarted with every run, then a RunChanged for every run each second."""
+def make_fleet(hosts: int, items: int, now: float) -> list[RunView]:
+    """The fleet sample's runs (one host down, four runs in trouble), every other run
+    running (none pending or finished: each of them changes every second)."""
+    runs = fleet_runs(hosts, items, unreachable=[hosts // 3], now=now)
+    return [
+        v
+        if in_trouble(v.state)
+        else dataclasses.replace(
+            v,
+            state=RunState.RUNNING,
+            jid=v.jid or f"J{n:010d}xYzQ",
+            started=now - 60.0 - (n % 600),
+            finished=None,
+            rc=None,
+            progress=float(n % 100),
+            message=f"dumping {v.item}",
+        )
+        for n, v in enumerate(runs)
+    ]
 
-    def __init__(self, runs: list[RunView], interval: float = 1.0) -> None:
+
+class LoadSource:
+    """BatchStarted with every run, then a RunChanged for every running run each
+    second (`fail_each_round`: and one of them fails)."""
+
+    def __init__(
+        self, runs: list[RunView], interval: float = 1.0, fail_each_round: bool = False
+    ) -> None:
         self.runs = runs
         self.interval = interval
+        self.fail_each_round = fail_each_round
         self.rounds = 0
         self.emit_seconds = 0.0
         self.cpu = 0.0  # this thread's CPU time
@@ -115,14 +153,20 @@ class LoadSource:
             self.rounds += 1
             start = time.perf_counter()
             r = self.rounds
+            victim = (r * 7919) % len(runs) if self.fail_each_round else -1
             for i, view in enumerate(runs):
                 if self._stop.is_set():
                     break
-                new = dataclasses.replace(
-                    view,
-                    progress=float((i + r) % 100),
-                    message=f"dumping {view.item}: chunk {r}",
-                )
+                if view.state is not RunState.RUNNING:
+                    continue
+                if i == victim:
+                    new = dataclasses.replace(view, state=RunState.FAILED, rc=1)
+                else:
+                    new = dataclasses.replace(
+                        view,
+                        progress=float((i + r) % 100),
+                        message=f"dumping {view.item}: chunk {r}",
+                    )
                 runs[i] = new
                 emit(RunChanged(new, RunState.RUNNING))
             self.emit_seconds += time.perf_counter() - start
@@ -135,13 +179,16 @@ class LoadSource:
 # -- the child: the console on the pty -------------------------------------------
 
 
-def child(rows: int, seconds: float, status_fd: int, profile: bool) -> None:
+def child(
+    rows: int, seconds: float, status_fd: int, profile: bool, hosts: int = 0, items: int = 4
+) -> None:
     """Run the console on this process's terminal; report through STATUS_FD."""
     from textual import events
     from textual.drivers.linux_driver import LinuxDriver
 
     from jobtui.ui.app import OperatorApp
     from jobtui.ui.sample import RecordingSink
+    from jobtui.ui.widgets.runs_table import RunsTable
 
     status = os.fdopen(status_fd, "w", buffering=1)
     out: dict[str, Any] = {"received": [], "painted": [], "flushes": []}
@@ -153,13 +200,23 @@ def child(rows: int, seconds: float, status_fd: int, profile: bool) -> None:
         process_message(self, message)
 
     LinuxDriver.process_message = noting_keys  # type: ignore[method-assign]
-    source = LoadSource(make_runs(rows, time.time()))
+    handled = [0]
+    cursor_down = RunsTable.action_cursor_down
+
+    def counting_down(self: RunsTable) -> None:
+        handled[0] += 1
+        cursor_down(self)
+
+    RunsTable.action_cursor_down = counting_down  # type: ignore[method-assign]
+    if hosts:
+        source = LoadSource(make_fleet(hosts, items, time.time()), fail_each_round=True)
+    else:
+        source = LoadSource(make_runs(rows, time.time()))
     profiler = cProfile.Profile() if profile else None
 
     class Bench(OperatorApp):
         CSS_PATH = str(Path(sys.modules[OperatorApp.__module__].__file__ or "").parent / "app.tcss")
         last_cursor: object = None
-        first_row = 0
         window: tuple[float, float] | None = None
         written = 0
 
@@ -169,8 +226,6 @@ def child(rows: int, seconds: float, status_fd: int, profile: bool) -> None:
             if self.window is None and self.board.runs and source.rounds:
                 self.window = (time.process_time(), time.monotonic())
                 self.last_cursor = self.main.table.cursor_key()
-                if self.last_cursor is not None:
-                    self.first_row = self.main.table.shown_keys().index(self.last_cursor)
                 self.set_timer(seconds + 1.0, self.finish)
                 if profiler:
                     profiler.enable()
@@ -187,11 +242,11 @@ def child(rows: int, seconds: float, status_fd: int, profile: bool) -> None:
             if cursor == self.last_cursor:
                 return
             self.last_cursor = cursor
-            # Each key moves the cursor one row down: this frame shows the effect of
-            # every key up to the cursor's row (two keys may land in one frame).
-            moved = table.shown_keys().index(cursor) - self.first_row if cursor else 0
+            # Each key moves the cursor one row down (onto another run, which keeps its
+            # place when the order changes): this frame shows the effect of every key
+            # whose handler ran (two keys may land in one frame).
             now = time.monotonic()
-            while len(out["painted"]) < min(moved, len(out["received"])):
+            while len(out["painted"]) < min(handled[0], len(out["received"])):
                 out["painted"].append(now)
 
         def finish(self) -> None:
@@ -219,13 +274,16 @@ def child(rows: int, seconds: float, status_fd: int, profile: bool) -> None:
 # -- the parent: a terminal that types ---------------------------------------------
 
 
-def measure(rows: int, seconds: float, samples: int, profile: bool) -> dict[str, Any]:
+def measure(
+    rows: int, seconds: float, samples: int, profile: bool, hosts: int = 0, items: int = 4
+) -> dict[str, Any]:
     master, slave = pty.openpty()
     cols, lines = SIZE
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", lines, cols, 0, 0))
     status_r, status_w = os.pipe()
     argv = [sys.executable, __file__, "--child", "--rows", str(rows), "--seconds", str(seconds)]
     argv += ["--status-fd", str(status_w)] + (["--profile"] if profile else [])
+    argv += ["--hosts", str(hosts), "--items", str(items)]
     env = dict(os.environ, TERM="xterm-256color", COLUMNS=str(cols), LINES=str(lines))
     started = time.monotonic()
     proc = subprocess.Popen(
@@ -267,7 +325,8 @@ def measure(rows: int, seconds: float, samples: int, profile: bool) -> dict[str,
     result: dict[str, Any] = json.loads(status.readline() or "{}")
     proc.wait(timeout=60)
     os.close(master)
-    result.update(sent=sent, startup=startup, rows=rows, bytes=written[0] - bytes0)
+    rows = hosts * items if hosts else rows
+    result.update(sent=sent, startup=startup, rows=rows, bytes=written[0] - bytes0, hosts=hosts)
     result["bytes_wall"] = time.monotonic() - t0
     return result
 
@@ -282,11 +341,20 @@ def report(res: dict[str, Any]) -> bool:
     flushes = res["flushes"]
     cpu, wall = res["cpu"], res["wall"]
     print(header())
-    print(
-        f"ui_load: operator console on a {SIZE[0]}x{SIZE[1]} pty, {res['rows']} running rows, "
-        f"a RunChanged for every row each second, key down x {len(sent)} over {wall:.1f} s"
-    )
+    if res["hosts"]:
+        print(
+            f"ui_load: operator console on a {SIZE[0]}x{SIZE[1]} pty, {res['hosts']} hosts, "
+            f"{res['rows']} rows (trouble first), a RunChanged for every running row and one "
+            f"new failure each second, key down x {len(sent)} over {wall:.1f} s"
+        )
+    else:
+        print(
+            f"ui_load: operator console on a {SIZE[0]}x{SIZE[1]} pty, {res['rows']} running "
+            f"rows, a RunChanged for every row each second, key down x {len(sent)} over "
+            f"{wall:.1f} s"
+        )
     rows = [
+        ("hosts", f"{res['hosts'] or '-'}"),
         ("rows", f"{res['rows']}"),
         ("start-up (to first update applied)", f"{res['startup']:.2f} s"),
         ("key latency p50 (key written -> frame)", f"{p50 * 1000:.1f} ms"),
@@ -325,6 +393,10 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=5000)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--samples", type=int, default=50)
+    parser.add_argument(
+        "--hosts", type=int, default=0, help="the fleet sample: HOSTS x ITEMS rows (not --rows)"
+    )
+    parser.add_argument("--items", type=int, default=4, help="runs per host with --hosts")
     parser.add_argument("--quick", action="store_true", help="1,000 rows, 8 s")
     parser.add_argument("--profile", action="store_true", help="cProfile the UI thread")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -333,9 +405,9 @@ def main() -> int:
     if args.quick:
         args.rows, args.seconds = 1000, 8.0
     if args.child:
-        child(args.rows, args.seconds, args.status_fd, args.profile)
+        child(args.rows, args.seconds, args.status_fd, args.profile, args.hosts, args.items)
         return 0
-    report(measure(args.rows, args.seconds, args.samples, args.profile))
+    report(measure(args.rows, args.seconds, args.samples, args.profile, args.hosts, args.items))
     return 0
 
 

@@ -60,6 +60,7 @@ from jobtui.remote.parse import Hello, HostStatus
 from jobtui.transport.base import Session, Transport, TransportError
 from jobtui.ui.ansible_jobs import AnsibleJobs
 from jobtui.ui.app import ConsoleApp, OperatorApp, make_app
+from jobtui.ui.fleet_sample import fleet_events
 from jobtui.ui.sample import (
     SAMPLE_BATCH,
     SAMPLE_NOW,
@@ -391,18 +392,22 @@ async def main() -> int:
     for size in ((80, 24), (160, 48)):
         shots.append(await shoot(sample_app(), "main", size, []))
         shots.append(await shoot(sample_app(), "marked", size, ["space", "space", "down"]))
-        shots.append(await shoot(sample_app(), "detail", size, [*["down"] * 14, "enter"]))
+        # Trouble first: db03's 3 unreachable runs, then the failed rotate-logs on web02.
+        shots.append(await shoot(sample_app(), "detail", size, [*["down"] * 3, "enter"]))
         shots.append(await shoot(sample_app(), "help", size, ["question_mark"]))
         shots.append(await shoot(sample_app(), "confirm", size, ["down", "down", "c"]))
         shots.append(await shoot(watch_app(), "read-only", size, []))
         shots.append(await shoot(ansible_app(), "ansible", size, []))
         # The failed Ansible job on web02 (systemctl restart app, rc 4).
-        shots.append(await shoot(ansible_app(), "ansible-detail", size, [*["down"] * 16, "enter"]))
+        shots.append(await shoot(ansible_app(), "ansible-detail", size, [*["down"] * 3, "enter"]))
         # The problems view of the sample with `sync` failing on six more hosts.
         shots.append(await shoot(sample_app(sample_problem_events()), "problems", size, ["p"]))
         # The host grid: 200 hosts at 80x24, 500 at 160x48 (the most that must fit).
         fleet = sample_events(200 if size == (80, 24) else 500)
         shots.append(await shoot(sample_app(fleet), "grid", size, []))
+        # 500 hosts x 4 items, trouble first: one host down, four runs in trouble.
+        fleet = sample_app(fleet_events(500, 4, unreachable=[287]))
+        shots.append(await shoot(fleet, "fleet-trouble", size, []))
     try:
         to_pngs(shots, *converter())
     except Missing as e:

@@ -84,6 +84,7 @@ async def test_shift_s_reverses_the_sort_and_the_label_shows_its_direction() -> 
     app = sample_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
+        await pilot.press("s")  # from trouble first (the sample has failed) to host
         before = table(app).shown_keys()
         assert "sort: host ▲" in str(app.main.info.content)
         await pilot.press("S")

@@ -71,7 +71,7 @@ async def test_sorting_by_state_puts_failures_first() -> None:
     app = sample_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        await pilot.press("s", "s")
+        await pilot.press("s", "s", "s")  # the sample has failed: trouble, host, job, state
         assert table(app).sort_mode == "state"
         assert table(app).shown_keys()[0] == FAILED_ROTATE
 
@@ -81,6 +81,7 @@ async def test_rows_update_in_place() -> None:
     app = sample_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
+        await pilot.press("s")  # from trouble first (the sample has failed) to host
         order_before = table(app).shown_keys()
         running = app.board.runs[RunKey("backup", "db02", 1)]
         app.buffer.push(RunChanged(_with(running, progress=77.0), RunState.RUNNING))
@@ -395,7 +396,7 @@ async def test_the_info_label_follows_the_table_settings() -> None:
     app = sample_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        await pilot.press("s", "f", "space")
+        await pilot.press("s", "s", "f", "space")  # trouble first (the sample failed), host, job
         assert str(app.main.info.content) == "7/15 shown · sort: job ▲ · finished hidden · 1 marked"
         await pilot.press("u", "slash", *"db02")
         assert str(app.main.info.content) == "2/15 shown · sort: job ▲ · finished hidden"

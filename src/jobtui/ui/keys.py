@@ -119,6 +119,15 @@ ACTIONS: tuple[KeyAction, ...] = (
         palette="Sort runs: reverse the order",
         palette_help="the same order the other way round (▲/▼ beside the sort)",
     ),
+    KeyAction(
+        "jobtui.next_trouble",
+        "n",
+        "next_trouble",
+        "Next trouble",
+        Scope.MAIN,
+        palette="Next run in trouble",
+        palette_help="the next unreachable, failed, timed out or lost run (wraps round)",
+    ),
     KeyAction("jobtui.escape", "escape", "escape", "Clear filter", Scope.MAIN, show=False),
     KeyAction(
         "jobtui.problems",

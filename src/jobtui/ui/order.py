@@ -20,6 +20,7 @@ from typing import NamedTuple
 from jobtui.config.errors import did_you_mean
 from jobtui.events import RunView
 from jobtui.model import RunKey, RunState
+from jobtui.ui.batch_progress import trouble_key
 from jobtui.ui.render import STATE_LOOK, sort_key
 
 GRAMMAR = """\
@@ -198,9 +199,9 @@ def _state(value: str) -> RunState:
     )
 
 
-SORT_MODES = ("host", "job", "state", "elapsed", "progress")
-"""The orders `s` cycles through."""
-DYNAMIC_SORTS = frozenset({"state", "progress", "elapsed"})
+SORT_MODES = ("host", "job", "state", "elapsed", "progress", "trouble")
+"""The orders `s` cycles through (`trouble`: `batch_progress.trouble_key`)."""
+DYNAMIC_SORTS = frozenset({"state", "progress", "elapsed", "trouble"})
 """Sort modes whose order can change when a run changes."""
 MANY = 64
 """From this many runs entering at once, one sort of a mostly sorted list beats
@@ -283,7 +284,8 @@ class RunOrder:
     def place(self, view: RunView) -> tuple[object, ...] | Reversed:
         """The run's place in the order: `sort_key` in the sort mode, turned around
         if `reverse`."""
-        key = sort_key(view, self.sort_mode)
+        mode = self.sort_mode
+        key = trouble_key(view) if mode == "trouble" else sort_key(view, mode)
         return Reversed(key) if self.reverse else key
 
     def __contains__(self, key: object) -> bool:
@@ -319,6 +321,9 @@ class RunOrder:
         filtering = self.hide_finished or bool(self._filter) or self.only is not None
         leave: set[RunKey] = set()
         enter: set[RunKey] = set()
+        moved: dict[RunKey, tuple[object, ...] | Reversed] = {}
+        """The new places of the runs that move (computed once: in the `progress` and
+        `trouble` sorts that is nearly every changed run)."""
         shown: list[RunKey] = []
         for key in keys:
             was_shown = key in sort_keys
@@ -329,22 +334,32 @@ class RunOrder:
             shown.append(key)
             if not was_shown:
                 enter.add(key)
-            elif dynamic and self.place(runs[key]) != sort_keys[key]:
-                leave.add(key)
-                enter.add(key)
+            elif dynamic:
+                place = self.place(runs[key])
+                if place != sort_keys[key]:
+                    leave.add(key)
+                    enter.add(key)
+                    moved[key] = place
         if leave or enter:
-            self._reorder(leave, enter)
+            self._reorder(leave, enter, moved)
         return Update(bool(leave or enter), shown)
 
-    def _reorder(self, leave: set[RunKey], enter: set[RunKey]) -> None:
-        """Take runs out of the order and put runs (back) in at their place."""
+    def _reorder(
+        self,
+        leave: set[RunKey],
+        enter: set[RunKey],
+        moved: Mapping[RunKey, tuple[object, ...] | Reversed] | None = None,
+    ) -> None:
+        """Take runs out of the order and put runs (back) in at their place (`moved`:
+        the places already known)."""
         order, sort_keys, runs = self.keys, self._sort_keys, self.runs
         if leave:
             order = [k for k in order if k not in leave]
             for key in leave - enter:
                 del sort_keys[key]
+        known = moved or {}
         for key in enter:
-            sort_keys[key] = self.place(runs[key])
+            sort_keys[key] = known[key] if key in known else self.place(runs[key])
         if len(enter) > MANY:
             order.extend(enter)
             order.sort(key=sort_keys.__getitem__)

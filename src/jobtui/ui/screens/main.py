@@ -3,7 +3,7 @@ filter, run table."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import ClassVar
 
 from rich.text import Text
@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from jobtui.model import RunKey
 from jobtui.text import one_line
+from jobtui.ui.batch_progress import trouble_count
 from jobtui.ui.board import ANSIBLE_JOBS, Board, Changes
 from jobtui.ui.hostgroups import NO_GROUP, NO_RUNS, HostGroups, group_filter
 from jobtui.ui.keys import Scope, bindings
@@ -68,7 +69,7 @@ class MainScreen(Screen[None]):
         """Composed and mounted: the app may apply changes."""
         # Held, not queried: timers may still fire while the app tears widgets down.
         self.table = RunsTable(board, clock, id="runs")
-        self.status = StatusLine(board, title, read_only, id="status")
+        self.status = StatusLine(board, title, read_only, clock, id="status")
         self.host_summary = HostSummary(board, id="hosts")
         self.job_summary = JobSummary(board, id="jobs")
         self.host_groups = HostGroups(board)
@@ -82,6 +83,12 @@ class MainScreen(Screen[None]):
         """The problems view, while it is open (it follows the changes)."""
         self._info_shown: Text | None = None
         self._status_shown: tuple[object, ...] = ()
+        self.sort_chosen = False
+        """The operator chose a sort (`s`, `S`, a column's label): the console never
+        changes it on its own from then on."""
+        self.sorted_by_trouble = False
+        """The console switched to the `trouble` sort on its own (it does so once)."""
+        self._host_counts: dict[str, tuple[object, ...]] = {}
         self.filter_box = Input(
             placeholder="/ filter: host, job, item or state (host:db01 state:failed)",
             id="filter",
@@ -106,6 +113,7 @@ class MainScreen(Screen[None]):
         self.table.focus()
         for setting in INFO_SETTINGS:
             self.watch(self.table, setting, self._refresh_info, init=False)
+        self.watch(self.table, "sort_mode", self._sort_changed, init=False)
         self._refresh_info()
         self._show_hosts()
         self.ready = True
@@ -124,7 +132,7 @@ class MainScreen(Screen[None]):
         if changes.runs:
             self.table.apply(changes.runs, added=changes.added)
         if changes.hosts:
-            self.host_summary.apply(changes.hosts)
+            self.host_summary.apply(self._hosts_moved(changes.hosts))
         if changes.runs or changes.hosts:
             groups, moved = self.host_groups.apply(changes.runs, changes.hosts)
             self.host_grid.apply(changes, groups, moved)
@@ -137,20 +145,63 @@ class MainScreen(Screen[None]):
         if status != self._status_shown:
             self._status_shown = status
             self.status.refresh_counts()
+        if not (self.sort_chosen or self.sorted_by_trouble) and self._any_trouble():
+            self._sort_by_trouble()
         self._refresh_info()  # the number of runs shown, or in all
         if self.problems is not None and changes.runs:
             self.problems.refresh_problems()
 
+    def _hosts_moved(self, hosts: Iterable[str]) -> list[str]:
+        """The hosts whose reachability or counts changed: what a host's row shows.
+        Most updates are progress, which no host row shows; at 500 hosts, building
+        every changed host's row only to find it unchanged was most of a flush."""
+        moved = []
+        board, shown = self.board.hosts, self._host_counts
+        for name in hosts:
+            info = board.get(name)
+            if info is None:
+                continue
+            # A host's counts only ever gain states (a count falls to 0, never away),
+            # so the same number of them in the same order are the same states.
+            counts = info.counts
+            now = (info.reachable, info.reason, len(counts), *counts.values())
+            if shown.get(name) != now:
+                shown[name] = now
+                moved.append(name)
+        return moved
+
     def _status_inputs(self) -> tuple[object, ...]:
-        """What the status line shows: most updates (progress) change none of it."""
+        """What the status line shows but the batch's progress, which it reads again
+        once a second (`tick`): progress moves with nearly every update, and reading
+        it is a pass over every run."""
         board = self.board
         theirs = dict(board.jobs.get(ANSIBLE_JOBS, ()))
         totals = dict(board.totals)
         shown = board.batch, board.settled, len(board.unfollowed), len(board.runs), totals, theirs
         return (*shown, sum(board.waiting.values()))  # runs held back (per_host, throttle)
 
+    def _any_trouble(self) -> bool:
+        """Some run (Ansible's jobs too) is in trouble (from the board's counts)."""
+        theirs = self.board.jobs.get(ANSIBLE_JOBS)
+        return bool(trouble_count(self.board.totals) or (theirs and trouble_count(theirs)))
+
+    def _sort_by_trouble(self) -> None:
+        """The first time a run is in trouble: sort by trouble (once; never over the
+        operator's own choice). A cursor the operator left on the top row stays there,
+        on the first run in trouble; one he moved stays on its run."""
+        self.sorted_by_trouble = True
+        table = self.table
+        at_top = table.cursor_row == 0
+        table.set_sort("trouble")
+        if at_top:
+            table.move_cursor(0)
+
+    def _sort_changed(self, mode: str) -> None:
+        self.host_summary.set_trouble_first(mode == "trouble")
+
     def tick(self) -> None:
         self.table.tick()
+        self.status.refresh_counts()  # elapsed, ETA and the running runs' progress
 
     def _refresh_info(self) -> None:
         """The label right of the filter box: rows shown, sort, finished, marks; or
@@ -193,10 +244,22 @@ class MainScreen(Screen[None]):
         self.table.toggle_finished()
 
     def action_cycle_sort(self) -> None:
+        self.sort_chosen = True
         self.table.cycle_sort()
 
     def action_reverse_sort(self) -> None:
+        self.sort_chosen = True
         self.table.reverse_sort()
+
+    def action_next_trouble(self) -> None:
+        """The cursor to the next run in trouble (wrapping), or say there is none."""
+        table = self.table
+        if table.next_in_trouble():
+            table.focus()
+            return
+        hidden = self.status.progress.trouble
+        where = f" shown ({hidden} hidden: the filter, or f)" if hidden else ""
+        self.notify(f"no run in trouble{where}", timeout=4, markup=False)
 
     def action_escape(self) -> None:
         box = self.filter_box
@@ -235,6 +298,7 @@ class MainScreen(Screen[None]):
     def _header_selected(self, event: RunsTable.HeaderSelected) -> None:
         mode = COLUMN[event.column].sort
         if mode:
+            self.sort_chosen = True
             self.table.set_sort(mode)
 
     @on(DataTable.RowSelected, "#hosts")

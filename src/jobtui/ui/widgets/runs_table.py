@@ -22,6 +22,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from jobtui.model import RunKey
+from jobtui.ui.batch_progress import in_trouble
 from jobtui.ui.board import Board
 from jobtui.ui.keys import Scope, bindings
 from jobtui.ui.order import SORT_MODES, Filter, FilterError, RunOrder, next_sort, parse_filter
@@ -372,6 +373,19 @@ class RunsTable(ScrollView, can_focus=True):
     def action_cursor_bottom(self) -> None:
         self._keyboard()
         self.move_cursor(len(self.order) - 1)
+
+    def next_in_trouble(self) -> bool:
+        """Put the cursor on the next shown run in trouble after it (`n`), wrapping
+        round to the top; False if no shown run is in trouble."""
+        keys, runs = self.order.keys, self.board.runs
+        count = len(keys)
+        for step in range(1, count + 1):
+            row = (self.cursor_row + step) % count
+            if in_trouble(runs[keys[row]].state):
+                self._keyboard()
+                self.move_cursor(row)
+                return True
+        return False
 
     def action_select_cursor(self) -> None:
         key = self.cursor_key()
