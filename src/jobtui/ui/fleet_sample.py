@@ -20,6 +20,8 @@ ITEMS = ("users_db", "orders_db", "analytics_db", "audit_db", "events_db", "sear
 """The loop items of the fleet's `backup` job (the first `items` of them)."""
 JOB = "backup"
 UNREACHABLE_REASON = "connection refused (port 22)"
+GROUPS = ("dbservers", "webservers", "appservers", "cache")
+"""The inventory groups the fleet's hosts sit under, a quarter of the fleet each."""
 
 
 def host_name(n: int) -> str:
@@ -68,7 +70,8 @@ def fleet_runs(
             n = h * items + i
             item = ITEMS[i]
             state = RunState.UNREACHABLE if h in down else chosen.get(n, _plain_state(n))
-            runs.append(_view(host, i, item, n, state, now))
+            group = GROUPS[h * len(GROUPS) // hosts]
+            runs.append(_view(host, i, item, n, state, now, group))
     return runs
 
 
@@ -81,7 +84,9 @@ def _plain_state(n: int) -> RunState:
     return RunState.RUNNING
 
 
-def _view(host: str, index: int, item: str, n: int, state: RunState, now: float) -> RunView:
+def _view(
+    host: str, index: int, item: str, n: int, state: RunState, now: float, group: str
+) -> RunView:
     started = None if state is RunState.PENDING else now - 600.0 - (n * 37) % 900
     fields: dict[str, object] = {}
     if state is RunState.RUNNING:
@@ -105,6 +110,7 @@ def _view(host: str, index: int, item: str, n: int, state: RunState, now: float)
         started=started,
         timeout=3600,
         command=f"pg_dump {item} > /backup/{item}.sql",
+        group=group,
         **fields,  # type: ignore[arg-type]
     )
 
