@@ -56,7 +56,7 @@ async def test_waiting_and_skipped_runs_are_shown_and_counted() -> None:
         await settle(app, pilot)
         assert WAITING in line_of(table(app), RunKey("dump", "db01", 1))
         skipped = line_of(table(app), RunKey("dump", "db01", 2))
-        assert "⤼ skipped" in skipped and "max_fail_percentage 20 passed" in skipped
+        assert "↷ skipped" in skipped and "max_fail_percentage 20 passed" in skipped
         status = str(app.query_one(StatusLine).content)
         assert "1 skipped" in status and "(1 waiting)" in status
         jobs = app.query_one(JobSummary)

@@ -40,7 +40,7 @@ STATE_LOOK: dict[RunState, StateLook] = {
     RunState.CANCELLED: StateLook("⊘", "cancelled", "yellow3"),
     RunState.LOST: StateLook("?", "lost", "bold magenta"),
     RunState.UNREACHABLE: StateLook("↯", "unreachable", "bold orange_red1"),
-    RunState.SKIPPED: StateLook("⤼", "skipped", "grey70"),
+    RunState.SKIPPED: StateLook("↷", "skipped", "grey70"),
 }
 
 STATE_ORDER: dict[RunState, int] = {

@@ -175,8 +175,7 @@ def fleet_hosts(hosts: int) -> list[Host]:
 def fleet_trouble(hosts: int) -> dict[int, RunState]:
     """Which hosts of a sample fleet (by position) are in trouble, and how: one
     failed run on the third and the seventh tenth of them, one host unreachable in
-    the middle, a timeout, a lost run and a cancelled one (no skipped one: its glyph
-    `⤼` is not in DejaVu Sans Mono, the screenshots' font)."""
+    the middle, a timeout, a lost run and a cancelled one."""
     s = RunState
     spots = {
         hosts * 3 // 10: s.FAILED,
