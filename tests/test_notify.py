@@ -63,6 +63,21 @@ def test_every_run_that_ended_badly_then_the_summary_reach_the_command_in_order(
     assert env.read_text().splitlines() == ["run b1", "run b1", "summary b1"]
 
 
+def test_skipped_runs_are_told_in_the_summary_only(tmp_path: Path) -> None:
+    out = tmp_path / "events"
+    told: list[str] = []
+    n = notifier(f"cat >> {out}", told)
+    failed, skipped = view("h1", RunState.FAILED), view("h2", RunState.SKIPPED)
+    for v in (failed, skipped):
+        n(RunChanged(v, RunState.PENDING))
+    summary = finished(failed, skipped)
+    n(summary)
+    n.close()
+    got = [json.loads(line) for line in out.read_text().splitlines()]
+    assert got == [run_object(failed), summary_object(summary)]
+    assert got[-1]["counts"] == {"failed": 1, "skipped": 1}
+
+
 def test_an_end_is_told_once_and_a_retry_s_end_again(tmp_path: Path) -> None:
     out = tmp_path / "events"
     told: list[str] = []

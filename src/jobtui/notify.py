@@ -1,7 +1,8 @@
 """`--notify CMD`: tell someone how a batch went, from a headless run too (cron).
 
 For each run that ends other than succeeded (failed, timed out, cancelled, lost,
-skipped, given up as unreachable), then for the summary, `CMD` runs on the console's
+given up as unreachable; not skipped: those are the consequence of failures already
+told, and are counted in the summary), then for the summary, `CMD` runs on the console's
 machine through `/bin/sh -c`, with that event's JSON object (the `--json` line:
 `report.run_object`, `report.summary_object`) on its stdin and `JOBTUI_EVENT`
 (`run`, `summary`) and `JOBTUI_BATCH` in its environment.
@@ -39,7 +40,7 @@ from dataclasses import dataclass
 
 from jobtui import defaults
 from jobtui.events import BatchFinished, Event, RunChanged
-from jobtui.model import RunKey
+from jobtui.model import RunKey, RunState
 from jobtui.report import run_object, summary_object
 from jobtui.text import json_line, one_line
 
@@ -126,7 +127,12 @@ class Notifier:
         if isinstance(ev, RunChanged):
             v = ev.run
             told = (v.key, v.attempt)
-            if v.state.failed and told not in self._told and self.ended(v.key):
+            if (
+                v.state.failed
+                and v.state is not RunState.SKIPPED
+                and told not in self._told
+                and self.ended(v.key)
+            ):
                 self._told.add(told)
                 self._put(_Item("run", json_line(run_object(v)), f"run {one_line(v.label)}"))
         elif isinstance(ev, BatchFinished) and (not ev.interrupted or not self._summaries):
