@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import json
 import os
-import re
 import secrets
-import socket
 import sqlite3
 import threading
 import time
@@ -26,10 +23,14 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from jobtui import storelock
 from jobtui.events import BatchFinished, Event, RunChanged, RunView
 from jobtui.model import RunKey, RunSpec, RunState, become_of
 from jobtui.runs import Run
 from jobtui.storecodec import host_dict, host_from, job_dict, job_from
+from jobtui.storelock import BatchBusy, StoreError
+
+__all__ = ["BatchBusy", "Store", "StoreError", "state_dir"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
@@ -77,14 +78,6 @@ CREATE TABLE IF NOT EXISTS attempts (
 """
 
 
-class StoreError(Exception):
-    """The store cannot be opened, read or written, or does not hold what was asked."""
-
-
-class BatchBusy(StoreError):
-    """Another console follows the batch (and may act on it)."""
-
-
 def state_dir(arg: str | None) -> Path:
     """`--state-dir`, else $XDG_STATE_HOME/jobtui, else ~/.local/state/jobtui."""
     if arg:
@@ -119,9 +112,6 @@ class JidRecord:
     """The last state seen of that attempt."""
     sent: bool
     """Its launch was sent (else it was never launched)."""
-
-
-_BATCH_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def _db_error(path: Path, doing: str, e: sqlite3.Error) -> str:
@@ -336,53 +326,16 @@ class Store:
 
     def follow(self, batch: str, command: str) -> None:
         """Become the one console that follows (and may act on) the batch, for as long as
-        this store is open (a lock the system drops when the process dies, even by
-        kill -9).
+        this store is open (`storelock.follow`).
 
         Raises:
             BatchBusy: another console follows it; the message says which.
         """
-        if not _BATCH_RE.match(batch):
-            raise StoreError(f"invalid batch id {batch!r}")
-        locks = self.path.parent / "locks"
-        try:
-            locks.mkdir(mode=0o700, exist_ok=True)
-            fd = os.open(locks / f"{batch}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as e:
-            raise StoreError(f"cannot lock batch {batch} in {locks}: {e.strerror}") from e
-        try:
-            _flock_soon(fd)
-        except BlockingIOError:
-            holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip() or "another process"
-            os.close(fd)
-            raise BatchBusy(
-                f"batch {batch} is followed by another console ({holder}); only one console"
-                " may act on a batch: stop that one first, or look without acting with"
-                " `jobtui watch -i INVENTORY`"
-            ) from None
-        who = f"pid {os.getpid()} on {socket.gethostname()}, {command}, since {time.ctime()}"
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, who.encode(), 0)
-        self._follow_fd = fd
+        self._follow_fd = storelock.follow(self.path.parent / "locks", batch, command)
 
     def follower(self, batch: str) -> str | None:
-        """Who follows the batch now (as its follower wrote in the lock), or None: probed
-        with a shared lock held for an instant (`follow` retries for a moment)."""
-        if not _BATCH_RE.match(batch):
-            return None
-        try:
-            fd = os.open(self.path.parent / "locks" / f"{batch}.lock", os.O_RDONLY)
-        except FileNotFoundError:
-            return None
-        except OSError as e:
-            return f"unknown: cannot read its lock: {e.strerror}"
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return os.pread(fd, 4096, 0).decode("utf-8", "replace").strip() or "another process"
-        finally:
-            os.close(fd)  # our probe's lock goes with it
-        return None
+        """Who follows the batch now, or None (`storelock.follower`)."""
+        return storelock.follower(self.path.parent / "locks", batch)
 
     def batch_ids(self) -> list[str]:
         """Every batch's id, newest first."""
@@ -516,16 +469,6 @@ class Store:
                 )
             )
         return runs
-
-
-def _flock_soon(fd: int, tries: int = 20) -> None:
-    """Lock, retrying for a moment (`Store.follower` may be probing); BlockingIOError
-    if another console holds it."""
-    for _ in range(tries - 1):
-        with contextlib.suppress(BlockingIOError):
-            return fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        time.sleep(0.01)
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 class _Listener:
