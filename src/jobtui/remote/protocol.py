@@ -60,8 +60,10 @@ END_CALL = "jt_rec end\n"
 def batched(script: bytes) -> bytes:
     """A request whose answer is printed in one write, not one per record: a status
     of many runs then crosses SSH in a few large packets instead of many small ones
-    (paramiko's cost is per packet). The capture costs one fork, no exec."""
-    return b"JT_ANS=$(\n" + script + END_CALL.encode() + b")\nprintf '%s\\n' \"$JT_ANS\"\n"
+    (paramiko's cost is per packet). The capture costs one fork, no exec; the clock
+    is set up before it, in the shell itself (`jt_epoch`: one `date` per shell)."""
+    answer = b")\nprintf '%s\\n' \"$JT_ANS\"\n"
+    return b"jt_epoch\nJT_ANS=$(\n" + script + END_CALL.encode() + answer
 
 
 @dataclass(frozen=True)
