@@ -32,6 +32,7 @@ __all__ = [
     "REPO",
     "Measured",
     "SystemCpu",
+    "child_env",
     "fleet_cpu",
     "header",
     "jobtui_bin",
@@ -114,6 +115,16 @@ def jobtui_bin() -> str:
     raise SystemExit("jobtui is not installed in this venv: .venv/bin/pip install -e .")
 
 
+def child_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a measured child runs in: ours (or `env`), but free to write
+    bytecode. This machine's sessions set PYTHONDONTWRITEBYTECODE, so a console run
+    from the source tree would compile every module of its own at each start
+    (~0.2 s); an installed jobtui has its .pyc files, and so does the one measured."""
+    out = dict(os.environ if env is None else env)
+    out.pop("PYTHONDONTWRITEBYTECODE", None)
+    return out
+
+
 def _killpg(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
@@ -143,7 +154,7 @@ def run_measured(
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=err,
-            env=env,
+            env=child_env(env),
             cwd=cwd,
             start_new_session=True,
         )

@@ -21,10 +21,9 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import paramiko
-
 from jobtui import defaults
 from jobtui.model import Endpoint, Host
+from jobtui.sshlib import paramiko
 from jobtui.transport.base import Session, Transport, TransportError
 from jobtui.transport.jumps import Cancel, JumpPool, ProxyProcess, Route, Sock
 from jobtui.transport.keys import KeyRing, local_user
