@@ -1,7 +1,8 @@
 """What a start of the console loads, and how a headless run ends (real subprocesses).
 
 A headless run or a `check` is a few seconds of work: it imports neither Textual (the
-console's UI) nor `invoke` (paramiko's, for ssh_config's `Match exec`, never run), and
+console's UI) nor `invoke` (paramiko's, for ssh_config's `Match exec`, never run), nor
+Jinja2 for commands with no template in them, and
 a headless run ends with its process once it has said everything, with its last line
 (the summary) written in full and its exit code.
 """
@@ -20,7 +21,8 @@ PROBE = """\
 import sys
 from jobtui import cli
 code = cli.command(sys.argv[1:])
-loaded = sorted({m.split('.')[0] for m in sys.modules} & {'textual', 'invoke', 'paramiko'})
+watched = {'textual', 'invoke', 'paramiko', 'jinja2'}
+loaded = sorted({m.split('.')[0] for m in sys.modules} & watched)
 print('LOADED ' + ' '.join(loaded))
 sys.exit(code)
 """
@@ -56,7 +58,8 @@ def probe(tmp_path: Path, *args: str) -> tuple[set[str], subprocess.CompletedPro
     return set(lines[-1].split()[1:]), proc
 
 
-def test_check_on_ssh_hosts_loads_paramiko_without_invoke_or_textual(tmp_path: Path) -> None:
+def test_check_on_ssh_hosts_loads_paramiko_without_invoke_textual_or_jinja(tmp_path: Path) -> None:
+    """Nor Jinja2: the job's command holds no template (config/render.py)."""
     (tmp_path / "inv.yml").write_text(SSH_INVENTORY)
     (tmp_path / "jobs.yml").write_text(JOBS)
     loaded, proc = probe(tmp_path, "check", "jobs.yml", "-i", "inv.yml")
@@ -70,7 +73,15 @@ def test_a_headless_run_loads_no_textual(tmp_path: Path) -> None:
     argv = ["run", "jobs.yml", "-i", "inv.yml", "--headless", "--json", "--state-dir", "st"]
     loaded, proc = probe(tmp_path, *argv)
     assert proc.returncode == 0, proc.stderr
-    assert "textual" not in loaded
+    assert "textual" not in loaded and "jinja2" not in loaded
+
+
+def test_a_templated_command_still_loads_jinja(tmp_path: Path) -> None:
+    (tmp_path / "inv.yml").write_text(SSH_INVENTORY)
+    (tmp_path / "jobs.yml").write_text(JOBS.replace("echo hello", "echo {{ inventory_hostname }}"))
+    loaded, proc = probe(tmp_path, "check", "jobs.yml", "-i", "inv.yml")
+    assert proc.returncode == 0, proc.stderr
+    assert "jinja2" in loaded and "web01" in proc.stdout
 
 
 def test_invoke_stays_importable_after_paramiko() -> None:
