@@ -52,7 +52,8 @@ jt_uptime() { # JT_UP: whole seconds since boot, read without a process start ('
 # jt_epoch: JT_EPOCH, the host's clock at boot, from one `date` per shell (called
 # by each request in the shell itself, before its answer's capture). After that the
 # clock is that plus /proc/uptime: a poll every half second started a `date` each
-# time on every host.
+# time on every host. (A clock stepped later, by NTP, is seen by the next shell: the
+# skew the console warns about is minutes, start and end times keep their distance.)
 jt_epoch() {
     [ -z "${JT_EPOCH:-}" ] || return 0
     jt_uptime
