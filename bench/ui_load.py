@@ -154,10 +154,10 @@ class WatchSource:
         self.cpu = 0.0
         discover = fleet.discover
 
-        def counted(ts: list[Any], forks: int = forks) -> Any:
+        def counted(*args: Any, **kwargs: Any) -> Any:
             start = time.perf_counter()
             try:
-                return discover(ts, forks)
+                return discover(*args, **kwargs)
             finally:
                 self.rounds += 1
                 self.emit_seconds += time.perf_counter() - start
