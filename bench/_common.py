@@ -32,10 +32,13 @@ __all__ = [
     "REPO",
     "Measured",
     "SystemCpu",
+    "child_env",
     "fleet_cpu",
+    "fleet_rss_mb",
     "header",
     "jobtui_bin",
     "last_summary",
+    "loadavg",
     "percentile",
     "process_cpu",
     "run_measured",
@@ -98,9 +101,44 @@ def bench_fleet(hosts: int) -> Iterator[tuple[sshfleet.SshFleet, Path]]:
         sshfleet.SshFleet(Path(tmp) / "fleet") as fleet,
     ):
         t0 = time.perf_counter()
-        fleet.start(hosts)
-        print(f"fleet: {hosts} sshd up in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+        # 127.0.0.2-251 per call: beyond 250 hosts the addresses repeat, each sshd on
+        # a port of its own (known_hosts names them `[address]:port`).
+        left = hosts
+        while left > 0:
+            fleet.start(min(left, FLEET_CHUNK))
+            left -= FLEET_CHUNK
+        print(
+            f"fleet: {hosts} sshd up in {time.perf_counter() - t0:.1f}s, "
+            f"{fleet_rss_mb(fleet):.0f} MB (Pss)",
+            file=sys.stderr,
+        )
         yield fleet, Path(tmp)
+
+
+FLEET_CHUNK = 250
+"""Hosts started per `SshFleet.start` call (127.0.0.2 upwards)."""
+
+
+def fleet_rss_mb(fleet: sshfleet.SshFleet) -> float:
+    """What the idle fleet holds in memory, in MB: the proportional set size (Pss:
+    shared pages split among the processes sharing them) of its sshd listeners."""
+    total = 0
+    for h in fleet.hosts:
+        if h.process is None:
+            continue
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{h.process.pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+    return total / 1024.0
+
+
+def loadavg() -> str:
+    """The 1-minute load average now (for the record of each figure)."""
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "?"
 
 
 def jobtui_bin() -> str:
@@ -112,6 +150,16 @@ def jobtui_bin() -> str:
     if found:
         return found
     raise SystemExit("jobtui is not installed in this venv: .venv/bin/pip install -e .")
+
+
+def child_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a measured child runs in: ours (or `env`), but free to write
+    bytecode. This machine's sessions set PYTHONDONTWRITEBYTECODE, so a console run
+    from the source tree would compile every module of its own at each start
+    (~0.2 s); an installed jobtui has its .pyc files, and so does the one measured."""
+    out = dict(os.environ if env is None else env)
+    out.pop("PYTHONDONTWRITEBYTECODE", None)
+    return out
 
 
 def _killpg(pid: int) -> None:
@@ -143,7 +191,7 @@ def run_measured(
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=err,
-            env=env,
+            env=child_env(env),
             cwd=cwd,
             start_new_session=True,
         )

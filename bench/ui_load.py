@@ -26,6 +26,8 @@ applied updates and how long they took, and the bytes the console wrote.
     .venv/bin/python bench/ui_load.py --rows 2000 --seconds 10
     .venv/bin/python bench/ui_load.py --profile       # + cProfile of the UI thread
     .venv/bin/python bench/ui_load.py --hosts 500     # the fleet: 500 hosts x 4 items
+    .venv/bin/python bench/ui_load.py --watch INV.yml # the watch console over a real fleet
+                                                      # (bench/watch_scale.py sets one up)
 
 With ``--hosts N`` (issue 18) the runs are ``jobtui.ui.fleet_sample``'s fleet of N
 hosts x ``--items`` (4): one host unreachable, four runs in trouble spread over the
@@ -179,14 +181,49 @@ class LoadSource:
 # -- the child: the console on the pty -------------------------------------------
 
 
+class WatchSource:
+    """`jobtui watch`'s source over a real fleet (``--watch INVENTORY``): a
+    ``DiscoveryPoller``, with its discovery rounds counted and timed."""
+
+    def __init__(self, inventory: str, interval: float, forks: int) -> None:
+        from jobtui import fleet
+        from jobtui.cli import load_routed
+
+        inv, _ = load_routed([inventory], None)
+        hosts = list(inv.hosts.values())
+        transports = fleet.transports_for(hosts, False, keyring=fleet.keyring_for(hosts))
+        self.poller = fleet.DiscoveryPoller(transports, interval, forks)
+        self.rounds = 0
+        self.emit_seconds = 0.0  # the rounds' wall time (discovery, then the emits)
+        self.cpu = 0.0
+        discover = fleet.discover
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return discover(*args, **kwargs)
+            finally:
+                self.rounds += 1
+                self.emit_seconds += time.perf_counter() - start
+                self.cpu = time.thread_time()
+
+        fleet.discover = counted  # type: ignore[assignment]
+
+    def run(self, emit: Callable[[Event], None]) -> None:
+        self.poller.run(emit)
+
+    def stop(self) -> None:
+        self.poller.stop()
+
+
 def child(
-    rows: int, seconds: float, status_fd: int, profile: bool, hosts: int = 0, items: int = 4
+    rows: int, seconds: float, status_fd: int, profile: bool, opts: argparse.Namespace
 ) -> None:
     """Run the console on this process's terminal; report through STATUS_FD."""
     from textual import events
     from textual.drivers.linux_driver import LinuxDriver
 
-    from jobtui.ui.app import OperatorApp
+    from jobtui.ui.app import ConsoleApp, OperatorApp
     from jobtui.ui.sample import RecordingSink
     from jobtui.ui.widgets.runs_table import RunsTable
 
@@ -208,13 +245,18 @@ def child(
         cursor_down(self)
 
     RunsTable.action_cursor_down = counting_down  # type: ignore[method-assign]
-    if hosts:
-        source = LoadSource(make_fleet(hosts, items, time.time()), fail_each_round=True)
+    source: LoadSource | WatchSource
+    if opts.watch:
+        source = WatchSource(opts.watch, opts.interval, opts.forks)
+    elif opts.hosts:
+        fleet = make_fleet(opts.hosts, opts.items, time.time())
+        source = LoadSource(fleet, fail_each_round=True)
     else:
         source = LoadSource(make_runs(rows, time.time()))
     profiler = cProfile.Profile() if profile else None
+    app_class = ConsoleApp if opts.watch else OperatorApp
 
-    class Bench(OperatorApp):
+    class Bench(app_class):  # type: ignore[valid-type,misc]
         CSS_PATH = str(Path(sys.modules[OperatorApp.__module__].__file__ or "").parent / "app.tcss")
         last_cursor: object = None
         window: tuple[float, float] | None = None
@@ -265,8 +307,12 @@ def child(
             source.stop()
             self.exit(0)
 
-    app = Bench(source, RecordingSink(), batch=BATCH, title="jobtui", bell=False)
+    if opts.watch:
+        app = Bench(source, batch="", title="jobtui watch", bell=False)
+    else:
+        app = Bench(source, RecordingSink(), batch=BATCH, title="jobtui", bell=False)
     app.run()
+    out["rows"] = len(app.board.runs)
     status.write(json.dumps(out) + "\n")
     status.close()
 
@@ -275,15 +321,14 @@ def child(
 
 
 def measure(
-    rows: int, seconds: float, samples: int, profile: bool, hosts: int = 0, items: int = 4
+    rows: int, seconds: float, samples: int, profile: bool, extra: list[str] | None = None
 ) -> dict[str, Any]:
     master, slave = pty.openpty()
     cols, lines = SIZE
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", lines, cols, 0, 0))
     status_r, status_w = os.pipe()
     argv = [sys.executable, __file__, "--child", "--rows", str(rows), "--seconds", str(seconds)]
-    argv += ["--status-fd", str(status_w)] + (["--profile"] if profile else [])
-    argv += ["--hosts", str(hosts), "--items", str(items)]
+    argv += ["--status-fd", str(status_w)] + (["--profile"] if profile else []) + (extra or [])
     env = dict(os.environ, TERM="xterm-256color", COLUMNS=str(cols), LINES=str(lines))
     started = time.monotonic()
     proc = subprocess.Popen(
@@ -325,8 +370,8 @@ def measure(
     result: dict[str, Any] = json.loads(status.readline() or "{}")
     proc.wait(timeout=60)
     os.close(master)
-    rows = hosts * items if hosts else rows
-    result.update(sent=sent, startup=startup, rows=rows, bytes=written[0] - bytes0, hosts=hosts)
+    result.setdefault("rows", rows)
+    result.update(sent=sent, startup=startup, bytes=written[0] - bytes0)
     result["bytes_wall"] = time.monotonic() - t0
     return result
 
@@ -341,7 +386,13 @@ def report(res: dict[str, Any]) -> bool:
     flushes = res["flushes"]
     cpu, wall = res["cpu"], res["wall"]
     print(header())
-    if res["hosts"]:
+    if res.get("watch"):
+        print(
+            f"ui_load --watch: the watch console on a {SIZE[0]}x{SIZE[1]} pty, {res['rows']}"
+            f" discovered jobs, a discovery every {res['watch']} s over SSH, key down x"
+            f" {len(sent)} over {wall:.1f} s"
+        )
+    elif res["hosts"]:
         print(
             f"ui_load: operator console on a {SIZE[0]}x{SIZE[1]} pty, {res['hosts']} hosts, "
             f"{res['rows']} rows (trouble first), a RunChanged for every running row and one "
@@ -349,9 +400,9 @@ def report(res: dict[str, Any]) -> bool:
         )
     else:
         print(
-            f"ui_load: operator console on a {SIZE[0]}x{SIZE[1]} pty, {res['rows']} running "
-            f"rows, a RunChanged for every row each second, key down x {len(sent)} over "
-            f"{wall:.1f} s"
+            f"ui_load: operator console on a {SIZE[0]}x{SIZE[1]} pty, {res['rows']} running"
+            f" rows, a RunChanged for every row each second, key down x {len(sent)} over"
+            f" {wall:.1f} s"
         )
     rows = [
         ("hosts", f"{res['hosts'] or '-'}"),
@@ -364,6 +415,11 @@ def report(res: dict[str, Any]) -> bool:
         ("keys never painted", f"{missing}"),
         ("console CPU / wall", f"{cpu:.2f} s / {wall:.2f} s = {cpu / wall:.0%}"),
         ("  of which the source thread", f"{res['source_cpu']:.2f} s (all rounds)"),
+        *(
+            [("  (its hosts' pool and paramiko threads are not in it)", "")]
+            if res.get("watch")
+            else []
+        ),
         ("flushes applying updates", f"{len(flushes)}"),
         (
             "flush duration mean / max",
@@ -401,14 +457,28 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="cProfile the UI thread")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--status-fd", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--watch", metavar="INVENTORY", help="the watch console, discovering INVENTORY's hosts"
+    )
+    parser.add_argument("--interval", type=float, default=2.0, help="with --watch")
+    parser.add_argument("--forks", type=int, default=50, help="with --watch")
     args = parser.parse_args()
     if args.quick:
         args.rows, args.seconds = 1000, 8.0
     if args.child:
-        child(args.rows, args.seconds, args.status_fd, args.profile, args.hosts, args.items)
+        child(args.rows, args.seconds, args.status_fd, args.profile, args)
         return 0
-    report(measure(args.rows, args.seconds, args.samples, args.profile, args.hosts, args.items))
-    return 0
+    extra = []
+    if args.hosts:
+        extra = ["--hosts", str(args.hosts), "--items", str(args.items)]
+    if args.watch:
+        extra += ["--watch", args.watch, "--interval", str(args.interval)]
+        extra += ["--forks", str(args.forks)]
+    res = measure(args.rows, args.seconds, args.samples, args.profile, extra)
+    res["hosts"] = args.hosts
+    if args.watch:
+        res["watch"] = f"{args.interval:g}"
+    return 0 if report(res) else 1
 
 
 if __name__ == "__main__":

@@ -36,12 +36,18 @@ from _common import (
     bench_fleet,
     header,
     jobtui_bin,
+    loadavg,
     run_measured,
     sshfleet,
     summary_counts,
 )
 
 ANSIBLE_VENV = REPO / "bench" / ".venv-ansible"
+
+TARGET_OVER = 0.4
+"""Issue 20: jobtui within 0.4 s of the job's own time (issue 5: 1.5 s)..."""
+TARGET_RATIO = 8.0
+"""...and at least 8x faster than Ansible in the same run (issue 5: 20x)."""
 
 PLAYBOOK = """\
 - hosts: fleet
@@ -83,7 +89,11 @@ jobs:
 
 
 def ensure_ansible(venv: Path) -> Path | None:
-    """Create ``venv`` with ansible-core if needed; return ansible-playbook or None."""
+    """Create ``venv`` with ansible-core if needed; return ansible-playbook or None.
+    The project venv's own (ansible-core is a test dependency) is used when it has one."""
+    beside = Path(sys.executable).parent / "ansible-playbook"
+    if beside.exists():
+        return beside
     playbook = venv / "bin" / "ansible-playbook"
     if playbook.exists():
         return playbook
@@ -220,6 +230,7 @@ def main() -> int:
     items = list(range(1, args.items + 1))
     tools = ["ansible"] + [f"jobtui@{p:g}" for p in args.poll]
     results: dict[str, list[Measured]] = {tool: [] for tool in tools}
+    loads: dict[int, str] = {}  # the load average before each run, by id() of its Measured
     with bench_fleet(args.hosts) as (fleet, work):
         (work / "playbook.yml").write_text(PLAYBOOK.format(seconds=args.seconds, items=items))
         for poll in args.poll:
@@ -229,12 +240,16 @@ def main() -> int:
         for i in range(args.repeat):
             for poll in args.poll:
                 tool = f"jobtui@{poll:g}"
+                load = loadavg()
                 m = run_jobtui(fleet, work, args.jobtui_forks, f"{i}-{poll:g}", poll)
                 results[tool].append(m)
+                loads[id(m)] = load
                 print(f"{tool} #{i + 1}: {m.wall:.2f}s wall, {m.cpu:.2f}s CPU", file=sys.stderr)
             if playbook_bin is not None:
+                load = loadavg()
                 m = run_ansible(playbook_bin, fleet, work, args.ansible_forks)
                 results["ansible"].append(m)
+                loads[id(m)] = load
                 print(f"ansible #{i + 1}: {m.wall:.2f}s wall, {m.cpu:.2f}s CPU", file=sys.stderr)
 
     runs = args.hosts * args.items
@@ -243,7 +258,7 @@ def main() -> int:
     print(f"vs_ansible: {args.hosts} hosts x {args.items} items of `sleep {args.seconds}`")
     print(
         f"{'tool':<12} {'runs':>4} {'wall s':>8} {'CPU s':>7} {'host CPU s':>10} "
-        f"{'box busy':>8} {'rc':>3}  settings"
+        f"{'box busy':>8} {'load':>5} {'rc':>3}  settings"
     )
     settings = {"ansible": f"-f {args.ansible_forks}, async_status delay 1"}
     for poll in args.poll:
@@ -252,7 +267,7 @@ def main() -> int:
         for m in results[tool]:
             print(
                 f"{tool:<12} {runs:>4} {m.wall:>8.2f} {m.cpu:>7.2f} {m.host_cpu:>10.2f} "
-                f"{m.busy:>7.0f}% {m.returncode:>3}  "
+                f"{m.busy:>7.0f}% {loads[id(m)]:>5} {m.returncode:>3}  "
                 f"{settings[tool]}"
             )
     if results["ansible"]:
@@ -262,17 +277,17 @@ def main() -> int:
     for tool in tools[1:]:
         jt = statistics.median(m.wall for m in results[tool])
         over = jt - args.seconds
-        verdict = "met" if over <= 1.5 else "MISSED"
+        verdict = "met" if over <= TARGET_OVER else "MISSED"
         print(
             f"{tool} median wall: {jt:.2f}s (the job's own {args.seconds}s + {over:.2f}s; "
-            f"target <= +1.5s: {verdict})"
+            f"target <= +{TARGET_OVER:g}s: {verdict})"
         )
         if results["ansible"]:
             jt_cpu = statistics.median(m.cpu for m in results[tool])
             ratio = an / jt
             print(
-                f"  ratio ansible wall / {tool} wall: {ratio:.1f}x (target >= 20x: "
-                f"{'met' if ratio >= 20 else 'MISSED'}); CPU ratio {an_cpu / jt_cpu:.1f}x"
+                f"  ratio ansible wall / {tool} wall: {ratio:.1f}x (target >= {TARGET_RATIO:g}x: "
+                f"{'met' if ratio >= TARGET_RATIO else 'MISSED'}); CPU ratio {an_cpu / jt_cpu:.1f}x"
             )
     ok = all(m.returncode == 0 for ms in results.values() for m in ms)
     return 0 if ok else 1

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from jobtui.model import Host, RunState, new_jid
+from jobtui.model import Host, Outcome, RunState, new_jid
 from jobtui.remote import parse, protocol
 from jobtui.remote.parse import LaunchOutcome
 from jobtui.remote.protocol import LaunchRequest
@@ -251,47 +251,84 @@ def test_nothing_of_the_supervisor_outlives_a_quick_run(local: LocalTransport) -
     assert [p for r in reqs for p in processes_matching(r.jid)] == []
 
 
+COUNTED = ("mkdir", "mv", "setsid", "sh", "sleep", "date", "cat", "tail", "rm", "find")
+"""The commands the wrapper and the supervisor start by name."""
+
+
+def _logging_stand_ins(tmp_path: Path) -> tuple[Path, Path]:
+    """A directory of stand-ins for `COUNTED`, each logging its name before it runs
+    the real command, and the log they write to."""
+    log = tmp_path / "starts.log"
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    for name in COUNTED:
+        real = shutil.which(name)
+        assert real is not None
+        tool = fake / name
+        tool.write_text(f"#!/bin/sh\necho {name} >> '{log}'\nexec {real} \"$@\"\n")
+        tool.chmod(0o755)
+    return fake, log
+
+
 def test_a_run_costs_its_host_few_process_starts(
     host_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A fleet launches hundreds of runs at once on hosts with work of their own.
-    Every command the launch and the supervisor start by name is counted (through
-    logging stand-ins first on PATH): 11 per run (mkdir, mv, setsid, sh for the
-    launch; setsid, sh for the job; mv for its pid; sleep for the watchdog; date, mv
-    for its end). It was 16: the start time came from `date`, the boot id from
-    `cat`, the watchdog was `setsid sh -c`, and cmd was written through `mv`."""
-    log = tmp_path / "starts.log"
-    fake = tmp_path / "bin"
-    fake.mkdir()
-    for name in ("mkdir", "mv", "setsid", "sh", "sleep", "date", "cat"):
-        real = shutil.which(name)
-        assert real is not None
-        tool = fake / name
-        # Logged with the caller: the session shell asks the clock once per round
-        # trip (not per run), everything else is the launch or the supervisor.
-        tool.write_text(
-            f"#!/bin/sh\nc=$(tr '\\0' ' ' </proc/$PPID/cmdline)\n"
-            f'echo "{name} $c" >> \'{log}\'\nexec {real} "$@"\n'
-        )
-        tool.chmod(0o755)
+    Every command the launch, the supervisor, the polls and the cleanup start by name
+    is counted (through logging stand-ins first on PATH): 9 per run (mkdir, mv,
+    setsid, sh for the launch; setsid, sh for the job; mv for its pid; sleep for the
+    watchdog; mv for its end), one `find` per launch round trip (the job root's
+    ownership), one `rm` per cleanup round trip, none per poll. It was 16, then 11
+    (the end's time came from `date`), plus a `date` per round trip, two `tail`s per
+    full status of a quiet run and an `rm` per run cleaned up."""
+    fake, log = _logging_stand_ins(tmp_path)
     local = LocalTransport(
         Host(name="l", address="l", connection="local", jobtui_dir=str(host_dir))
     )
-    local.status([])  # the shell and the job root exist before counting starts
+    local.status([])  # the job root exists before counting starts
     monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
     reqs = [req("true", timeout=3600) for _ in range(5)]
     try:
         local.close()  # a new shell, with the stand-ins on its PATH
-        local.status([])
+        local.status([])  # its one `date`
         log.unlink(missing_ok=True)
         local.launch(reqs)
         for r in reqs:
             assert wait_state(local, r.jid) is RunState.SUCCEEDED
+        for _ in range(5):
+            local.status([r.jid for r in reqs], full={r.jid for r in reqs})
+        cleaned = local.cleanup([r.jid for r in reqs])
     finally:
         local.close()
-    starts = [
-        line.split()[0]
-        for line in log.read_text().splitlines()
-        if line.split()[:3] != ["date", "/bin/sh", "-s"]
-    ]
-    assert len(starts) <= 11 * len(reqs), sorted(starts)
+    assert set(cleaned.values()) == {Outcome.OK}
+    assert not any((host_dir / "jobs" / r.jid).exists() for r in reqs)
+    starts = log.read_text().split()
+    assert len(starts) <= 9 * len(reqs) + 2, sorted(starts)
+    assert starts.count("rm") == 1 and starts.count("find") == 1, sorted(starts)
+    assert "date" not in starts and "tail" not in starts, sorted(starts)
+
+
+def test_a_poll_starts_no_process_on_the_host(
+    local: LocalTransport, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Polls of running and finished runs (quiet ones, in full too) start nothing: the
+    clock after the shell's first look comes from /proc/uptime, an empty output file
+    needs no `tail`."""
+    fake, log = _logging_stand_ins(tmp_path)
+    running, done = req("sleep 60", timeout=120), req("true")
+    local.launch([running, done])
+    assert wait_state(local, done.jid) is RunState.SUCCEEDED
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    try:
+        local.close()  # a new shell, with the stand-ins on its PATH
+        local.status([])  # its one `date`
+        log.unlink(missing_ok=True)
+        for _ in range(5):
+            st = local.status([running.jid, done.jid], full={running.jid, done.jid})
+            assert st.runs[running.jid].state is RunState.RUNNING
+            assert st.runs[done.jid].state is RunState.SUCCEEDED
+        polled = log.read_text().split() if log.exists() else []
+        local.cancel([running.jid], grace=1)
+    finally:
+        local.close()
+    assert polled == []

@@ -277,20 +277,29 @@ class Engine:
         return plan
 
     def _sleep_time(self, now: float) -> float:
-        """Until the next poll, retry or end of a backoff; at most 1 s (to notice a stop)."""
-        due: list[float] = []
+        """Until the next poll, retry or end of a backoff; at most 1 s (to notice a stop).
+
+        The loop asks after every wake, and wakes once per round trip or so: one pass,
+        no list built (at 50 hosts this was a sixth of a steady poll cycle's CPU)."""
+        wake = now + 1.0
+        plans = self._plans
         for name, h in self.hosts.items():
-            plan = self._plan(name)
-            due.extend(r.retry_at for r in plan.retries if r.retry_at is not None)
+            plan = plans.get(name) or self._plan(name)
+            for r in plan.retries:
+                if r.retry_at is not None and r.retry_at < wake:
+                    wake = r.retry_at
             if h.busy:
                 continue
             if plan.followed:
-                due.append(max(h.next_poll, h.backoff_until))
+                at = h.next_poll if h.next_poll > h.backoff_until else h.backoff_until
             elif plan.to_launch and h.backoff_until > now:
                 # Else its runs wait for a place (`--forks`, `per_host`, `throttle`):
                 # a place frees when a round trip comes back, and that wakes the loop.
-                due.append(h.backoff_until)
-        wake = min(due, default=now + 1.0)
+                at = h.backoff_until
+            else:
+                continue
+            if at < wake:
+                wake = at
         return max(0.005, min(1.0, wake - now))
 
     def _due_tasks(self, now: float) -> dict[str, _Task]:
@@ -498,7 +507,13 @@ class Engine:
                 h.poll_again = h.busy
 
     def _start_retries(self, now: float) -> None:
-        due = [r for name in self.hosts for r in self._plan(name).retries if r.retry_due(now)]
+        plans = self._plans
+        due = [
+            r
+            for name in self.hosts
+            for r in (plans.get(name) or self._plan(name)).retries
+            if r.retry_due(now)
+        ]
         for r in due:
             self._plans.pop(r.spec.host.name, None)
             del self._by_jid[r.jid]

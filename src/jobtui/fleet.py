@@ -38,9 +38,14 @@ class HostAnswer(Generic[T]):
 
 
 def on_hosts(
-    transports: Iterable[Transport], fn: Callable[[Transport], T], forks: int = defaults.FORKS
+    transports: Iterable[Transport],
+    fn: Callable[[Transport], T],
+    forks: int = defaults.FORKS,
+    pool: ThreadPoolExecutor | None = None,
 ) -> list[HostAnswer[T]]:
-    """Call `fn` for every host's transport, at most `forks` at once; failures are kept."""
+    """Call `fn` for every host's transport, at most `forks` at once (in `pool`, the
+    caller's, when given: a poller keeps one rather than start its threads anew each
+    round); failures are kept."""
     ts = list(transports)
 
     def one(t: Transport) -> HostAnswer[T]:
@@ -51,8 +56,10 @@ def on_hosts(
 
     if not ts:
         return []
-    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(ts)))) as pool:
+    if pool is not None:
         return list(pool.map(one, ts))
+    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(ts)))) as own:
+        return list(own.map(one, ts))
 
 
 def keyring_for(hosts: Iterable[Host]) -> KeyRing | None:
@@ -128,11 +135,15 @@ class Discovery:
     """Host name -> why it could not be read."""
 
 
-def discover(transports: list[Transport], forks: int = defaults.FORKS) -> Discovery:
+def discover(
+    transports: list[Transport],
+    forks: int = defaults.FORKS,
+    pool: ThreadPoolExecutor | None = None,
+) -> Discovery:
     """Every job on every host, in one round trip per host. Writes nothing."""
     runs: list[RunView] = []
     unreachable: dict[str, str] = {}
-    for ans in on_hosts(transports, lambda t: t.status(None), forks):
+    for ans in on_hosts(transports, lambda t: t.status(None), forks, pool):
         if ans.value is None:
             unreachable[ans.host.name] = ans.error
             continue
@@ -196,9 +207,11 @@ class DiscoveryPoller:
         down: set[str] = set()
         up: set[str] = set()
         emit(BatchStarted("", []))
+        workers = max(1, min(self.forks, len(self.transports)))
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jobtui-watch")
         try:
             while not self._stop.is_set():
-                found = discover(self.transports, self.forks)
+                found = discover(self.transports, self.forks, pool)
                 for t in self.transports:
                     name = t.host.name
                     if name in found.unreachable and name not in down:
@@ -225,5 +238,6 @@ class DiscoveryPoller:
                         emit(RunChanged(seen[jid], old.state))
                 self._stop.wait(self.interval)
         finally:
+            pool.shutdown(wait=False, cancel_futures=True)
             for t in self.transports:
                 t.close()

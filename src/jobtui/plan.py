@@ -15,7 +15,7 @@ from typing import Any
 from jobtui.config.errors import ConfigError
 from jobtui.config.inventory import Inventory
 from jobtui.config.patterns import select_hosts, split_pattern
-from jobtui.config.template import render_command, render_plain, render_shell
+from jobtui.config.render import render_command, render_plain, render_shell
 from jobtui.model import (
     BECOME_METHODS,
     SECRET_VARS,

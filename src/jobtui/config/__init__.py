@@ -9,8 +9,8 @@ from jobtui.config.errors import ConfigError
 from jobtui.config.inventory import Inventory, load_inventory
 from jobtui.config.jobs import load_jobs
 from jobtui.config.patterns import select_hosts
+from jobtui.config.render import render_command, render_plain, render_shell
 from jobtui.config.sources import load_inventories
-from jobtui.config.template import render_command, render_plain, render_shell
 
 __all__ = [
     "ConfigError",

@@ -16,7 +16,7 @@ from typing import Any
 from jobtui import defaults
 from jobtui.config.errors import ConfigError, describe, did_you_mean
 from jobtui.config.progress import check_progress
-from jobtui.config.template import check_template
+from jobtui.config.render import check_template
 from jobtui.config.yamlsrc import YMap, YSeq, load_yaml, to_plain
 from jobtui.model import BECOME_METHODS, USER_RE, CleanupPolicy, JobSpec, Location
 

@@ -30,9 +30,9 @@ from typing import Any, TypeVar
 from jobtui.config import sshargs, sshconfig
 from jobtui.config.errors import ConfigError
 from jobtui.config.hops import NO_ALIAS, NOT_OFF, Given, Hops, Warnings, lookup, parse_jump
+from jobtui.config.render import render_plain
 from jobtui.config.sshargs import SshArgs
 from jobtui.config.sshconfig import Line, SshConfig
-from jobtui.config.template import render_plain
 from jobtui.model import Endpoint, Host
 
 ARG_VARS = ("ansible_ssh_common_args", "ansible_ssh_extra_args")

@@ -43,11 +43,10 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-import paramiko
-
 from jobtui.config.errors import ConfigError
 from jobtui.config.sshvalues import MULTI, REST_OF_LINE, SINGLE, USED, check_value, split_args
 from jobtui.model import Location
+from jobtui.sshlib import paramiko
 
 MAX_DEPTH = 16
 """Include levels, as OpenSSH's READCONF_MAX_DEPTH."""

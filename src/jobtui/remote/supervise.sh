@@ -79,9 +79,20 @@ jt_await_group() {
     done
 }
 
+# jt_uptime: whole seconds since boot, without a process start ('' where there is no
+# /proc/uptime): the end's time is the start's plus the seconds since, no `date`.
+jt_uptime() {
+    up=''
+    [ -r /proc/uptime ] && read -r up _ </proc/uptime 2>/dev/null
+    up=${up%%.*}
+    case $up in *[!0-9]* | "") up='' ;; esac
+}
+
 boot=''
 [ -r /proc/sys/kernel/random/boot_id ] && IFS= read -r boot </proc/sys/kernel/random/boot_id
-[ -n "$started" ] || started=$(date +%s)
+case $started in *[!0-9]* | "") started=$(date +%s) ;; esac
+jt_uptime
+up0=$up
 
 # The secrets: kept in this shell's memory and given to the job's environment only.
 sec=''
@@ -154,7 +165,14 @@ if [ -n "$wpid" ]; then
     wait "$wpid"
     kill -TERM -$$ 2>/dev/null
 fi
-jt_put rc "$rc $(date +%s) $how"
+jt_uptime
+case $started in *[!0-9]* | "") up='' ;; esac # `date` failed: no arithmetic on it
+if [ -n "$up" ] && [ -n "$up0" ]; then
+    ended=$((started + up - up0))
+else
+    ended=$(date +%s)
+fi
+jt_put rc "$rc $ended $how"
 
 # Push: tell every console's watcher (if any) that a run ended. A read-write open
 # of a FIFO never blocks, so with no watcher this costs nothing and waits for nobody.

@@ -42,13 +42,39 @@ jt_valid() { # JID: the design's pattern, checked here too before any path is bu
     [ "${#1}" -ge 8 ] && [ "${#1}" -le 64 ]
 }
 
+jt_uptime() { # JT_UP: whole seconds since boot, read without a process start ('' if not Linux)
+    JT_UP=''
+    [ -r /proc/uptime ] && read -r JT_UP _ </proc/uptime 2>/dev/null
+    JT_UP=${JT_UP%%.*}
+    case $JT_UP in *[!0-9]* | "") JT_UP='' ;; esac
+}
+
+# jt_epoch: JT_EPOCH, the host's clock at boot, from one `date` per shell (called
+# by each request in the shell itself, before its answer's capture). After that the
+# clock is that plus /proc/uptime: a poll every half second started a `date` each
+# time on every host. (A clock stepped later, by NTP, is seen by the next shell: the
+# skew the console warns about is minutes, start and end times keep their distance.)
+jt_epoch() {
+    [ -z "${JT_EPOCH:-}" ] || return 0
+    jt_uptime
+    [ -n "$JT_UP" ] || return 0
+    jt_n=$(date +%s)
+    case $jt_n in *[!0-9]* | "") return 0 ;; esac
+    JT_EPOCH=$((jt_n - JT_UP))
+}
+
 jt_hello() { # print what the console needs to know about the host
     jt_rec hello
     JT_BOOT=''
     [ -r /proc/sys/kernel/random/boot_id ] && IFS= read -r JT_BOOT </proc/sys/kernel/random/boot_id
     # The host's clock, once per round trip: launches in it use it as their start
     # time (a supervisor need not start `date` for it).
-    JT_NOW=$(date +%s)
+    jt_uptime
+    if [ -n "$JT_UP" ] && [ -n "${JT_EPOCH:-}" ]; then
+        JT_NOW=$((JT_EPOCH + JT_UP))
+    else
+        JT_NOW=$(date +%s)
+    fi
     printf '%s %s\n' "$JT_NOW" "$JT_BOOT"
 }
 
@@ -256,7 +282,9 @@ jt_status_one() {
     jt_line "$d/meta"
     [ -n "$JT_LINE" ] && jt_rec file meta && printf '%s\n' "$JT_LINE"
     for f in stdout stderr; do
-        [ -f "$d/$f" ] || continue
+        # An empty file's tail is empty: no `tail` started for it (a quiet job's
+        # every full status cost two).
+        [ -s "$d/$f" ] || continue
         jt_rec tail "$f"
         tail -c "$n" "$d/$f" 2>/dev/null
     done
@@ -371,7 +399,9 @@ jt_cancel() {
 }
 
 # jt_cleanup JID...: remove finished runs' directories; a running run is refused.
+# One `rm` for all of them; each run then says whether its directory is gone.
 jt_cleanup() {
+    gone=''
     for jid in "$@"; do
         jt_valid "$jid" || continue
         d=$JT_JOBS/$jid
@@ -382,11 +412,22 @@ jt_cleanup() {
             # Alive (the job, or at least its supervisor), or so new that its
             # supervisor has not written its pid yet.
             jt_rec cleanup "$jid" running
-        elif err=$(rm -rf -- "$d" 2>&1); then
-            jt_rec cleanup "$jid" ok
         else
+            gone="$gone $jid"
+        fi
+    done
+    [ -n "$gone" ] || return 0
+    set --
+    for jid in $gone; do
+        set -- "$@" "$JT_JOBS/$jid"
+    done
+    err=$(rm -rf -- "$@" 2>&1)
+    for jid in $gone; do
+        if [ -e "$JT_JOBS/$jid" ] || [ -h "$JT_JOBS/$jid" ]; then
             jt_rec cleanup "$jid" error
-            printf '%s\n' "$err"
+            printf '%s\n' "${err:-cannot remove $JT_JOBS/$jid}"
+        else
+            jt_rec cleanup "$jid" ok
         fi
     done
 }

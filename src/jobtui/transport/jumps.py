@@ -28,10 +28,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import paramiko
-
 from jobtui import defaults
 from jobtui.model import Endpoint
+from jobtui.sshlib import paramiko
 from jobtui.transport.base import TransportError
 
 Sock = paramiko.Channel | paramiko.ProxyCommand

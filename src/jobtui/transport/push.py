@@ -8,6 +8,8 @@ time. Losing a watcher costs nothing but latency: polling goes on regardless.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import select
 import threading
 import time
@@ -33,15 +35,26 @@ class PushHub:
     _watches: dict[str, _Watch] = field(default_factory=dict)
     _retry_at: dict[str, float] = field(default_factory=dict)
     _thread: threading.Thread | None = None
+    _wake: tuple[int, int] | None = None
+    """A pipe whose write end `stop` writes to: the loop's select() wakes at once (the
+    console's exit waited up to a select timeout for it)."""
 
     def start(self) -> None:
+        self._wake = os.pipe()
         self._thread = threading.Thread(target=self._loop, name="jobtui-push", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        if self._wake is not None:
+            with contextlib.suppress(OSError):
+                os.write(self._wake[1], b"x")
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self._wake is not None and not (self._thread and self._thread.is_alive()):
+            for fd in self._wake:
+                os.close(fd)
+            self._wake = None
         for w in self._watches.values():
             w.session.close()
         self._watches.clear()
@@ -65,12 +78,11 @@ class PushHub:
                 self._open_missing()
                 last_open = time.monotonic()
             by_fd = {w.session.fileno(): name for name, w in self._watches.items()}
-            if not by_fd:
-                self._stop.wait(0.5)
-                continue
-            ready, _, _ = select.select(list(by_fd), [], [], 0.2)
+            wake = [self._wake[0]] if self._wake is not None else []
+            ready, _, _ = select.select([*by_fd, *wake], [], [], 0.2 if by_fd else 0.5)
             for fd in ready:
-                self._read(by_fd[fd])
+                if fd in by_fd and not self._stop.is_set():
+                    self._read(by_fd[fd])
 
     def _read(self, name: str) -> None:
         w = self._watches[name]
