@@ -3,6 +3,7 @@ retries, lost runs, and a console killed with SIGKILL then re-attached."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -170,8 +171,15 @@ def test_a_killed_wrapper_shows_as_lost(fleet_inventory: Path, tmp_path: Path, s
     proc = jobtui("run", jobs, "-i", str(fleet_inventory), "--headless", "--json", state=state)
     jid = json_lines(proc.stdout)[-1]["runs"][0]["jid"]
     assert wait_until(lambda: bool(processes_matching(f"sleep {marker}")), 10)
+    # kill -9 of the run's whole process group: the supervisor, the job and the
+    # watchdog's `sleep` (which would otherwise linger until the time limit).
+    groups = set()
     for pid in processes_matching(jid) + processes_matching(f"sleep {marker}"):
-        os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            groups.add(os.getpgid(pid))
+    for pgid in groups - {os.getpgrp()}:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
     st = jobtui("status", "-i", str(fleet_inventory), "--json", state=state)
     assert [r["state"] for r in json.loads(st.stdout)["runs"]] == ["lost"]
 
