@@ -12,9 +12,8 @@ import dataclasses
 import os
 import secrets
 import sys
-import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from jobtui import (
@@ -24,26 +23,21 @@ from jobtui import (
     defaults,
     fetch,
     flow,
+    follow_cmd,
     lifecycle,
     logs_cmd,
     notify,
 )
 from jobtui.batches_cmd import (
-    attach_command,
     demo_state_dir,
     find_batch,
-    is_demo,
     state_of,
-    status_command,
 )
 from jobtui.config import ConfigError, Inventory, load_inventory, load_jobs
 from jobtui.config.ansiblecfg import find_config, load_configured, read_config
 from jobtui.config.jobs import load_job_file
 from jobtui.defaults import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
-from jobtui.engine import Engine
-from jobtui.events import BatchFinished, Event, Notice
 from jobtui.fleet import DiscoveryPoller, keyring_for, transports_for
-from jobtui.headless import follow as follow_headless
 from jobtui.inventory_cmd import (
     connection_text,
     dumps,
@@ -51,16 +45,14 @@ from jobtui.inventory_cmd import (
     inventory_host,
     inventory_list,
 )
-from jobtui.model import Host, InvalidJid, NoticeLevel, attempt_jid, check_any_jid
+from jobtui.model import Host, InvalidJid, check_any_jid
 from jobtui.plan import Plan, build_plan, check_secrets, format_plan
-from jobtui.report import HumanReporter, JsonReporter, recap
 from jobtui.runs import Run
 from jobtui.store import Store, StoreError, state_dir
 from jobtui.text import one_line
 
 if TYPE_CHECKING:
-    from jobtui.transport.become import BecomeSetup
-    from jobtui.transport.keys import KeyRing
+    pass
 
 
 class UsageError(Exception):
@@ -306,103 +298,6 @@ def open_store(args: argparse.Namespace) -> Store:
     return Store.open(state_of(args))
 
 
-def follow(
-    store: Store,
-    batch: str,
-    runs: list[Run],
-    args: argparse.Namespace,
-    source: dict[str, str],
-    title: str,
-    keyring: KeyRing | None,
-    notices: Sequence[str] = (),
-    become: BecomeSetup | None = None,
-    notify_cmd: str | None = None,
-) -> int:
-    """Launch what is pending and follow every run to the end: in the console, or
-    headless (asked for, or when stdout is not a terminal). The store is this
-    console's: it follows the batch (`Store.follow`). `notify_cmd`: the `--notify`
-    command (`notify.Notifier`)."""
-    headless = args.headless
-    if not headless and not sys.stdout.isatty():
-        print("jobtui: stdout is not a terminal: running headless", file=sys.stderr)
-        headless = True
-    record = store.listener(batch)
-    secret = store.batch_secret(batch)
-    report: Callable[[Event], None] | None = None
-    if headless and args.json:
-        report = JsonReporter(batch_fields=source)
-    elif headless:
-        # The demo's simulated hosts are no inventory's: `status` is not offered.
-        listing = None if is_demo(args) else status_command(source.get("inventory", "").split())
-        report = HumanReporter(attach=attach_command(batch, args), status=listing)
-
-    # After a Ctrl-C, what the engine still says is its own shutdown (the terminal's
-    # SIGINT also ended the hosts' ProxyCommands: "unreachable", EOFError): recorded,
-    # not reported, but for --json's last line, the summary.
-    stopping = threading.Event()
-    notifier = None
-    if notify_cmd:
-        by_key = {r.spec.key: r for r in runs}
-        notifier = notify.Notifier(
-            notify_cmd,
-            batch,
-            ended=lambda key: not by_key[key].open,
-            report=_warn_stderr,
-            timeout=args.notify_timeout,
-        )
-
-    def on_event(ev: Event) -> None:
-        record(ev)
-        if report is not None and (
-            not stopping.is_set() or (args.json and isinstance(ev, BatchFinished))
-        ):
-            report(ev)
-        if notifier is not None and (not stopping.is_set() or isinstance(ev, BatchFinished)):
-            notifier(ev)
-
-    hosts = {r.spec.host.name: r.spec.host for r in runs}
-    transports = {
-        t.host.name: t
-        for t in transports_for(
-            hosts.values(), args.accept_new_host_keys, keyring=keyring, become=become
-        )
-    }
-    engine = Engine(
-        runs,
-        transports,
-        batch=batch,
-        forks=args.forks,
-        on_event=on_event,
-        before_launch=lambda rs: store.before_launch(batch, rs),
-        push=True,
-        new_attempt_jid=lambda key, attempt: attempt_jid(secret, key, attempt),
-        notices=() if headless else notices,  # headless: already on stderr
-    )
-    try:
-        if headless:
-            _FOLLOWED.append(True)
-            return follow_headless(engine, batch, attach_command(batch, args), stopping)
-        from jobtui.ui.app import make_app  # the core never imports Textual
-
-        app = make_app(engine, batch=batch, title=title, bell=not args.no_bell)
-        if notifier is not None:  # a toast: the app's inbox is thread-safe
-            notifier.report = lambda text: app.buffer.push(Notice(text, NoticeLevel.WARNING))
-        code = app.run()
-        # Leaving the console leaves a recap on the terminal, as Ansible's PLAY RECAP.
-        print(recap(batch, [r.view for r in runs], attach_command(batch, args)), flush=True)
-        return EXIT_INTERRUPTED if code is None else code
-    finally:
-        for t in transports.values():
-            t.close()
-        if notifier is not None:  # last: it may wait for a slow command (bounded)
-            notifier.report = _warn_stderr  # the console is gone
-            notifier.close()
-
-
-def _warn_stderr(text: str) -> None:
-    print(f"jobtui: warning: {one_line(text)}", file=sys.stderr, flush=True)
-
-
 def watch(hosts: list[Host], args: argparse.Namespace) -> int:
     """The read-only console: built from a poller that can only read."""
     from jobtui.ui.app import make_app  # the core never imports Textual
@@ -435,7 +330,7 @@ def attach(args: argparse.Namespace) -> int:
             known = become_cmd.inventory_passwords(source)
         become = become_cmd.for_runs(runs, args, known=known)
         title = f"jobtui attach {batch}"
-        return follow(
+        return follow_cmd.follow(
             store, batch, runs, args, source, title, keyring, become=become, notify_cmd=args.notify
         )
 
@@ -466,15 +361,11 @@ def show_inventory(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_FOLLOWED: list[bool] = []
-"""Set when a batch was followed headless (`follow`): the program may exit at once."""
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """The `jobtui` command (`argv` None: the program's own arguments). Called as the
     program, a headless run exits as soon as it has said everything (`exit_now`)."""
     code = command(argv)
-    if argv is None and _FOLLOWED:
+    if argv is None and follow_cmd.FOLLOWED:
         exit_now(code)
     return code
 
@@ -529,7 +420,7 @@ def command(argv: Sequence[str] | None = None) -> int:
                 if become is not None:  # the batch's jids are its runs' owners
                     become = become_cmd.for_runs(runs, args, password=become.password)
                 title = f"jobtui {args.command}"
-                return follow(
+                return follow_cmd.follow(
                     store, batch, runs, args, source, title, keyring, notices, become, command
                 )
         if args.command == "attach":

@@ -24,16 +24,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobtui import actions, defaults, events, fetch, flow
-from jobtui.model import Action, NoticeLevel, Outcome, RunKey, RunSpec, RunState, new_jid
+from jobtui.model import Action, NoticeLevel, RunKey, RunSpec, RunState, new_jid
 from jobtui.remote.parse import (
-    HostStatus,
-    LaunchOutcome,
-    LaunchResult,
     clock_is_off,
     skew_text,
 )
+from jobtui.remote.protocol import LaunchRequest
+from jobtui.roundtrip import Result, Task, round_trip
 from jobtui.runs import Run
-from jobtui.transport.base import Transport, TransportError
+from jobtui.transport.base import Transport
 from jobtui.transport.push import PushHub
 
 
@@ -61,35 +60,6 @@ class _Host:
     cleanup: list[str] = field(default_factory=list)
     fetch: list[fetch.Want] = field(default_factory=list)
     poll_again: bool = False
-
-
-@dataclass
-class _Task:
-    """One round trip's worth of work for a host, in the order it is done."""
-
-    launch: list[Run] = field(default_factory=list)
-    cancel: list[str] = field(default_factory=list)
-    poll: list[str] = field(default_factory=list)
-    full: set[str] = field(default_factory=set)
-    """Polled jids whose output tails are wanted too."""
-    fetch: list[fetch.Want] = field(default_factory=list)
-    """Ended runs' outputs to copy (`fetch:`), each then cleaned up if it asks to be."""
-    cleanup: list[str] = field(default_factory=list)
-
-
-@dataclass
-class _Result:
-    host: str
-    launched: dict[str, LaunchResult] | None = None
-    status: HostStatus | None = None
-    polled: list[str] = field(default_factory=list)
-    cleaned: dict[str, Outcome] = field(default_factory=dict)
-    fetching: list[fetch.Want] = field(default_factory=list)
-    fetched: dict[str, str] = field(default_factory=dict)
-    """jid -> "" (copied) or why its copy failed."""
-    error: str = ""
-    maybe_delivered: bool = False
-    """The failed request may have reached the host before the failure."""
 
 
 class Engine:
@@ -218,7 +188,7 @@ class Engine:
             self.on_event(events.Notice(text, NoticeLevel.WARNING))
         workers = max(1, min(self.forks, len(self.hosts)))
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jobtui-host")
-        futures: dict[Future[_Result], str] = {}
+        futures: dict[Future[Result], str] = {}
         finished_sent = False
         hub = PushHub({n: h.transport for n, h in self.hosts.items()}, self.nudge)
         if self.push:
@@ -302,9 +272,9 @@ class Engine:
                 wake = at
         return max(0.005, min(1.0, wake - now))
 
-    def _due_tasks(self, now: float) -> dict[str, _Task]:
+    def _due_tasks(self, now: float) -> dict[str, Task]:
         """The round trip due for each idle host, if any."""
-        tasks: dict[str, _Task] = {}
+        tasks: dict[str, Task] = {}
         # Runs still to launch, in plan order (retries at the end); empty once all
         # are out, so a steady poll cycle costs nothing per run here.
         self._to_launch = [r for r in self._to_launch if r.open and not r.launched]
@@ -327,23 +297,23 @@ class Engine:
                 continue
             if r.spec.job.poll > 0:
                 slots -= 1
-            tasks.setdefault(r.spec.host.name, _Task()).launch.append(r)
+            tasks.setdefault(r.spec.host.name, Task()).launch.append(r)
         for name, h in self.hosts.items():
             if h.busy or h.backoff_until > now:
                 continue
             if h.cancel:
-                tasks.setdefault(name, _Task()).cancel, h.cancel = h.cancel, []
+                tasks.setdefault(name, Task()).cancel, h.cancel = h.cancel, []
                 h.next_poll = now  # see the cancelled state right away
             if h.next_poll <= now:
                 followed = [r for r in self._host_runs[name] if r.followed]
                 if followed:
-                    task = tasks.setdefault(name, _Task())
+                    task = tasks.setdefault(name, Task())
                     task.poll = [r.jid for r in followed]
                     task.full = {r.jid for r in followed if self._wants_output(r)}
             if h.fetch:
-                tasks.setdefault(name, _Task()).fetch, h.fetch = h.fetch, []
+                tasks.setdefault(name, Task()).fetch, h.fetch = h.fetch, []
             if h.cleanup:
-                tasks.setdefault(name, _Task()).cleanup, h.cleanup = h.cleanup, []
+                tasks.setdefault(name, Task()).cleanup, h.cleanup = h.cleanup, []
         return tasks
 
     def _wants_output(self, r: Run) -> bool:
@@ -353,43 +323,15 @@ class Engine:
 
     # -- worker side: I/O only, no state --------------------------------------
 
-    def _host_round_trip(self, name: str, task: _Task) -> _Result:
-        t = self.hosts[name].transport
-        res = _Result(name, fetching=task.fetch)
-        poll = list(task.poll)
-        try:
-            if task.launch:
-                res.launched = t.launch(
-                    [
-                        r.launch_request(self.batch, self.batch_meta, self.environ, self.grace)
-                        for r in task.launch
-                    ]
-                )
-                poll += [
-                    r.jid
-                    for r in task.launch
-                    if r.follow and res.launched[r.jid].outcome is not LaunchOutcome.ERROR
-                ]
-            if task.cancel:
-                t.cancel(task.cancel, self.grace)
-            if poll:
-                res.status = t.status(poll, task.full | {r.jid for r in task.launch})
-                res.polled = poll
-            cleanup = list(task.cleanup)
-            for want in task.fetch:  # before any cleanup, which only a copy lets go
-                res.fetched[want.jid] = fetch.copy(t, want)
-                if want.cleanup and not res.fetched[want.jid]:
-                    cleanup.append(want.jid)
-            if cleanup:
-                res.cleaned = t.cleanup(cleanup)
-        except TransportError as e:
-            res.error = str(e)
-            res.maybe_delivered = e.maybe_delivered
-        return res
+    def _host_round_trip(self, name: str, task: Task) -> Result:
+        def request(r: Run) -> LaunchRequest:
+            return r.launch_request(self.batch, self.batch_meta, self.environ, self.grace)
+
+        return round_trip(self.hosts[name].transport, name, task, request, self.grace)
 
     # -- applying results (loop thread) -----------------------------------------
 
-    def _apply(self, res: _Result, now: float) -> None:
+    def _apply(self, res: Result, now: float) -> None:
         self._plans.pop(res.host, None)
         h = self.hosts[res.host]
         # What the host confirmed stands, whatever failed after it in the round trip.
@@ -437,7 +379,7 @@ class Engine:
         h.next_poll = now if h.poll_again else now + min(polls, default=defaults.POLL)
         h.poll_again = False
 
-    def _host_down(self, h: _Host, res: _Result, now: float) -> None:
+    def _host_down(self, h: _Host, res: Result, now: float) -> None:
         h.failures += 1
         h.backoff_until = now + min(defaults.MAX_BACKOFF, self.backoff * 2.0 ** (h.failures - 1))
         h.next_poll = h.backoff_until
