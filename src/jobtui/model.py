@@ -6,78 +6,25 @@ turns them into `RunSpec`s, and the engine tracks each one as a `Run`.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import re
-import secrets
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from typing import Any, NamedTuple
 
 from jobtui import defaults
-
-JID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}\Z")
-"""Every jid is checked against this before it reaches a path or a shell."""
-
-ANSIBLE_JID_RE = re.compile(r"^j?[0-9]{1,15}\.[0-9]{1,10}\Z")
-"""The jid of a job Ansible launched with `async` (`j123456789012.4242`; older
-Ansible: no `j`), valid wherever a jid is taken."""
-
+from jobtui.jids import ANSIBLE_JID_RE as ANSIBLE_JID_RE
+from jobtui.jids import JID_RE as JID_RE
+from jobtui.jids import InvalidJid as InvalidJid
+from jobtui.jids import attempt_jid as attempt_jid
+from jobtui.jids import check_any_jid as check_any_jid
+from jobtui.jids import check_jid as check_jid
+from jobtui.jids import is_ansible_jid as is_ansible_jid
+from jobtui.jids import new_jid as new_jid
 
 ANSIBLE_ASYNC_DIR = "~/.ansible_async"
 """Where Ansible's async jobs are when neither the host's `ansible_async_dir` nor
 ansible.cfg's `async_dir` (`ANSIBLE_ASYNC_DIR`) says: `~` of the user whose shell
 reads it (the become user's for jobs launched with become), as Ansible's."""
-
-
-def is_ansible_jid(jid: str) -> bool:
-    return isinstance(jid, str) and ANSIBLE_JID_RE.match(jid) is not None
-
-
-def check_any_jid(jid: str) -> str:
-    """`jid` unchanged if it is jobtui's (`JID_RE`) or Ansible's (`ANSIBLE_JID_RE`),
-    else `InvalidJid`."""
-    if is_ansible_jid(jid):
-        return jid
-    try:
-        return check_jid(jid)
-    except InvalidJid as e:
-        raise InvalidJid(f"{e}, or an Ansible job id such as j123456789012.4242") from None
-
-
-class InvalidJid(ValueError):
-    """A jid that does not match `JID_RE`."""
-
-
-def check_jid(jid: str) -> str:
-    """Return `jid` unchanged if it is well formed, else raise `InvalidJid`."""
-    if not isinstance(jid, str) or not JID_RE.match(jid):
-        shown = repr(jid) if len(str(jid)) <= 40 else repr(str(jid)[:40]) + "..."
-        raise InvalidJid(f"invalid jid {shown}: expected 8-64 characters from [A-Za-z0-9_-]")
-    return jid
-
-
-def new_jid() -> str:
-    """A random, unguessable jid (128 bits, URL-safe base64: 22 characters), never
-    starting with `-` (a command line would take it for an option)."""
-    while True:
-        jid = secrets.token_urlsafe(16)
-        if not jid.startswith("-"):
-            return jid
-
-
-def attempt_jid(secret: bytes, key: RunKey, attempt: int) -> str:
-    """The jid of one attempt of a run, derived under a secret of its batch.
-
-    Two consoles that follow one batch (a race, or one the lock did not stop) name
-    an attempt alike, so the host's `mkdir` of its job directory starts it once;
-    nobody without the secret can guess it. 128 bits, never starting with `-`.
-    """
-    message = f"{key.job}\0{key.host}\0{key.item_index}\0{attempt}".encode()
-    digest = hmac.new(secret, message, hashlib.sha256).digest()[:16]
-    jid = base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
-    return "_" + jid[1:] if jid.startswith("-") else jid
 
 
 class RunState(Enum):
