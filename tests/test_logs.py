@@ -55,13 +55,32 @@ def jids(summary: dict[str, Any]) -> dict[tuple[str, str], str]:
     return {(r["host"], r["item"]): r["jid"] for r in summary["runs"]}
 
 
+LAUNCHER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+os.write(int(os.environ["RSS_FD"]), str(usage.ru_maxrss).encode())
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+"""Runs a command and writes its peak RSS. A process started straight from the test
+would report the test worker's own peak: `subprocess` starts it with vfork, and Linux
+keeps the high-water mark of the memory a process had before its `exec`; a worker that
+ran many tests is hundreds of MB. Forked from this small launcher, it starts afresh."""
+
+
 def peak_rss_kb(argv: list[str], out: Path) -> tuple[int, int]:
     """Run `argv` with stdout to `out`; its exit code and its own peak RSS (KiB)."""
+    r, w = os.pipe()
+    env = dict(os.environ, RSS_FD=str(w))
     with out.open("wb") as f, out.with_suffix(".stderr").open("wb") as err:
-        proc = subprocess.Popen(argv, stdout=f, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, usage.ru_maxrss
+        proc = subprocess.run(
+            [sys.executable, "-c", LAUNCHER, *argv], stdout=f, stderr=err, pass_fds=(w,), env=env
+        )
+    os.close(w)
+    with os.fdopen(r) as peak:
+        return proc.returncode, int(peak.read())
 
 
 def test_a_20_mb_stdout_comes_back_byte_for_byte_in_bounded_memory(
